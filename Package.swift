@@ -1,0 +1,68 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Conveyor",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Conveyor", targets: ["Conveyor"]),
+        .library(name: "AMQP", targets: ["AMQP"]),
+        .library(name: "Redis", targets: ["Redis"]),
+        .executable(name: "conveyor-worker", targets: ["conveyor-worker"]),
+        .executable(name: "conveyor", targets: ["conveyor"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // C libraries, as Debian ships them (librabbitmq-dev 0.11, libhiredis-dev 0.14).
+        .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+
+        // What every connection-owning I/O thread shares: command queue with a wake-up fd, backoff.
+        .target(name: "IOSupport", dependencies: [
+            .product(name: "DequeModule", package: "swift-collections"),
+        ]),
+        .target(name: "AMQP", dependencies: [
+            "CRabbitMQ", "IOSupport",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "DequeModule", package: "swift-collections"),
+        ]),
+        .target(name: "Redis", dependencies: [
+            "CHiredis", "IOSupport",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "DequeModule", package: "swift-collections"),
+        ]),
+        .target(name: "Conveyor", dependencies: [
+            "AMQP", "Redis", "IOSupport",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "DequeModule", package: "swift-collections"),
+        ]),
+
+        // Job families and the worker daemon.
+        .target(name: "Diagnostics", dependencies: ["Conveyor"], path: "workers/Diagnostics"),
+        .executableTarget(name: "conveyor-worker", dependencies: [
+            "Conveyor", "Diagnostics",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+        ], path: "workers/conveyor-worker"),
+
+        // The operators' CLI.
+        .executableTarget(name: "conveyor", dependencies: [
+            "Conveyor",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "ops/conveyor"),
+
+        // Tests.
+        .target(name: "TestSupport", dependencies: ["Conveyor"], path: "Tests/TestSupport"),
+        .testTarget(name: "AMQPTests", dependencies: ["AMQP", "TestSupport"]),
+        .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"]),
+        .testTarget(name: "ConveyorTests", dependencies: ["Conveyor", "Diagnostics", "TestSupport"]),
+        .testTarget(name: "InteropTests", dependencies: ["Conveyor", "TestSupport"]),
+    ]
+)

@@ -1,0 +1,289 @@
+import IOSupport
+import Logging
+import Synchronization
+
+/// A connection to RabbitMQ owned by one dedicated I/O thread.
+///
+/// Callers on any thread or task publish, consume, settle and declare through it; the I/O thread
+/// is the only caller of rabbitmq-c for this connection. It reconnects by itself with capped,
+/// jittered backoff, cycling through the failover list, and on every reconnect re-declares what
+/// it declared, resubscribes its consumers and re-publishes every message the broker had not
+/// confirmed (so a publish is at-least-once: duplicates are possible, losses are not).
+///
+/// Use one connection for publishing and another for consuming, so broker flow control on
+/// publishers never stalls acknowledgements.
+public final class AMQPConnection: Sendable {
+    /// How to connect and behave.
+    public struct Configuration: Sendable {
+        /// Brokers to try in turn (a failover list).
+        public var endpoints: [AMQPEndpoint]
+        /// Shown in the management UI as the connection name.
+        public var name: String
+        /// Put the channel in confirm mode; publishes then complete on the broker's confirm.
+        public var confirms: Bool
+        /// Bound on every synchronous broker call (declare, consume, close …), seconds.
+        public var rpcTimeout: Double
+        /// Default time a publish may take to be confirmed, including reconnects, seconds.
+        public var publishTimeout: Double
+        /// Default time other operations wait for a connection, seconds.
+        public var operationTimeout: Double
+        /// Reconnect pacing.
+        public var reconnect: Backoff
+
+        /// - Parameters:
+        ///   - endpoints: brokers to try in turn.
+        ///   - name: connection name shown by the broker.
+        ///   - confirms: publisher confirms on the main channel.
+        public init(endpoints: [AMQPEndpoint], name: String, confirms: Bool = true, rpcTimeout: Double = 10,
+                    publishTimeout: Double = 30, operationTimeout: Double = 30, reconnect: Backoff = Backoff()) {
+            self.endpoints = endpoints
+            self.name = name
+            self.confirms = confirms
+            self.rpcTimeout = rpcTimeout
+            self.publishTimeout = publishTimeout
+            self.operationTimeout = operationTimeout
+            self.reconnect = reconnect
+        }
+    }
+
+    private struct Shared {
+        var state: ConnectionState = .connecting
+        var lastError: AMQPError?
+        var generation: UInt64 = 0
+        var started = false
+        var waiters: [UInt64: CheckedContinuation<Void, Error>] = [:]
+        var nextWaiter: UInt64 = 0
+        var observers: [@Sendable (ConnectionState) -> Void] = []
+    }
+
+    /// The configuration this connection was made with.
+    public let configuration: Configuration
+    private let commands: CommandQueue<Command>
+    private let shared = Mutex(Shared())
+    private let logger: Logger
+    private let tagPrefix: String
+
+    /// Creates the connection without connecting; call `start()`.
+    public init(configuration: Configuration, logger: Logger) throws {
+        precondition(!configuration.endpoints.isEmpty, "an AMQP connection needs at least one endpoint")
+        self.configuration = configuration
+        self.logger = logger
+        self.commands = try CommandQueue()
+        self.tagPrefix = "\(configuration.name)-\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    /// Starts the I/O thread, which connects in the background and keeps reconnecting.
+    public func start() {
+        let alreadyStarted = shared.withLock { s -> Bool in
+            defer { s.started = true }
+            return s.started
+        }
+        guard !alreadyStarted else { return }
+        let loop = ConnectionLoop(configuration: configuration, commands: commands, logger: logger) { [weak self] state, error, generation in
+            self?.update(state: state, error: error, generation: generation)
+        }
+        IOThread.start(name: "amqp:\(configuration.name)") { loop.run() }
+    }
+
+    /// The current state.
+    public var state: ConnectionState { shared.withLock { $0.state } }
+
+    /// The most recent connection failure, if the connection is not up.
+    public var lastError: AMQPError? { shared.withLock { $0.lastError } }
+
+    /// Calls `observer` on every state change (on the I/O thread: keep it quick).
+    public func onStateChange(_ observer: @escaping @Sendable (ConnectionState) -> Void) {
+        shared.withLock { $0.observers.append(observer) }
+    }
+
+    /// Waits until connected. Throws the last connection error after `timeout` seconds, so a
+    /// command-line tool can say "broker down" in one line instead of hanging.
+    public func waitUntilConnected(timeout: Double) async throws {
+        start()
+        let id: UInt64 = shared.withLock { s in
+            s.nextWaiter += 1
+            return s.nextWaiter
+        }
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: .milliseconds(Int(timeout * 1000)))
+            self?.expireWaiter(id, after: timeout)
+        }
+        defer { timer.cancel() }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            let ready = shared.withLock { s -> Bool in
+                if s.state == .connected { return true }
+                s.waiters[id] = continuation
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    private func expireWaiter(_ id: UInt64, after timeout: Double) {
+        let (waiter, error) = shared.withLock { s in (s.waiters.removeValue(forKey: id), s.lastError) }
+        let endpoints = configuration.endpoints.map(\.description).joined(separator: ", ")
+        waiter?.resume(throwing: error ?? AMQPError(.timeout, "no connection to broker \(endpoints) within \(timeout) s"))
+    }
+
+    private func update(state: ConnectionState, error: AMQPError?, generation: UInt64) {
+        let (waiters, observers) = shared.withLock { s -> ([CheckedContinuation<Void, Error>], [@Sendable (ConnectionState) -> Void]) in
+            s.state = state
+            s.generation = generation
+            if let error { s.lastError = error }
+            if state == .connected { s.lastError = nil }
+            guard state == .connected || state == .closed else { return ([], s.observers) }
+            let all = Array(s.waiters.values)
+            s.waiters.removeAll()
+            return (all, s.observers)
+        }
+        for waiter in waiters {
+            if state == .connected { waiter.resume() } else { waiter.resume(throwing: AMQPError(.closed, "connection closed")) }
+        }
+        for observer in observers { observer(state) }
+    }
+
+    // MARK: Publishing
+
+    /// Publishes one message and returns once the broker confirmed it.
+    ///
+    /// Throws `unroutable` when a mandatory message matched no queue, `nacked`, `blocked`
+    /// (resource alarm), `connectionLost` when no connection came back in time, or
+    /// `confirmTimeout` when the outcome is unknown.
+    public func publish(_ message: OutgoingMessage, timeout: Double? = nil) async throws {
+        start()
+        let deadline = monotonicSeconds() + (timeout ?? configuration.publishTimeout)
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            let pending = PendingPublish(message: message, deadline: deadline) { result in
+                continuation.resume(with: result.mapError { $0 as Error })
+            }
+            commands.push(.publish([pending]))
+        }
+    }
+
+    /// Publishes many messages in one go and returns each one's outcome, in order, once all are
+    /// confirmed or failed. Far faster than awaiting `publish` one by one.
+    public func publish(batch messages: [OutgoingMessage], timeout: Double? = nil) async -> [Result<Void, AMQPError>] {
+        guard !messages.isEmpty else { return [] }
+        start()
+        let deadline = monotonicSeconds() + (timeout ?? configuration.publishTimeout)
+        return await withCheckedContinuation { (continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>) in
+            let collector = BatchCollector(count: messages.count, continuation: continuation)
+            let pendings = messages.enumerated().map { index, message in
+                PendingPublish(message: message, deadline: deadline) { result in collector.record(index, result) }
+            }
+            commands.push(.publish(pendings))
+        }
+    }
+
+    /// Publishes without waiting; `completion` runs on the I/O thread with the confirm outcome.
+    public func publish(_ message: OutgoingMessage, timeout: Double? = nil,
+                        completion: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
+        start()
+        let deadline = monotonicSeconds() + (timeout ?? configuration.publishTimeout)
+        commands.push(.publish([PendingPublish(message: message, deadline: deadline, completion: completion)]))
+    }
+
+    // MARK: Topology
+
+    /// Declares exchanges, queues and bindings, in order. With `remember` (the default) they
+    /// are declared again after every reconnect.
+    public func declare(_ declarations: [TopologyDeclaration], remember: Bool = true, timeout: Double? = nil) async throws {
+        try await call(timeout) { .declare(declarations, remember: remember, $0) }
+    }
+
+    /// Ready-message and consumer counts of a queue (passive declare); `notFound` if missing.
+    public func inspect(queue: String, timeout: Double? = nil) async throws -> QueueStatus {
+        try await call(timeout) { .inspect(queue: queue, $0) }
+    }
+
+    /// Removes every ready message from a queue; returns how many.
+    public func purge(queue: String, timeout: Double? = nil) async throws -> UInt32 {
+        try await call(timeout) { .purge(queue: queue, $0) }
+    }
+
+    /// Deletes a queue; returns how many messages it held.
+    public func delete(queue: String, timeout: Double? = nil) async throws -> UInt32 {
+        try await call(timeout) { .deleteQueue(queue: queue, $0) }
+    }
+
+    // MARK: Consuming
+
+    /// Subscribes to `queue`, now and after every reconnect. `handler` runs on the I/O thread
+    /// for each delivery: hand the delivery off and return quickly.
+    /// - Returns: the consumer tag.
+    @discardableResult
+    public func consume(queue: String, options: ConsumerOptions = .init(), timeout: Double? = nil,
+                        handler: @escaping @Sendable (Delivery) -> Void) async throws -> String {
+        let tag = "\(tagPrefix)-\(queue)"
+        let registration = ConsumerRegistration(queue: queue, tag: tag, options: options, handler: handler)
+        try await call(timeout) { .consume(registration, $0) }
+        return tag
+    }
+
+    /// Stops every consumer (deliveries already received stay unacknowledged until settled).
+    public func cancelConsumers(timeout: Double? = nil) async throws {
+        try await call(timeout) { .cancelConsumers($0) }
+    }
+
+    /// Acknowledges a delivery. A delivery from an earlier connection is ignored: the broker
+    /// already requeued it when that connection died.
+    public func ack(_ delivery: Delivery) {
+        guard !delivery.noAck else { return }
+        commands.push(.settle(tag: delivery.deliveryTag, generation: delivery.generation, .ack))
+    }
+
+    /// Rejects a delivery, requeueing it or dropping it.
+    public func reject(_ delivery: Delivery, requeue: Bool) {
+        guard !delivery.noAck else { return }
+        commands.push(.settle(tag: delivery.deliveryTag, generation: delivery.generation, .reject(requeue: requeue)))
+    }
+
+    /// The current connection incarnation; deliveries from older ones cannot be settled.
+    public var generation: UInt64 { shared.withLock { $0.generation } }
+
+    // MARK: Closing
+
+    /// Closes the connection after a short grace for outstanding confirms; fails what is left.
+    public func close() async {
+        let started = shared.withLock { $0.started }
+        guard started else { return }
+        _ = try? await call(configuration.rpcTimeout + 5) { .close($0) } as Void
+    }
+
+    private func call<T: Sendable>(_ timeout: Double?, _ make: (Completion<T>) -> Command) async throws -> T {
+        start()
+        let deadline = monotonicSeconds() + (timeout ?? configuration.operationTimeout)
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
+            let completion = Completion<T>(deadline: deadline) { result in
+                continuation.resume(with: result.mapError { $0 as Error })
+            }
+            commands.push(make(completion))
+        }
+    }
+}
+
+/// Gathers per-message outcomes of a batch publish and resumes the caller once.
+private final class BatchCollector: Sendable {
+    private struct State {
+        var results: [Result<Void, AMQPError>?]
+        var remaining: Int
+    }
+    private let state: Mutex<State>
+    private let continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>
+
+    init(count: Int, continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>) {
+        state = Mutex(State(results: Array(repeating: nil, count: count), remaining: count))
+        self.continuation = continuation
+    }
+
+    func record(_ index: Int, _ result: Result<Void, AMQPError>) {
+        let done = state.withLock { s -> [Result<Void, AMQPError>]? in
+            guard s.results[index] == nil else { return nil }
+            s.results[index] = result
+            s.remaining -= 1
+            guard s.remaining == 0 else { return nil }
+            return s.results.map { $0 ?? .failure(AMQPError(.closed, "no outcome")) }
+        }
+        if let done { continuation.resume(returning: done) }
+    }
+}

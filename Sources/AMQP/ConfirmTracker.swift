@@ -1,0 +1,113 @@
+import DequeModule
+import IOSupport
+
+/// A message on its way to the broker, with whoever waits for its confirm.
+final class PendingPublish: @unchecked Sendable {
+    // Owned by the I/O thread once pushed; the completion is the only thing that escapes.
+    let message: OutgoingMessage
+    let deadline: Double
+    private let completion: @Sendable (Result<Void, AMQPError>) -> Void
+    private var finished = false
+    /// Set when the broker returned the message (`basic.return`) before confirming it.
+    var returned: AMQPError?
+
+    init(message: OutgoingMessage, deadline: Double, completion: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
+        self.message = message
+        self.deadline = deadline
+        self.completion = completion
+    }
+
+    func finish(_ result: Result<Void, AMQPError>) {
+        guard !finished else { return }
+        finished = true
+        completion(result)
+    }
+}
+
+/// Publisher-confirm bookkeeping for one channel: which delivery tag belongs to which pending
+/// publish, resolved by `basic.ack`/`basic.nack` (honouring `multiple`) and `basic.return`.
+///
+/// Tags are consecutive from 1 per channel, so a deque indexed by `tag - firstTag` gives O(1)
+/// confirms even when the broker acknowledges out of order.
+struct ConfirmTracker {
+    private var window: Deque<PendingPublish?> = []
+    private var firstTag: UInt64 = 1
+    private var nextTag: UInt64 = 1
+
+    /// Messages written but not yet confirmed.
+    var outstanding: Int { window.lazy.filter { $0 != nil }.count }
+    var isEmpty: Bool { window.isEmpty }
+
+    /// Starts over for a new channel (tags restart at 1).
+    mutating func reset() -> [PendingPublish] {
+        let unconfirmed = window.compactMap { $0 }
+        window.removeAll()
+        firstTag = 1
+        nextTag = 1
+        return unconfirmed
+    }
+
+    /// Records a message just written to the socket.
+    mutating func sent(_ pending: PendingPublish) {
+        window.append(pending)
+        nextTag += 1
+    }
+
+    /// Resolves `tag` (and every earlier one when `multiple`).
+    mutating func confirm(tag: UInt64, multiple: Bool, acknowledged: Bool) {
+        guard tag >= firstTag else { return }
+        if multiple {
+            while firstTag <= tag, !window.isEmpty {
+                resolve(window.removeFirst(), acknowledged: acknowledged)
+                firstTag += 1
+            }
+        } else {
+            let index = Int(tag - firstTag)
+            guard index < window.count else { return }
+            resolve(window[index], acknowledged: acknowledged)
+            window[index] = nil
+        }
+        trim()
+    }
+
+    /// Marks the oldest unconfirmed message with this correlation id as returned; its ack,
+    /// which the broker sends after the return, then fails the publish.
+    mutating func returned(correlationId: String?, error: AMQPError) {
+        let match = window.first { entry in
+            guard let entry, entry.returned == nil else { return false }
+            return entry.message.properties.correlationId == correlationId
+        }
+        if let match, let match {
+            match.returned = error
+        }
+    }
+
+    /// Fails every unconfirmed message whose deadline passed.
+    mutating func expire(now: Double) {
+        for index in window.indices {
+            guard let pending = window[index], pending.deadline <= now else { continue }
+            pending.finish(.failure(AMQPError(.confirmTimeout,
+                "no publisher confirm for message to '\(pending.message.routingKey)' in time; it may or may not be in the broker")))
+            window[index] = nil
+        }
+        trim()
+    }
+
+    private func resolve(_ pending: PendingPublish?, acknowledged: Bool) {
+        guard let pending else { return }
+        if let returned = pending.returned {
+            pending.finish(.failure(returned))
+        } else if acknowledged {
+            pending.finish(.success(()))
+        } else {
+            pending.finish(.failure(AMQPError(.nacked, "broker refused message to '\(pending.message.routingKey)' (basic.nack)")))
+        }
+    }
+
+    private mutating func trim() {
+        while let first = window.first, first == nil {
+            window.removeFirst()
+            firstTag += 1
+        }
+    }
+}

@@ -1,0 +1,408 @@
+import CRabbitMQ
+import DequeModule
+import IOSupport
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The body of an AMQP connection's I/O thread: the only code that touches its `Session`.
+///
+/// One turn of the loop: take commands, write publishes and acks, read every complete frame,
+/// expire deadlines, then `poll()` the socket and the wake-up pipe for at most a fraction of the
+/// heartbeat, so heartbeats flow however long tasks elsewhere run.
+// Handed to its thread at start and touched only there afterwards, hence unchecked.
+final class ConnectionLoop: @unchecked Sendable {
+    /// Channel for publishing (confirm mode) and consuming.
+    private static let mainChannel: UInt16 = 1
+    /// Channel for declarations and inspections, which the broker closes on refusal.
+    private static let controlChannel: UInt16 = 2
+
+    private let configuration: AMQPConnection.Configuration
+    private let commands: CommandQueue<Command>
+    private let report: @Sendable (ConnectionState, AMQPError?, UInt64) -> Void
+    private let logger: Logger
+
+    private var session: Session?
+    private var generation: UInt64 = 0
+    private var endpointIndex = 0
+    private var attempt = 0
+    private var lastError: AMQPError?
+    private var closing: Completion<Void>?
+    private var blocked = false
+
+    private var outbox: Deque<PendingPublish> = []
+    private var confirms = ConfirmTracker()
+    private var topology: [TopologyDeclaration] = []
+    private var consumers: [ConsumerRegistration] = []
+    /// Commands that need a live connection, held while reconnecting.
+    private var deferred: Deque<Command> = []
+
+    init(configuration: AMQPConnection.Configuration, commands: CommandQueue<Command>, logger: Logger,
+         report: @escaping @Sendable (ConnectionState, AMQPError?, UInt64) -> Void) {
+        self.configuration = configuration
+        self.commands = commands
+        self.logger = logger
+        self.report = report
+    }
+
+    func run() {
+        report(.connecting, nil, 0)
+        while closing == nil {
+            if session == nil {
+                connectOrWait()
+            } else {
+                turn()
+            }
+        }
+        shutDown()
+    }
+
+    // MARK: Connecting
+
+    private func connectOrWait() {
+        let endpoint = configuration.endpoints[endpointIndex % configuration.endpoints.count]
+        do {
+            let session = try Session(endpoint: endpoint, connectionName: configuration.name, rpcTimeout: configuration.rpcTimeout)
+            try session.openChannel(Self.mainChannel)
+            if configuration.confirms { try session.confirmSelect(channel: Self.mainChannel) }
+            try session.openChannel(Self.controlChannel)
+            self.session = session
+            try redeclare(on: session)
+            for consumer in consumers {
+                try session.qos(channel: Self.mainChannel, prefetch: consumer.options.prefetch)
+                try session.consume(channel: Self.mainChannel, queue: consumer.queue, tag: consumer.tag, options: consumer.options)
+            }
+            generation += 1
+            attempt = 0
+            blocked = false
+            lastError = nil
+            logger.info("amqp connected", metadata: ["broker": "\(endpoint)", "connection": "\(configuration.name)",
+                                                   "heartbeat": "\(session.negotiatedHeartbeat)"])
+            report(.connected, nil, generation)
+            // Everything unconfirmed on the dead channel goes out again, oldest first.
+            for pending in confirms.reset().reversed() { outbox.prepend(pending) }
+            let held = deferred
+            deferred.removeAll()
+            for command in held { handle(command) }
+        } catch let error as AMQPError {
+            session = nil
+            fail(error, endpoint: endpoint)
+        } catch {
+            session = nil
+            fail(AMQPError(.connectionFailed, "\(error)"), endpoint: endpoint)
+        }
+    }
+
+    private func redeclare(on session: Session) throws {
+        for declaration in topology {
+            do {
+                try session.declare(declaration, channel: Self.controlChannel)
+            } catch let error as AMQPError where error.code == .preconditionFailed {
+                // Someone re-declared it differently since; keep going with what exists.
+                logger.warning("amqp redeclare refused", metadata: ["reason": "\(error.message)"])
+                try session.openChannel(Self.controlChannel)
+            }
+        }
+    }
+
+    private func fail(_ error: AMQPError, endpoint: AMQPEndpoint) {
+        lastError = error
+        endpointIndex += 1
+        let delay = configuration.reconnect.delay(attempt: attempt)
+        attempt += 1
+        if attempt == 1 || attempt % 10 == 0 {
+            logger.warning("amqp connection failed", metadata: ["broker": "\(endpoint)", "reason": "\(error.message)",
+                                                               "attempt": "\(attempt)", "retry_in": "\(delay)"])
+        }
+        report(.reconnecting(attempt: attempt, retryIn: delay, reason: error.message), error, generation)
+        // Wait for the backoff, but keep answering callers: expire what is overdue, honour close.
+        let until = monotonicSeconds() + delay
+        while closing == nil {
+            let now = monotonicSeconds()
+            drainWhileDisconnected(now: now)
+            if now >= until || closing != nil { break }
+            commands.wakeup.wait(timeoutMilliseconds: Int32(min(250, max(1, (until - now) * 1000))))
+        }
+    }
+
+    private func drainWhileDisconnected(now: Double) {
+        for command in commands.takeAll() {
+            switch command {
+            case let .close(c): closing = c
+            case let .publish(items): outbox.append(contentsOf: items)
+            case .settle: break  // the broker requeues deliveries of a dead connection by itself
+            default: deferred.append(command)
+            }
+        }
+        expire(now: now)
+    }
+
+    // MARK: One turn while connected
+
+    private func turn() {
+        guard let session else { return }
+        do {
+            for command in commands.takeAll() { handle(command) }
+            guard self.session != nil, closing == nil else { return }
+            try flushOutbox(session)
+            var frames = 0
+            while frames < 2048, let frame = try session.nextFrame() {
+                try handle(frame: frame, session: session)
+                frames += 1
+            }
+            session.releaseBuffers()
+            expire(now: monotonicSeconds())
+            if session.hasBufferedInput || !commands.isEmpty { return }
+            waitForInput(session)
+        } catch let error as AMQPError {
+            lose(error)
+        } catch {
+            lose(AMQPError(.connectionLost, "\(error)"))
+        }
+    }
+
+    private func waitForInput(_ session: Session) {
+        var fds = [
+            pollfd(fd: session.socketDescriptor, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: commands.wakeup.readDescriptor, events: Int16(POLLIN), revents: 0),
+        ]
+        let heartbeat = session.negotiatedHeartbeat
+        let tick = heartbeat > 0 ? min(250, Int32(heartbeat * 1000 / 4)) : 250
+        if poll(&fds, 2, tick) > 0, fds[1].revents != 0 {
+            commands.wakeup.drain()
+        }
+    }
+
+    private func lose(_ error: AMQPError) {
+        logger.warning("amqp connection lost", metadata: ["connection": "\(configuration.name)", "reason": "\(error.message)"])
+        session?.abandon()
+        session = nil
+        lastError = error
+        for pending in confirms.reset().reversed() { outbox.prepend(pending) }
+        report(.reconnecting(attempt: 0, retryIn: 0, reason: error.message), error, generation)
+    }
+
+    private func flushOutbox(_ session: Session) throws {
+        guard !blocked else { return }
+        while let pending = outbox.first {
+            try session.publish(pending.message, channel: Self.mainChannel)
+            outbox.removeFirst()
+            if configuration.confirms {
+                confirms.sent(pending)
+            } else {
+                pending.finish(.success(()))
+            }
+        }
+    }
+
+    private func handle(_ command: Command) {
+        guard let session else {
+            switch command {
+            case let .close(c): closing = c
+            case let .publish(items): outbox.append(contentsOf: items)
+            case .settle: break
+            default: deferred.append(command)
+            }
+            return
+        }
+        switch command {
+        case let .publish(items):
+            outbox.append(contentsOf: items)
+        case let .settle(tag, generation, settlement):
+            guard generation == self.generation else { return }  // that delivery was requeued
+            runOrLose {
+                switch settlement {
+                case .ack: try session.ack(channel: Self.mainChannel, tag: tag)
+                case let .reject(requeue): try session.reject(channel: Self.mainChannel, tag: tag, requeue: requeue)
+                }
+            }
+        case let .declare(declarations, remember, completion):
+            controlOperation(completion) {
+                for declaration in declarations {
+                    do {
+                        try session.declare(declaration, channel: Self.controlChannel)
+                    } catch let error as AMQPError where error.code == .preconditionFailed && declaration.acceptsExisting {
+                        try session.openChannel(Self.controlChannel)
+                    }
+                    if remember && !self.topology.contains(declaration) { self.topology.append(declaration) }
+                }
+            }
+        case let .consume(registration, completion):
+            consumers.removeAll { $0.tag == registration.tag }
+            do {
+                try session.qos(channel: Self.mainChannel, prefetch: registration.options.prefetch)
+                try session.consume(channel: Self.mainChannel, queue: registration.queue, tag: registration.tag,
+                                    options: registration.options)
+                consumers.append(registration)
+                completion.succeed(())
+            } catch let error as AMQPError {
+                // The main channel is gone either way; a refusal (404 …) is the caller's to hear,
+                // a dead connection is retried after reconnecting.
+                if error.replyCode != nil { completion.fail(error) } else { deferred.append(command) }
+                lose(error)
+            } catch {
+                completion.fail(AMQPError(.protocolError, "\(error)"))
+            }
+        case let .cancelConsumers(completion):
+            let cancelled = consumers
+            consumers.removeAll()
+            runOrLose {
+                for consumer in cancelled { try session.cancel(channel: Self.mainChannel, tag: consumer.tag) }
+            }
+            completion.succeed(())
+        case let .inspect(queue, completion):
+            controlOperation(completion) { try session.inspect(queue: queue, channel: Self.controlChannel) }
+        case let .purge(queue, completion):
+            controlOperation(completion) { try session.purge(queue: queue, channel: Self.controlChannel) }
+        case let .deleteQueue(queue, completion):
+            controlOperation(completion) { try session.delete(queue: queue, channel: Self.controlChannel) }
+        case let .close(completion):
+            closing = completion
+        }
+    }
+
+    /// Runs a control-channel operation. A refusal (404, 406 …) goes to the caller and the
+    /// control channel is reopened; a dead connection goes to the reconnect path.
+    private func controlOperation<T: Sendable>(_ completion: Completion<T>, _ body: () throws -> T) {
+        do {
+            completion.succeed(try body())
+        } catch let error as AMQPError where error.replyCode != nil && session?.isOpen == true {
+            completion.fail(error)
+            runOrLose { try session?.openChannel(Self.controlChannel) }
+        } catch let error as AMQPError {
+            completion.fail(error)
+            lose(error)
+        } catch {
+            completion.fail(AMQPError(.protocolError, "\(error)"))
+        }
+    }
+
+    private func runOrLose(_ body: () throws -> Void) {
+        do {
+            try body()
+        } catch let error as AMQPError {
+            lose(error)
+        } catch {
+            lose(AMQPError(.protocolError, "\(error)"))
+        }
+    }
+
+    // MARK: Frames
+
+    private func handle(frame: amqp_frame_t, session: Session) throws {
+        guard frame.frame_type == FrameType.method else { return }
+        let method = frame.payload.method
+        switch method.id {
+        case Method.basicDeliver:
+            let deliver = method.decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
+            let tag = deliver.consumer_tag.string
+            let deliveryTag = deliver.delivery_tag
+            let redelivered = deliver.redelivered != 0
+            let exchange = deliver.exchange.string
+            let routingKey = deliver.routing_key.string
+            let (properties, body) = try session.readContent(channel: frame.channel)
+            guard let consumer = consumers.first(where: { $0.tag == tag }) else {
+                // A delivery racing a cancel: give it back rather than drop it.
+                try session.reject(channel: frame.channel, tag: deliveryTag, requeue: true)
+                return
+            }
+            consumer.handler(Delivery(queue: consumer.queue, consumerTag: tag, deliveryTag: deliveryTag, redelivered: redelivered,
+                                      exchange: exchange, routingKey: routingKey, properties: properties, body: body,
+                                      generation: generation, noAck: consumer.options.noAck))
+        case Method.basicAck:
+            let ack = method.decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
+            confirms.confirm(tag: ack.delivery_tag, multiple: ack.multiple != 0, acknowledged: true)
+        case Method.basicNack:
+            let nack = method.decoded.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
+            confirms.confirm(tag: nack.delivery_tag, multiple: nack.multiple != 0, acknowledged: false)
+        case Method.basicReturn:
+            let ret = method.decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
+            let code = ret.reply_code
+            let text = ret.reply_text.string
+            let exchange = ret.exchange.string
+            let routingKey = ret.routing_key.string
+            let (properties, _) = try session.readContent(channel: frame.channel)
+            let target = exchange.isEmpty ? "queue '\(routingKey)'" : "exchange '\(exchange)' with routing key '\(routingKey)'"
+            let error = AMQPError(.unroutable, "message returned unroutable: no \(target) (\(code) \(text))", replyCode: code)
+            confirms.returned(correlationId: properties.correlationId, error: error)
+        case Method.basicCancel:
+            let cancel = method.decoded.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee
+            let tag = cancel.consumer_tag.string
+            let queue = consumers.first { $0.tag == tag }?.queue ?? tag
+            // The queue was deleted or its node went away: reconnect, which re-declares and re-consumes.
+            throw AMQPError(.connectionLost, "broker cancelled consumer of queue '\(queue)'")
+        case Method.channelClose:
+            let close = method.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
+            let text = close.reply_text.string
+            session.acknowledgeChannelClose(frame.channel)
+            throw AMQPError(Session.code(forReply: close.reply_code), "broker closed channel \(frame.channel): \(text)",
+                            replyCode: close.reply_code)
+        case Method.connectionClose:
+            let close = method.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
+            let text = close.reply_text.string
+            session.acknowledgeConnectionClose()
+            throw AMQPError(.connectionLost, "broker closed the connection: \(text)", replyCode: close.reply_code)
+        case Method.connectionBlocked:
+            blocked = true
+            logger.warning("amqp publishing blocked by broker (resource alarm)", metadata: ["connection": "\(configuration.name)"])
+        case Method.connectionUnblocked:
+            blocked = false
+            logger.info("amqp publishing unblocked", metadata: ["connection": "\(configuration.name)"])
+        default:
+            break
+        }
+    }
+
+    // MARK: Deadlines and shutdown
+
+    private func expire(now: Double) {
+        confirms.expire(now: now)
+        let reason: AMQPError
+        if blocked {
+            reason = AMQPError(.blocked, "broker is blocking publishers (memory or disk alarm); message not accepted in time")
+        } else {
+            reason = AMQPError(.connectionLost, "not connected to broker: \(lastError?.message ?? "connecting")")
+        }
+        while let first = outbox.first, first.deadline <= now {
+            outbox.removeFirst()
+            first.finish(.failure(reason))
+        }
+        if !deferred.isEmpty {
+            var kept: Deque<Command> = []
+            for command in deferred {
+                if let deadline = command.deadline, deadline <= now { command.fail(reason) } else { kept.append(command) }
+            }
+            deferred = kept
+        }
+    }
+
+    private func shutDown() {
+        let error = AMQPError(.closed, "connection \(configuration.name) closed")
+        if let session, configuration.confirms, !confirms.isEmpty {
+            // Give outstanding confirms a short grace so a clean close loses no acknowledged publish.
+            let until = monotonicSeconds() + 2
+            while !confirms.isEmpty, monotonicSeconds() < until {
+                do {
+                    if let frame = try session.nextFrame() { try handle(frame: frame, session: session) } else { waitForInput(session) }
+                    session.releaseBuffers()
+                } catch { break }
+            }
+        }
+        for pending in confirms.reset() { pending.finish(.failure(error)) }
+        for pending in outbox { pending.finish(.failure(error)) }
+        outbox.removeAll()
+        for command in deferred { command.fail(error) }
+        for command in commands.takeAll() { command.fail(error) }
+        session = nil
+        report(.closed, nil, generation)
+        closing?.succeed(())
+    }
+}
+
+extension TopologyDeclaration {
+    var acceptsExisting: Bool {
+        if case let .queue(q) = self { return q.acceptExisting }
+        return false
+    }
+}

@@ -1,0 +1,155 @@
+import AMQP
+import Foundation
+import Logging
+import Redis
+import Synchronization
+
+/// Enqueues tasks to RabbitMQ in Celery's wire format and reads their results from Redis.
+///
+/// `send` returns only after the broker confirmed the message. One client holds one publisher
+/// connection, one Redis connection and, once you wait for a result, one shared pub/sub
+/// connection; share it across the process.
+///
+/// ```swift
+/// let client = try ConveyorClient()
+/// let handle = try await client.send(taskNamed: "conveyor.add", args: [2, 3])
+/// let sum = try await handle.get(timeout: 10)   // 5
+/// ```
+public final class ConveyorClient: Sendable {
+    public let configuration: ConveyorConfiguration
+    let publisher: TaskPublisher
+    let redis: RedisConnection
+    /// Task states in Redis.
+    public let results: ResultStore
+    private let waiter: ResultWaiter
+    private let logger: Logger
+
+    /// - Parameters:
+    ///   - configuration: where the broker and Redis are; defaults to the environment.
+    ///   - name: shown as the connection name on the broker.
+    public init(configuration: ConveyorConfiguration = .fromEnvironment(), name: String = "conveyor-client",
+                logger: Logger = Logger(label: "conveyor.client")) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.logger = logger
+        publisher = try TaskPublisher(configuration: configuration, name: name, logger: logger)
+        let endpoint = try configuration.resultEndpoint()
+        redis = try RedisConnection(configuration: .init(endpoint: endpoint, name: name, queueTimeout: configuration.connectTimeout),
+                                    logger: logger)
+        results = ResultStore(redis: redis, ttl: configuration.resultTTL)
+        waiter = ResultWaiter(store: results, endpoint: endpoint, logger: logger)
+    }
+
+    /// Connects to the broker and Redis now, throwing `brokerUnavailable` or
+    /// `backendUnavailable` with the reason instead of waiting on the first send.
+    public func connect(timeout: Double? = nil) async throws {
+        let timeout = timeout ?? configuration.connectTimeout
+        try await publisher.connect(timeout: timeout)
+        try await pingBackend(timeout: timeout)
+    }
+
+    /// Checks the result store answers.
+    public func pingBackend(timeout: Double) async throws {
+        do {
+            try await redis.ping(timeout: timeout)
+        } catch let error as RedisError {
+            throw ConveyorError(.backendUnavailable, "result store unavailable: \(error.message)")
+        }
+    }
+
+    /// Sends a task by name with JSON arguments.
+    public func send(taskNamed name: String, args: [JSON] = [], kwargs: JSONObject = [:], options: TaskOptions = .init()) async throws -> TaskHandle {
+        let message = try options.message(task: name, args: args, kwargs: kwargs)
+        try await publish(message, queue: options.queue ?? configuration.defaultQueue)
+        return TaskHandle(id: message.id, client: self)
+    }
+
+    /// Sends a typed task; its arguments travel as kwargs.
+    public func enqueue<T: TaskDefinition>(_ task: T.Type, _ arguments: T.Arguments, options: TaskOptions = .init()) async throws -> TypedTaskHandle<T.Output> {
+        let json: JSON
+        do {
+            json = try JSON(encoding: arguments)
+        } catch {
+            throw ConveyorError(.invalidArguments, "cannot encode arguments of \(T.name): \(error)")
+        }
+        guard case let .object(kwargs) = json else {
+            throw ConveyorError(.invalidArguments, "arguments of \(T.name) must encode as a JSON object (they travel as kwargs)")
+        }
+        return TypedTaskHandle(handle: try await send(taskNamed: T.name, kwargs: kwargs, options: options))
+    }
+
+    /// One task of a batch.
+    public struct Request: Sendable {
+        public var name: String
+        public var args: [JSON]
+        public var kwargs: JSONObject
+        public var options: TaskOptions
+
+        public init(name: String, args: [JSON] = [], kwargs: JSONObject = [:], options: TaskOptions = .init()) {
+            self.name = name
+            self.args = args
+            self.kwargs = kwargs
+            self.options = options
+        }
+    }
+
+    /// Sends many tasks at once, pipelined under one confirm window: far faster than awaiting
+    /// `send` one by one. Each outcome comes back in order; a failure of one does not stop the rest.
+    public func send(batch requests: [Request]) async -> [Result<TaskHandle, ConveyorError>] {
+        var prepared: [(TaskMessage, String)] = []
+        var early: [Int: ConveyorError] = [:]
+        for (index, request) in requests.enumerated() {
+            do {
+                prepared.append((try request.options.message(task: request.name, args: request.args, kwargs: request.kwargs),
+                                 request.options.queue ?? configuration.defaultQueue))
+            } catch {
+                early[index] = error as? ConveyorError ?? ConveyorError(.invalidArguments, "\(error)")
+            }
+        }
+        let outcomes = await publisher.publish(batch: prepared)
+        var results: [Result<TaskHandle, ConveyorError>] = []
+        results.reserveCapacity(requests.count)
+        var next = 0
+        for index in requests.indices {
+            if let error = early[index] {
+                results.append(.failure(error))
+            } else {
+                let id = prepared[next].0.id
+                results.append(outcomes[next].map { TaskHandle(id: id, client: self) })
+                next += 1
+            }
+        }
+        return results
+    }
+
+    /// Publishes a fully built message (for workers dispatching links, chains and retries).
+    public func publish(_ message: TaskMessage, queue: String) async throws {
+        try await publisher.publish(message, queue: queue)
+    }
+
+    /// The task's current state (PENDING when nothing is stored).
+    public func result(for taskId: String) async throws -> TaskResult {
+        do {
+            return TaskResult(id: taskId, meta: try await results.meta(for: taskId))
+        } catch let error as RedisError {
+            throw ConveyorError(.backendUnavailable, "result store unavailable: \(error.message)")
+        }
+    }
+
+    /// Waits until the task is ready (SUCCESS, FAILURE or REVOKED); throws `timeout`.
+    public func wait(for taskId: String, timeout: Double) async throws -> TaskResult {
+        TaskResult(id: taskId, meta: try await waiter.wait(for: taskId, timeout: timeout))
+    }
+
+    /// Declares a work queue now (normally done on first send).
+    public func declare(queue: String) async throws {
+        try await publisher.ensure(queue: queue)
+    }
+
+    /// Closes every connection; unconfirmed sends fail with `closed`.
+    public func close() async {
+        await publisher.connection.close()
+        await waiter.close()
+        await redis.close()
+    }
+}

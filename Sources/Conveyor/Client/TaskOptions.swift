@@ -1,0 +1,89 @@
+import AMQP
+import Foundation
+
+/// How to send one task. Every field is optional; unset ones take Celery's defaults.
+public struct TaskOptions: Sendable {
+    /// The queue; the configuration's default queue when nil.
+    public var queue: String?
+    /// Run no sooner than this many seconds from now (through the broker's delay cascade).
+    public var countdown: Double?
+    /// Run no sooner than this time (overrides `countdown`).
+    public var eta: Date?
+    /// Discard (store REVOKED) if not started within this many seconds from now.
+    public var expiresIn: Double?
+    /// Discard if not started by this time (overrides `expiresIn`).
+    public var expiresAt: Date?
+    /// Hard time limit, seconds: the worker stops waiting and records TimeLimitExceeded.
+    public var timeLimit: Double?
+    /// Soft time limit, seconds: the task is cancelled cooperatively.
+    public var softTimeLimit: Double?
+    /// Do not store the result.
+    public var ignoreResult: Bool
+    /// Extra AMQP headers, visible to the task.
+    public var headers: FieldTable
+    /// Message priority (only on queues declared with a max priority).
+    public var priority: UInt8?
+    /// Use this task id instead of a new UUID.
+    public var taskId: String?
+    /// Tasks to run with the result on success (Celery `link`).
+    public var link: [Signature]
+    /// Tasks to run with the task id on failure (Celery `link_error`).
+    public var linkError: [Signature]
+    /// An alias for logs and monitors (Celery `shadow`).
+    public var shadow: String?
+    /// Workflow ids; set for child tasks.
+    public var parentId: String?
+    public var rootId: String?
+
+    public init(queue: String? = nil, countdown: Double? = nil, eta: Date? = nil, expiresIn: Double? = nil, expiresAt: Date? = nil,
+                timeLimit: Double? = nil, softTimeLimit: Double? = nil, ignoreResult: Bool = false, headers: FieldTable = [:],
+                priority: UInt8? = nil, taskId: String? = nil, link: [Signature] = [], linkError: [Signature] = [],
+                shadow: String? = nil, parentId: String? = nil, rootId: String? = nil) {
+        self.queue = queue
+        self.countdown = countdown
+        self.eta = eta
+        self.expiresIn = expiresIn
+        self.expiresAt = expiresAt
+        self.timeLimit = timeLimit
+        self.softTimeLimit = softTimeLimit
+        self.ignoreResult = ignoreResult
+        self.headers = headers
+        self.priority = priority
+        self.taskId = taskId
+        self.link = link
+        self.linkError = linkError
+        self.shadow = shadow
+        self.parentId = parentId
+        self.rootId = rootId
+    }
+
+    /// Builds the protocol v2 message for `task`, as Celery's `send_task` would.
+    func message(task: String, args: [JSON], kwargs: JSONObject, now: Date = Date()) throws -> TaskMessage {
+        var message = TaskMessage(id: taskId ?? UUID().uuidString.lowercased(), task: task, args: args, kwargs: kwargs)
+        if let timeLimit, timeLimit <= 0 { throw ConveyorError(.invalidArguments, "time limit must be positive") }
+        if let softTimeLimit, softTimeLimit <= 0 { throw ConveyorError(.invalidArguments, "soft time limit must be positive") }
+        if let countdown, countdown < 0 { throw ConveyorError(.invalidArguments, "countdown must not be negative") }
+        message.eta = eta ?? countdown.flatMap { $0 > 0 ? now.addingTimeInterval($0) : nil }
+        if let eta = message.eta, eta.timeIntervalSince(now) > Double(DelayedDelivery.maxDelay) {
+            throw ConveyorError(.invalidArguments, "ETA is further away than the delay cascade allows (\(DelayedDelivery.maxDelay) s)")
+        }
+        let expires = expiresAt ?? expiresIn.map { now.addingTimeInterval($0) }
+        if let expires {
+            message.expires = expires
+            // AMQP per-message TTL as well, as Celery does; never negative.
+            let milliseconds = max(0, Int((expires.timeIntervalSince(now) * 1000).rounded(.down)))
+            message.expiration = String(milliseconds)
+        }
+        message.timeLimit = timeLimit
+        message.softTimeLimit = softTimeLimit
+        message.ignoreResult = ignoreResult
+        message.extraHeaders = headers
+        message.priority = priority
+        message.shadow = shadow
+        message.parentId = parentId
+        message.rootId = rootId
+        if !link.isEmpty { message.callbacks = link }
+        if !linkError.isEmpty { message.errbacks = linkError }
+        return message
+    }
+}

@@ -1,0 +1,96 @@
+import AMQP
+import Foundation
+import Redis
+
+/// Where the broker and the result store are, and the defaults every client and worker shares.
+///
+/// `fromEnvironment()` reads `CONVEYOR_BROKER_URL` (comma-separated = failover list) and
+/// `CONVEYOR_RESULT_URL`; flags of the command-line tools override both.
+public struct ConveyorConfiguration: Sendable {
+    /// The default broker URL.
+    public static let defaultBrokerURL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    /// The default result-store URL.
+    public static let defaultResultURL = "redis://127.0.0.1:6379/0"
+
+    /// One or more `amqp://`/`amqps://` URLs separated by commas.
+    public var brokerURL: String
+    /// A `redis://` URL.
+    public var resultURL: String
+    /// The queue tasks go to when none is named (Celery's `task_default_queue`).
+    public var defaultQueue: String
+    /// How work queues are declared; must match what Python clients declare.
+    public var queueType: QueueType
+    /// `x-max-priority` for classic work queues (Celery's `task_queue_max_priority`), or nil.
+    public var maxPriority: Int?
+    /// How long results live in Redis, seconds (Celery's `result_expires`); nil keeps them.
+    public var resultTTL: Int?
+    /// Declare a queue the first time a task is sent to it (Celery's `task_create_missing_queues`).
+    /// When false, sending to a queue that does not exist fails with `unroutable`.
+    public var createMissingQueues: Bool
+    /// How long an enqueue may wait for the broker's confirm, reconnects included, seconds.
+    public var publishTimeout: Double
+    /// How long to wait for the first connection before reporting the server down, seconds.
+    public var connectTimeout: Double
+    /// Largest task body a worker accepts; bigger ones are dead-lettered unread.
+    public var maxMessageSize: Int
+
+    public init(brokerURL: String = ConveyorConfiguration.defaultBrokerURL, resultURL: String = ConveyorConfiguration.defaultResultURL,
+                defaultQueue: String = "celery", queueType: QueueType = .classic, maxPriority: Int? = nil, resultTTL: Int? = 86_400,
+                createMissingQueues: Bool = true, publishTimeout: Double = 30, connectTimeout: Double = 10,
+                maxMessageSize: Int = 16 << 20) {
+        self.brokerURL = brokerURL
+        self.resultURL = resultURL
+        self.defaultQueue = defaultQueue
+        self.queueType = queueType
+        self.maxPriority = maxPriority
+        self.resultTTL = resultTTL
+        self.createMissingQueues = createMissingQueues
+        self.publishTimeout = publishTimeout
+        self.connectTimeout = connectTimeout
+        self.maxMessageSize = maxMessageSize
+    }
+
+    /// Defaults overridden by `CONVEYOR_BROKER_URL`, `CONVEYOR_RESULT_URL`,
+    /// `CONVEYOR_DEFAULT_QUEUE` and `CONVEYOR_QUEUE_TYPE` when set.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> ConveyorConfiguration {
+        var configuration = ConveyorConfiguration()
+        if let url = environment["CONVEYOR_BROKER_URL"], !url.isEmpty { configuration.brokerURL = url }
+        if let url = environment["CONVEYOR_RESULT_URL"], !url.isEmpty { configuration.resultURL = url }
+        if let queue = environment["CONVEYOR_DEFAULT_QUEUE"], !queue.isEmpty { configuration.defaultQueue = queue }
+        if let type = environment["CONVEYOR_QUEUE_TYPE"], let parsed = QueueType(rawValue: type) { configuration.queueType = parsed }
+        return configuration
+    }
+
+    /// The broker failover list; throws `invalidConfiguration` with the reason.
+    public func brokerEndpoints() throws -> [AMQPEndpoint] {
+        do {
+            return try AMQPEndpoint.list(brokerURL)
+        } catch let error as AMQPError {
+            throw ConveyorError(.invalidConfiguration, error.message)
+        }
+    }
+
+    /// The result store; throws `invalidConfiguration` with the reason.
+    public func resultEndpoint() throws -> RedisEndpoint {
+        do {
+            return try RedisEndpoint(url: resultURL)
+        } catch let error as RedisError {
+            throw ConveyorError(.invalidConfiguration, error.message)
+        }
+    }
+
+    /// Checks everything that can be checked without connecting.
+    public func validate() throws {
+        _ = try brokerEndpoints()
+        _ = try resultEndpoint()
+        try WorkQueue.validate(name: defaultQueue)
+    }
+}
+
+/// How work queues are declared on RabbitMQ.
+public enum QueueType: String, Sendable, Hashable, CaseIterable {
+    /// Classic durable queues (Celery's default).
+    case classic
+    /// Replicated quorum queues (`x-queue-type: quorum`).
+    case quorum
+}

@@ -1,0 +1,107 @@
+import Foundation
+
+/// ISO-8601 as Python's `datetime.isoformat()` writes it and `dateutil.isoparse` reads it.
+public enum ISO8601 {
+    /// `2026-11-27T15:02:16.728838+00:00`, microseconds omitted when zero (as Python does).
+    public static func format(_ date: Date) -> String {
+        let interval = date.timeIntervalSince1970
+        var seconds = Int(interval.rounded(.down))
+        var micros = Int(((interval - Double(seconds)) * 1_000_000).rounded())
+        if micros >= 1_000_000 {
+            seconds += 1
+            micros -= 1_000_000
+        }
+        var time = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        var out = pad(Int(parts.tm_year) + 1900, 4) + "-" + pad(Int(parts.tm_mon) + 1, 2) + "-" + pad(Int(parts.tm_mday), 2)
+        out += "T" + pad(Int(parts.tm_hour), 2) + ":" + pad(Int(parts.tm_min), 2) + ":" + pad(Int(parts.tm_sec), 2)
+        if micros > 0 { out += "." + pad(micros, 6) }
+        return out + "+00:00"
+    }
+
+    /// Parses `YYYY-MM-DD[THH:MM[:SS[.ffffff]]][Z|±HH[:MM]]` (a space may replace `T`). A time
+    /// without offset is read as UTC, Celery's default timezone.
+    public static func parse(_ text: String) -> Date? {
+        let b = Array(text.utf8)
+        var i = 0
+        func number(_ count: Int) -> Int? {
+            guard i + count <= b.count else { return nil }
+            var value = 0
+            for k in 0..<count {
+                let c = b[i + k]
+                guard c >= 48 && c <= 57 else { return nil }
+                value = value * 10 + Int(c - 48)
+            }
+            i += count
+            return value
+        }
+        func expect(_ c: UInt8) -> Bool {
+            guard i < b.count, b[i] == c else { return false }
+            i += 1
+            return true
+        }
+        guard let year = number(4), expect(UInt8(ascii: "-")), let month = number(2), expect(UInt8(ascii: "-")),
+              let day = number(2), (1...12).contains(month), (1...31).contains(day) else { return nil }
+        var hour = 0, minute = 0, second = 0
+        var fraction = 0.0
+        var offset = 0
+        if i < b.count && (b[i] == UInt8(ascii: "T") || b[i] == UInt8(ascii: " ")) {
+            i += 1
+            guard let h = number(2) else { return nil }
+            hour = h
+            if expect(UInt8(ascii: ":")) {
+                guard let m = number(2) else { return nil }
+                minute = m
+                if expect(UInt8(ascii: ":")) {
+                    guard let s = number(2) else { return nil }
+                    second = s
+                    if i < b.count && (b[i] == UInt8(ascii: ".") || b[i] == UInt8(ascii: ",")) {
+                        i += 1
+                        var scale = 0.1
+                        let start = i
+                        while i < b.count, b[i] >= 48 && b[i] <= 57 {
+                            fraction += Double(b[i] - 48) * scale
+                            scale /= 10
+                            i += 1
+                        }
+                        guard i > start else { return nil }
+                    }
+                }
+            }
+            guard hour < 24, minute < 60, second < 61 else { return nil }
+            if i < b.count {
+                if b[i] == UInt8(ascii: "Z") || b[i] == UInt8(ascii: "z") {
+                    i += 1
+                } else if b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
+                    let sign = b[i] == UInt8(ascii: "-") ? -1 : 1
+                    i += 1
+                    guard let oh = number(2) else { return nil }
+                    var om = 0
+                    if expect(UInt8(ascii: ":")) {
+                        guard let m = number(2) else { return nil }
+                        om = m
+                    } else if let m = number(2) {
+                        om = m
+                    }
+                    offset = sign * (oh * 3600 + om * 60)
+                }
+            }
+        }
+        guard i == b.count else { return nil }
+        var parts = tm()
+        parts.tm_year = Int32(year - 1900)
+        parts.tm_mon = Int32(month - 1)
+        parts.tm_mday = Int32(day)
+        parts.tm_hour = Int32(hour)
+        parts.tm_min = Int32(minute)
+        parts.tm_sec = Int32(second)
+        let epoch = timegm(&parts)
+        return Date(timeIntervalSince1970: Double(epoch - offset) + fraction)
+    }
+
+    private static func pad(_ value: Int, _ width: Int) -> String {
+        let s = String(value)
+        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    }
+}

@@ -1,0 +1,144 @@
+import AMQP
+import Foundation
+
+extension TaskMessage {
+    /// The AMQP message Celery 5.7 would publish for this task to `queue` (default exchange,
+    /// routing key = queue name, persistent, JSON).
+    public func outgoing(queue: String, exchange: String = "", routingKey: String? = nil, mandatory: Bool = true) -> OutgoingMessage {
+        OutgoingMessage(exchange: exchange, routingKey: routingKey ?? queue, properties: properties, body: body, mandatory: mandatory)
+    }
+
+    /// Celery's application headers, in Celery's order, followed by custom ones.
+    public var headers: FieldTable {
+        var h = FieldTable()
+        h.entries.reserveCapacity(19 + extraHeaders.count)
+        func add(_ key: String, _ value: FieldValue) { h.entries.append(.init(key: key, value: value)) }
+        add("lang", .string(lang))
+        add("task", .string(task))
+        add("id", .string(id))
+        add("shadow", shadow.map(FieldValue.string) ?? .void)
+        add("eta", eta.map { .string(ISO8601.format($0)) } ?? .void)
+        add("expires", expires.map { .string(ISO8601.format($0)) } ?? .void)
+        add("group", group.map(FieldValue.string) ?? .void)
+        add("group_index", groupIndex.map { .int64(Int64($0)) } ?? .void)
+        add("retries", .int64(Int64(retries)))
+        add("timelimit", .array([Self.limitField(timeLimit), Self.limitField(softTimeLimit)]))
+        add("root_id", .string(rootId ?? id))
+        add("parent_id", parentId.map(FieldValue.string) ?? .void)
+        add("argsrepr", .string(argsrepr ?? PythonRepr.arguments(args)))
+        add("kwargsrepr", .string(kwargsrepr ?? PythonRepr.keywords(kwargs)))
+        add("origin", .string(origin ?? TaskMessage.defaultOrigin))
+        add("ignore_result", .bool(ignoreResult))
+        add("replaced_task_nesting", .int64(Int64(replacedTaskNesting)))
+        add("stamped_headers", .void)
+        add("stamps", .table([:]))
+        for entry in extraHeaders.entries where h[entry.key] == nil { h.entries.append(entry) }
+        return h
+    }
+
+    /// Celery's properties: JSON, UTF-8, persistent, priority always present, correlation id
+    /// = task id, the client's reply-to oid, and `expiration` when the task expires.
+    public var properties: BasicProperties {
+        BasicProperties(contentType: "application/json", contentEncoding: "utf-8", headers: headers, deliveryMode: 2,
+                        priority: priority ?? 0, correlationId: id, replyTo: replyTo ?? TaskMessage.processReplyTo,
+                        expiration: expiration)
+    }
+
+    /// `[args, kwargs, {"callbacks", "errbacks", "chain", "chord"}]` as Python's `json.dumps`.
+    public var body: [UInt8] {
+        var embed = JSONObject()
+        embed.appendUnchecked("callbacks", callbacks.map { .array($0.map { .object($0.json) }) } ?? .null)
+        embed.appendUnchecked("errbacks", errbacks.map { .array($0.map { .object($0.json) }) } ?? .null)
+        embed.appendUnchecked("chain", chain.map { .array($0.map { .object($0.json) }) } ?? .null)
+        embed.appendUnchecked("chord", chord ?? .null)
+        return JSON.array([.array(args), .object(kwargs), .object(embed)]).serialized(.python)
+    }
+
+    private static func limitField(_ seconds: Double?) -> FieldValue {
+        guard let seconds else { return .void }
+        if seconds.rounded() == seconds && abs(seconds) < 2e9 { return .int64(Int64(seconds)) }
+        return .double(seconds)
+    }
+
+    /// `gen<pid>@<host>`, as Celery's `anon_nodename`.
+    static let defaultOrigin: String = "gen\(ProcessInfo.processInfo.processIdentifier)@\(ProcessInfo.processInfo.hostName)"
+
+    /// A per-process id in Celery's reply-to slot (meaningful only to the rpc:// backend).
+    static let processReplyTo: String = UUID().uuidString.lowercased()
+
+    /// Decodes a delivery into a task, or says why it is not one. Nothing is deserialised
+    /// unless the content type is JSON.
+    public static func decode(properties: BasicProperties, body: [UInt8], maxBodySize: Int = .max) -> Result<TaskMessage, RejectionReason> {
+        let contentType = properties.contentType?.lowercased()
+        guard let contentType, contentType == "application/json" || contentType.hasPrefix("application/json;") else {
+            return .failure(.contentType(properties.contentType))
+        }
+        if let encoding = properties.contentEncoding?.lowercased(), !["utf-8", "utf8", "binary", ""].contains(encoding) {
+            return .failure(.contentEncoding(encoding))
+        }
+        let headers = properties.headers ?? [:]
+        if let codec = headers["compression"]?.stringValue { return .failure(.compressed(codec)) }
+        guard body.count <= maxBodySize else { return .failure(.tooLarge(body.count, limit: maxBodySize)) }
+        guard let task = headers["task"]?.stringValue, !task.isEmpty else { return .failure(.missingHeader("task")) }
+        guard let id = headers["id"]?.stringValue, !id.isEmpty else { return .failure(.missingHeader("id")) }
+
+        let parsed: JSON
+        do {
+            parsed = try JSON.parse(body)
+        } catch {
+            return .failure(.malformedBody("body is not valid JSON: \(error)"))
+        }
+        guard case let .array(parts) = parsed, parts.count == 3 else {
+            return .failure(.malformedBody("body must be a JSON array [args, kwargs, embed]"))
+        }
+        guard case let .array(args) = parts[0] else { return .failure(.malformedBody("args (body[0]) must be a JSON array")) }
+        guard case let .object(kwargs) = parts[1] else { return .failure(.malformedBody("kwargs (body[1]) must be a JSON object")) }
+        let embed: JSONObject
+        switch parts[2] {
+        case let .object(o): embed = o
+        case .null: embed = [:]
+        default: return .failure(.malformedBody("embed (body[2]) must be a JSON object or null"))
+        }
+
+        var message = TaskMessage(id: id, task: task, args: args, kwargs: kwargs)
+        message.callbacks = Signature.list(embed["callbacks"])
+        message.errbacks = Signature.list(embed["errbacks"])
+        message.chain = Signature.list(embed["chain"])
+        if let chord = embed["chord"], !chord.isNull { message.chord = chord }
+
+        let known: Set<String> = ["lang", "task", "id", "shadow", "eta", "expires", "group", "group_index", "retries", "timelimit",
+                                  "root_id", "parent_id", "argsrepr", "kwargsrepr", "origin", "ignore_result",
+                                  "replaced_task_nesting", "stamped_headers", "stamps"]
+        message.lang = headers["lang"]?.stringValue ?? "py"
+        message.shadow = headers["shadow"]?.stringValue
+        for (name, keyPath) in [("eta", \TaskMessage.eta), ("expires", \TaskMessage.expires)] {
+            guard let value = headers[name], !value.isVoid else { continue }
+            if let text = value.stringValue, let date = ISO8601.parse(text) {
+                message[keyPath: keyPath] = date
+            } else if let seconds = value.doubleValue {
+                message[keyPath: keyPath] = Date(timeIntervalSince1970: seconds)
+            } else {
+                return .failure(.invalidHeader(name, "is not an ISO-8601 time"))
+            }
+        }
+        message.group = headers["group"]?.stringValue
+        message.groupIndex = headers["group_index"]?.intValue.map { Int($0) }
+        message.retries = Int(headers["retries"]?.intValue ?? 0)
+        if case let .array(limits)? = headers["timelimit"] {
+            message.timeLimit = limits.first?.doubleValue
+            message.softTimeLimit = limits.count > 1 ? limits[1].doubleValue : nil
+        }
+        message.rootId = headers["root_id"]?.stringValue
+        message.parentId = headers["parent_id"]?.stringValue
+        message.argsrepr = headers["argsrepr"]?.stringValue
+        message.kwargsrepr = headers["kwargsrepr"]?.stringValue
+        message.origin = headers["origin"]?.stringValue
+        message.ignoreResult = headers["ignore_result"]?.boolValue ?? false
+        message.replacedTaskNesting = Int(headers["replaced_task_nesting"]?.intValue ?? 0)
+        message.extraHeaders = FieldTable(headers.entries.filter { !known.contains($0.key) })
+        message.priority = properties.priority
+        message.replyTo = properties.replyTo
+        message.expiration = properties.expiration
+        return .success(message)
+    }
+}

@@ -1,0 +1,96 @@
+import AMQP
+import Foundation
+
+/// Celery's canvas on the worker side: links on success, errbacks on failure, and the next
+/// step of a chain — published with the parent's ids, as `celery/app/trace.py` does.
+extension Worker {
+    /// Publishes success callbacks and the next chain step with `value`.
+    /// - Returns: false when they could not be published; the message was then requeued so the
+    ///   task runs again (at-least-once) rather than completing with its followers lost.
+    func dispatchCallbacks(of message: TaskMessage, value: JSON, delivery: Delivery) async -> Bool {
+        var outgoing: [(TaskMessage, String)] = []
+        for callback in message.callbacks ?? [] {
+            outgoing += expand(callback, parentValue: value, parent: message)
+        }
+        if var chain = message.chain, let next = chain.popLast() {
+            outgoing += expand(next, parentValue: value, parent: message, remainingChain: chain)
+        }
+        guard !outgoing.isEmpty else { return true }
+        for (child, queue) in outgoing {
+            do {
+                try await client.publish(child, queue: queue)
+            } catch {
+                log(.error, "callback not published; task requeued", id: message.id, task: message.task,
+                    ["callback": "\(child.task)", "error": "\(error)"])
+                stats.record(\.requeued)
+                consumer.reject(delivery, requeue: true)
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Publishes errbacks with the failed task's id as their first argument.
+    func dispatchErrbacks(of message: TaskMessage) async {
+        for errback in message.errbacks ?? [] {
+            for (child, queue) in expand(errback, parentValue: .string(message.id), parent: message) {
+                do {
+                    try await client.publish(child, queue: queue)
+                } catch {
+                    log(.error, "errback not published", id: message.id, task: message.task, ["errback": "\(child.task)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// Turns a signature into messages: a plain task, the first step of a nested chain, or
+    /// every member of a group.
+    func expand(_ signature: Signature, parentValue: JSON, parent: TaskMessage, remainingChain: [Signature] = []) -> [(TaskMessage, String)] {
+        switch signature.subtaskType {
+        case "chain":
+            var steps = signature.kwargs["tasks"]?.array?.compactMap { $0.object.map(Signature.init(json:)) } ?? []
+            guard !steps.isEmpty else { return [] }
+            let first = steps.removeFirst()
+            return expand(first, parentValue: parentValue, parent: parent, remainingChain: remainingChain + steps.reversed())
+        case "group":
+            let members = signature.kwargs["tasks"]?.array?.compactMap { $0.object.map(Signature.init(json:)) } ?? []
+            let groupId = signature.options["task_id"]?.string ?? UUID().uuidString.lowercased()
+            return members.enumerated().flatMap { index, member -> [(TaskMessage, String)] in
+                expand(member, parentValue: parentValue, parent: parent).map { child, queue in
+                    var child = child
+                    child.group = groupId
+                    child.groupIndex = index
+                    return (child, queue)
+                }
+            }
+        default:
+            guard let task = signature.task else { return [] }
+            let options = signature.options
+            var child = TaskMessage(id: signature.taskId ?? UUID().uuidString.lowercased(), task: task,
+                                    args: signature.immutable ? signature.args : [parentValue] + signature.args,
+                                    kwargs: signature.kwargs)
+            child.parentId = parent.id
+            child.rootId = parent.rootId ?? parent.id
+            if !remainingChain.isEmpty { child.chain = remainingChain }
+            child.callbacks = Signature.list(options["link"]).flatMap { $0.isEmpty ? nil : $0 }
+            child.errbacks = Signature.list(options["link_error"]).flatMap { $0.isEmpty ? nil : $0 }
+            if let chord = options["chord"], !chord.isNull { child.chord = chord }
+            child.group = options["group_id"]?.string
+            child.groupIndex = options["group_index"]?.int.map { Int($0) }
+            child.shadow = options["shadow"]?.string
+            child.ignoreResult = options["ignore_result"]?.bool ?? false
+            if let priority = options["priority"]?.int { child.priority = UInt8(clamping: priority) }
+            if let limit = options["time_limit"]?.double { child.timeLimit = limit }
+            if let limit = options["soft_time_limit"]?.double { child.softTimeLimit = limit }
+            if let countdown = options["countdown"]?.double, countdown > 0 { child.eta = Date().addingTimeInterval(countdown) }
+            if let eta = options["eta"]?.string.flatMap(ISO8601.parse) { child.eta = eta }
+            if let expires = options["expires"] {
+                if let seconds = expires.double { child.expires = Date().addingTimeInterval(seconds) }
+                if let date = expires.string.flatMap(ISO8601.parse) { child.expires = date }
+            }
+            let queue = options["queue"]?.string ?? options["queue"]?["name"]?.string
+                ?? options["routing_key"]?.string ?? configuration.defaultQueue
+            return [(child, queue)]
+        }
+    }
+}

@@ -1,0 +1,71 @@
+/// Per-task defaults a worker applies when the message does not say otherwise.
+public struct TaskDefaults: Sendable {
+    /// Hard time limit, seconds.
+    public var timeLimit: Double?
+    /// Soft time limit, seconds.
+    public var softTimeLimit: Double?
+    /// Never store the result.
+    public var ignoreResult: Bool
+
+    public init(timeLimit: Double? = nil, softTimeLimit: Double? = nil, ignoreResult: Bool = false) {
+        self.timeLimit = timeLimit
+        self.softTimeLimit = softTimeLimit
+        self.ignoreResult = ignoreResult
+    }
+}
+
+/// A registered task: its name, defaults and body.
+public struct RegisteredTask: Sendable {
+    public let name: String
+    public let defaults: TaskDefaults
+    let body: @Sendable (TaskContext) async throws -> JSON
+}
+
+/// The tasks a worker can run, by name. Build it before starting the worker.
+public struct TaskRegistry: Sendable {
+    private var tasks: [String: RegisteredTask] = [:]
+
+    public init() {}
+
+    /// Registers a task that reads Celery arguments itself.
+    ///
+    /// ```swift
+    /// registry.register("conveyor.add") { context in
+    ///     .int(try context.argument(0, "x", as: Int64.self) + context.argument(1, "y", as: Int64.self))
+    /// }
+    /// ```
+    public mutating func register(_ name: String, defaults: TaskDefaults = .init(),
+                                  _ body: @escaping @Sendable (TaskContext) async throws -> JSON) {
+        tasks[name] = RegisteredTask(name: name, defaults: defaults, body: body)
+    }
+
+    /// Registers a typed task: arguments are decoded from the kwargs (or from a single
+    /// positional object), the output is encoded as the result.
+    public mutating func register<T: TaskDefinition>(_ task: T.Type, defaults: TaskDefaults = .init(),
+                                                     _ body: @escaping @Sendable (T.Arguments, TaskContext) async throws -> T.Output) {
+        register(T.name, defaults: defaults) { context in
+            let source: JSON
+            if context.kwargs.isEmpty, context.args.count == 1, case .object = context.args[0] {
+                source = context.args[0]
+            } else {
+                guard context.args.isEmpty else {
+                    throw TaskArgumentError("\(T.name) takes keyword arguments only, got \(context.args.count) positional")
+                }
+                source = .object(context.kwargs)
+            }
+            let arguments: T.Arguments
+            do {
+                arguments = try source.decode(T.Arguments.self)
+            } catch {
+                throw TaskArgumentError("invalid arguments for \(T.name): \(error)")
+            }
+            return try JSON(encoding: try await body(arguments, context))
+        }
+    }
+
+    /// The task registered under `name`.
+    public func task(named name: String) -> RegisteredTask? { tasks[name] }
+
+    /// Every registered name, sorted.
+    public var names: [String] { tasks.keys.sorted() }
+}

@@ -1,0 +1,207 @@
+import AMQP
+import Foundation
+import Logging
+import Redis
+import Synchronization
+
+/// Runs tasks from RabbitMQ: consumes work queues with a prefetch, runs up to `concurrency`
+/// tasks at once, stores states in Redis in Celery's format, and acknowledges each message only
+/// after its outcome (result, retry or dead letter) is durably recorded.
+///
+/// ```swift
+/// var registry = TaskRegistry()
+/// registry.register("conveyor.add") { ctx in .int(try ctx.argument(0, "x", as: Int64.self) + ctx.argument(1, "y", as: Int64.self)) }
+/// let worker = try Worker(registry: registry)
+/// try await worker.run()          // until shutdown(.warm) or shutdown(.cold)
+/// ```
+public final class Worker: Sendable {
+    enum Mode: Sendable, Equatable {
+        case starting, running, draining, stopping, stopped
+    }
+
+    private struct Control {
+        var mode: Mode = .starting
+        var intake: AsyncStream<Delivery>.Continuation?
+        var running: [UInt64: Task<Void, Never>] = [:]
+        var nextRun: UInt64 = 0
+        var stopRequested: ShutdownMode?
+    }
+
+    public let configuration: ConveyorConfiguration
+    public let options: WorkerOptions
+    public let registry: TaskRegistry
+    let client: ConveyorClient
+    let consumer: AMQPConnection
+    let logger: Logger
+    let stats = WorkerStats()
+    let slots: Slots
+    let queues: [WorkQueue]
+    private let control = Mutex(Control())
+
+    /// - Parameters:
+    ///   - configuration: broker and result store; defaults to the environment.
+    ///   - options: queues, concurrency, names and limits.
+    ///   - registry: the tasks this worker runs.
+    public init(configuration: ConveyorConfiguration = .fromEnvironment(), options: WorkerOptions = .init(),
+                registry: TaskRegistry, logger: Logger = Logger(label: "conveyor.worker")) throws {
+        try configuration.validate()
+        guard options.concurrency >= 1 else { throw ConveyorError(.invalidConfiguration, "concurrency must be at least 1") }
+        let names = options.queues.isEmpty ? [configuration.defaultQueue] : options.queues
+        for name in names { try WorkQueue.validate(name: name) }
+        self.configuration = configuration
+        self.options = options
+        self.registry = registry
+        var logger = logger
+        logger[metadataKey: "worker"] = "\(options.hostname)"
+        self.logger = logger
+        queues = names.map { WorkQueue(name: $0, type: configuration.queueType, maxPriority: configuration.maxPriority) }
+        slots = Slots(options.concurrency)
+        client = try ConveyorClient(configuration: configuration, name: "\(options.hostname) publisher", logger: logger)
+        consumer = try AMQPConnection(
+            configuration: .init(endpoints: try configuration.brokerEndpoints(), name: "\(options.hostname) consumer", confirms: false),
+            logger: logger)
+    }
+
+    /// Connects (retrying with backoff while the servers are down), declares the queues, then
+    /// consumes until `shutdown` is called and the shutdown completes.
+    public func run() async throws {
+        let (stream, continuation) = AsyncStream<Delivery>.makeStream()
+        let proceed = control.withLock { c -> Bool in
+            guard c.mode == .starting else { return false }
+            c.intake = continuation
+            return true
+        }
+        guard proceed else { throw ConveyorError(.closed, "worker already ran") }
+        consumer.start()
+        try await prepareTopology()
+        if control.withLock({ $0.stopRequested != nil }) {
+            await finish()
+            return
+        }
+        for queue in queues {
+            try await consumer.consume(queue: queue.name, options: ConsumerOptions(prefetch: options.effectivePrefetch),
+                                       timeout: .infinity) { delivery in continuation.yield(delivery) }
+        }
+        control.withLock { $0.mode = .running }
+        logger.info("worker ready", metadata: [
+            "queues": "\(queues.map(\.name).joined(separator: ","))", "concurrency": "\(options.concurrency)",
+            "prefetch": "\(options.effectivePrefetch)", "tasks": "\(registry.names.count)",
+        ])
+        let heartbeat = Task { await self.heartbeatLoop() }
+        await intake(stream)
+        await slots.drained()
+        heartbeat.cancel()
+        await finish()
+    }
+
+    /// Declares the delay cascade, work queues and dead-letter queues, retrying while the broker
+    /// is down; remembered so they are declared again after reconnects.
+    private func prepareTopology() async throws {
+        var declarations = DelayedDelivery.declarations(queueType: configuration.queueType)
+        for queue in queues { declarations += queue.declarations + queue.deadLetterDeclarations }
+        var attempt = 0
+        while control.withLock({ $0.stopRequested == nil }) {
+            do {
+                try await consumer.declare(declarations, timeout: 5)
+                return
+            } catch let error as AMQPError where error.replyCode != nil {
+                throw ConveyorError(.invalidConfiguration, "broker refused the worker's queues: \(error.message)")
+            } catch {
+                attempt += 1
+                if attempt == 1 || attempt % 12 == 0 {
+                    logger.warning("waiting for broker", metadata: ["reason": "\(error)"])
+                }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// The intake loop: one delivery at a time into a free slot; while draining, what is left
+    /// in the prefetch buffer goes back to the queue.
+    private func intake(_ stream: AsyncStream<Delivery>) async {
+        for await delivery in stream {
+            if control.withLock({ $0.mode }) != .running {
+                consumer.reject(delivery, requeue: true)
+                stats.record(\.requeued)
+                continue
+            }
+            await slots.acquire()
+            if control.withLock({ $0.mode }) != .running {
+                slots.release()
+                consumer.reject(delivery, requeue: true)
+                stats.record(\.requeued)
+                continue
+            }
+            let id = control.withLock { c -> UInt64 in
+                c.nextRun += 1
+                return c.nextRun
+            }
+            control.withLock { c in
+                // Created under the lock, so it is registered before it can unregister itself.
+                let task = Task {
+                    await self.execute(delivery)
+                    _ = self.control.withLock { $0.running.removeValue(forKey: id) }
+                    self.slots.release()
+                }
+                c.running[id] = task
+                if c.mode == .stopping { task.cancel() }
+            }
+        }
+    }
+
+    /// Stops the worker. `.warm`: stop consuming, let running tasks finish within the grace
+    /// period, then cancel them; unstarted prefetched messages are requeued. `.cold`: cancel
+    /// running tasks now. Calling again with `.cold` escalates a warm shutdown.
+    public func shutdown(_ mode: ShutdownMode = .warm) {
+        let (previous, intake, running) = control.withLock { c -> (ShutdownMode?, AsyncStream<Delivery>.Continuation?, [Task<Void, Never>]) in
+            let previous = c.stopRequested
+            if previous == nil || mode == .cold { c.stopRequested = mode }
+            if c.mode == .running || c.mode == .starting { c.mode = .draining }
+            if mode == .cold { c.mode = .stopping }
+            return (previous, c.intake, mode == .cold ? Array(c.running.values) : [])
+        }
+        if mode == .cold {
+            logger.warning("cold shutdown: cancelling running tasks", metadata: ["running": "\(running.count)"])
+            running.forEach { $0.cancel() }
+        }
+        guard previous == nil else { return }
+        logger.info("warm shutdown: no new tasks; waiting for running ones", metadata: [
+            "running": "\(slots.busy)", "grace_period": "\(options.shutdownGracePeriod)",
+        ])
+        Task {
+            try? await self.consumer.cancelConsumers(timeout: 10)
+            intake?.finish()
+            try? await Task.sleep(for: .milliseconds(Int(self.options.shutdownGracePeriod * 1000)))
+            if self.control.withLock({ $0.mode }) != .stopped { self.shutdown(.cold) }
+        }
+    }
+
+    private func finish() async {
+        control.withLock { $0.mode = .stopped }
+        _ = try? await client.redis.send("DEL", WorkerHeartbeat.key(options.hostname), timeout: 2)
+        // Closing the consumer hands every unacknowledged message back to the broker.
+        await consumer.close()
+        await client.close()
+        let s = stats.snapshot
+        logger.info("worker stopped", metadata: ["succeeded": "\(s.succeeded)", "failed": "\(s.failed)",
+                                                 "dead_lettered": "\(s.deadLettered)", "requeued": "\(s.requeued)"])
+    }
+
+    var isStopping: Bool { control.withLock { $0.mode == .stopping } }
+
+    private func heartbeatLoop() async {
+        while !Task.isCancelled {
+            let s = stats.snapshot
+            let mode = control.withLock { $0.mode }
+            let beat = WorkerHeartbeat(hostname: options.hostname, pid: Int(ProcessInfo.processInfo.processIdentifier),
+                                       queues: queues.map(\.name), concurrency: options.concurrency, active: slots.busy,
+                                       succeeded: s.succeeded, failed: s.failed, deadLettered: s.deadLettered,
+                                       startedAt: stats.startedAt, sentAt: Date(), state: mode == .running ? "online" : "draining",
+                                       tasks: registry.names)
+            _ = try? await client.redis.send("SET", WorkerHeartbeat.key(options.hostname), beat.json.serialized(.compact), "EX", 15, timeout: 2)
+            _ = try? await client.redis.send(["SADD", WorkerHeartbeat.registryKey, options.hostname], timeout: 2)
+            _ = try? await client.redis.send(["SADD", WorkerHeartbeat.queuesKey] + queues.map(\.name), timeout: 2)
+            try? await Task.sleep(for: .seconds(5))
+        }
+    }
+}

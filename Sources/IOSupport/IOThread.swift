@@ -1,0 +1,22 @@
+import Foundation
+
+/// Starts a named OS thread for a blocking C client.
+///
+/// Task bodies and Swift concurrency never run here; the thread only talks to its socket and
+/// its `CommandQueue`.
+public enum IOThread {
+    /// Runs `body` on a new thread called `name` (visible in `top -H` and debuggers).
+    public static func start(name: String, _ body: @escaping @Sendable () -> Void) {
+        let thread = Thread { body() }
+        thread.name = name
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+}
+
+/// Monotonic seconds, for deadlines that must not jump with the wall clock.
+public func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}

@@ -1,0 +1,148 @@
+import CHiredis
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One hiredis context, used synchronously and only from its owner's I/O thread.
+///
+/// After any error the context is dead (hiredis cannot reuse it): drop it and make a new one.
+final class Context {
+    private let context: UnsafeMutablePointer<redisContext>
+    let endpoint: RedisEndpoint
+
+    /// Connects, applies timeouts and keepalive (hiredis' reconnect would forget both, so every
+    /// connection is a fresh context), authenticates and selects the database.
+    init(endpoint: RedisEndpoint) throws {
+        self.endpoint = endpoint
+        let connectTimeout = timeval(seconds: endpoint.connectTimeout)
+        let made: UnsafeMutablePointer<redisContext>?
+        if let path = endpoint.socketPath {
+            made = redisConnectUnixWithTimeout(path, connectTimeout)
+        } else {
+            made = redisConnectWithTimeout(endpoint.host, Int32(endpoint.port), connectTimeout)
+        }
+        guard let made else { throw RedisError(.connectionFailed, "cannot allocate a Redis context") }
+        context = made
+        if made.pointee.err != 0 {
+            let reason = Context.errorText(made)
+            redisFree(made)
+            throw RedisError(.connectionFailed, "cannot connect to Redis at \(endpoint): \(reason)")
+        }
+        _ = redisSetTimeout(made, timeval(seconds: endpoint.commandTimeout))
+        _ = redisEnableKeepAlive(made)
+        do {
+            if let password = endpoint.password {
+                var args = ["AUTH"]
+                if let user = endpoint.user { args.append(user) }
+                args.append(password)
+                try expectOK(try command(args.map { Array($0.utf8) }), "AUTH")
+            }
+            if endpoint.database != 0 {
+                try expectOK(try command([Array("SELECT".utf8), Array(String(endpoint.database).utf8)]), "SELECT \(endpoint.database)")
+            }
+        } catch let error as RedisError {
+            redisFree(made)
+            throw RedisError(.connectionFailed, error.message)
+        }
+    }
+
+    deinit {
+        redisFree(context)
+    }
+
+    var descriptor: Int32 { context.pointee.fd }
+
+    private func expectOK(_ reply: RedisReply, _ what: String) throws {
+        if case let .error(message) = reply { throw RedisError(.connectionFailed, "Redis at \(endpoint) refused \(what): \(message)") }
+    }
+
+    /// Queues a command in the output buffer (nothing is sent yet).
+    func append(_ arguments: [[UInt8]]) {
+        var flat: [UInt8] = []
+        flat.reserveCapacity(arguments.reduce(0) { $0 + $1.count })
+        var lengths: [Int] = []
+        lengths.reserveCapacity(arguments.count)
+        for argument in arguments {
+            flat.append(contentsOf: argument)
+            lengths.append(argument.count)
+        }
+        flat.append(0)  // never empty, so the buffer always has a base address
+        flat.withUnsafeBufferPointer { buffer in
+            guard let start = buffer.baseAddress else { return }
+            let base = UnsafeRawPointer(start)
+            var pointers: [UnsafePointer<CChar>?] = []
+            pointers.reserveCapacity(arguments.count)
+            var offset = 0
+            for length in lengths {
+                pointers.append((base + offset).assumingMemoryBound(to: CChar.self))
+                offset += length
+            }
+            pointers.withUnsafeMutableBufferPointer { argv in
+                lengths.withUnsafeBufferPointer { argvlen in
+                    _ = redisAppendCommandArgv(context, Int32(arguments.count), argv.baseAddress, argvlen.baseAddress)
+                }
+            }
+        }
+    }
+
+    /// Sends what is buffered if needed and reads the next reply.
+    func reply() throws -> RedisReply {
+        var raw: UnsafeMutablePointer<redisReply>?
+        guard conveyor_redis_get_reply(context, &raw) == REDIS_OK, let raw else {
+            throw RedisError(.connectionLost, "Redis at \(endpoint): \(Context.errorText(context))")
+        }
+        defer { freeReplyObject(raw) }
+        return RedisReply(raw)
+    }
+
+    /// One command, one reply.
+    func command(_ arguments: [[UInt8]]) throws -> RedisReply {
+        append(arguments)
+        return try reply()
+    }
+
+    /// Writes the output buffer completely (for the subscriber, which never waits on replies).
+    func flush() throws {
+        var done: Int32 = 0
+        while done == 0 {
+            guard redisBufferWrite(context, &done) == REDIS_OK else {
+                throw RedisError(.connectionLost, "Redis at \(endpoint): \(Context.errorText(context))")
+            }
+        }
+    }
+
+    /// Reads what the socket has (call after `poll()` said readable) and returns complete replies.
+    func readAvailable() throws -> [RedisReply] {
+        guard redisBufferRead(context) == REDIS_OK else {
+            throw RedisError(.connectionLost, "Redis at \(endpoint): \(Context.errorText(context))")
+        }
+        var replies: [RedisReply] = []
+        while true {
+            var raw: UnsafeMutablePointer<redisReply>?
+            guard conveyor_redis_get_reply_from_reader(context, &raw) == REDIS_OK else {
+                throw RedisError(.protocolError, "Redis at \(endpoint): \(Context.errorText(context))")
+            }
+            guard let raw else { break }
+            replies.append(RedisReply(raw))
+            freeReplyObject(raw)
+        }
+        return replies
+    }
+
+    private static func errorText(_ context: UnsafeMutablePointer<redisContext>) -> String {
+        var text = withUnsafeBytes(of: context.pointee.errstr) { raw -> String in
+            let bytes = raw.prefix { $0 != 0 }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        if text.isEmpty { text = "error \(context.pointee.err)" }
+        if context.pointee.err == REDIS_ERR_IO && errno == EAGAIN { text += " (timed out)" }
+        return text
+    }
+}
+
+extension timeval {
+    init(seconds: Double) {
+        let whole = Int(seconds)
+        self.init(tv_sec: whole, tv_usec: Int((seconds - Double(whole)) * 1_000_000))
+    }
+}

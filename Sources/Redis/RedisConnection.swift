@@ -1,0 +1,261 @@
+import DequeModule
+import IOSupport
+import Logging
+import Synchronization
+
+/// A connection to Redis owned by one dedicated I/O thread, with automatic pipelining.
+///
+/// Commands from any number of tasks queue up; the I/O thread writes everything queued, then
+/// reads the replies in order, so under load many commands share one round trip. It reconnects
+/// by itself with capped, jittered backoff, and re-applies timeouts, keepalive, AUTH and
+/// SELECT on every new connection.
+///
+/// A command that was in flight when the connection died fails with `connectionLost` (it may
+/// or may not have run); one that never got a connection before its deadline fails with
+/// `unavailable` (it did not run).
+public final class RedisConnection: Sendable {
+    /// How to connect and behave.
+    public struct Configuration: Sendable {
+        public var endpoint: RedisEndpoint
+        /// Shown by `CLIENT LIST`.
+        public var name: String
+        /// How long a command may wait for a connection, seconds.
+        public var queueTimeout: Double
+        /// Reconnect pacing.
+        public var reconnect: Backoff
+        /// Most commands written in one pipeline burst.
+        public var maxPipeline: Int
+
+        public init(endpoint: RedisEndpoint, name: String, queueTimeout: Double = 10, reconnect: Backoff = Backoff(),
+                    maxPipeline: Int = 1024) {
+            self.endpoint = endpoint
+            self.name = name
+            self.queueTimeout = queueTimeout
+            self.reconnect = reconnect
+            self.maxPipeline = maxPipeline
+        }
+    }
+
+    struct Request: Sendable {
+        let arguments: [[UInt8]]
+        let deadline: Double
+        let resume: @Sendable (Result<RedisReply, RedisError>) -> Void
+    }
+
+    enum Command: Sendable {
+        case request(Request)
+        case close(@Sendable () -> Void)
+    }
+
+    private struct Shared {
+        var started = false
+        var state: ConnectionState = .connecting
+        var lastError: RedisError?
+        var observers: [@Sendable (ConnectionState) -> Void] = []
+    }
+
+    public let configuration: Configuration
+    private let commands: CommandQueue<Command>
+    private let shared = Mutex(Shared())
+    private let logger: Logger
+
+    /// Creates the connection without connecting; it starts on first use or `start()`.
+    public init(configuration: Configuration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.commands = try CommandQueue()
+    }
+
+    /// Starts the I/O thread.
+    public func start() {
+        let already = shared.withLock { s -> Bool in
+            defer { s.started = true }
+            return s.started
+        }
+        guard !already else { return }
+        let loop = RedisLoop(configuration: configuration, commands: commands, logger: logger) { [weak self] state, error in
+            self?.update(state, error)
+        }
+        IOThread.start(name: "redis:\(configuration.name)") { loop.run() }
+    }
+
+    /// The current state.
+    public var state: ConnectionState { shared.withLock { $0.state } }
+    /// The most recent failure, when not connected.
+    public var lastError: RedisError? { shared.withLock { $0.lastError } }
+
+    /// Calls `observer` on every state change (on the I/O thread: keep it quick).
+    public func onStateChange(_ observer: @escaping @Sendable (ConnectionState) -> Void) {
+        shared.withLock { $0.observers.append(observer) }
+    }
+
+    private func update(_ state: ConnectionState, _ error: RedisError?) {
+        let observers = shared.withLock { s -> [@Sendable (ConnectionState) -> Void] in
+            s.state = state
+            if let error { s.lastError = error }
+            if state == .connected { s.lastError = nil }
+            return s.observers
+        }
+        for observer in observers { observer(state) }
+    }
+
+    /// Sends one command and returns its reply. Error replies throw `RedisError.Code.server`.
+    public func send(_ arguments: [any RedisArgument], timeout: Double? = nil) async throws -> RedisReply {
+        let reply = try await raw(arguments.map(\.redisBytes), timeout: timeout)
+        if case let .error(message) = reply { throw RedisError(.server, message) }
+        return reply
+    }
+
+    /// Sends one command: `send("SET", key, value)`.
+    public func send(_ command: String, _ arguments: any RedisArgument..., timeout: Double? = nil) async throws -> RedisReply {
+        try await send([command] + arguments, timeout: timeout)
+    }
+
+    /// Sends one command and returns error replies as values instead of throwing.
+    public func raw(_ arguments: [[UInt8]], timeout: Double? = nil) async throws -> RedisReply {
+        start()
+        let deadline = monotonicSeconds() + (timeout ?? configuration.queueTimeout)
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<RedisReply, Error>) in
+            commands.push(.request(Request(arguments: arguments, deadline: deadline) { result in
+                continuation.resume(with: result.mapError { $0 as Error })
+            }))
+        }
+    }
+
+    /// Sends one command without waiting; `completion` runs on the I/O thread.
+    public func send(_ arguments: [[UInt8]], timeout: Double? = nil, completion: @escaping @Sendable (Result<RedisReply, RedisError>) -> Void) {
+        start()
+        let deadline = monotonicSeconds() + (timeout ?? configuration.queueTimeout)
+        commands.push(.request(Request(arguments: arguments, deadline: deadline, resume: completion)))
+    }
+
+    /// Waits until a command round trip works, or throws the reason after `timeout` seconds.
+    public func ping(timeout: Double) async throws {
+        _ = try await send(["PING"], timeout: timeout)
+    }
+
+    /// Closes the connection; queued commands fail with `closed`.
+    public func close() async {
+        let started = shared.withLock { $0.started }
+        guard started else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            commands.push(.close { continuation.resume() })
+        }
+    }
+}
+
+/// The body of a Redis connection's I/O thread.
+// Handed to its thread at start and touched only there afterwards, hence unchecked.
+final class RedisLoop: @unchecked Sendable {
+    private let configuration: RedisConnection.Configuration
+    private let commands: CommandQueue<RedisConnection.Command>
+    private let logger: Logger
+    private let report: @Sendable (ConnectionState, RedisError?) -> Void
+    private var context: Context?
+    private var waiting: Deque<RedisConnection.Request> = []
+    private var attempt = 0
+    private var lastError: RedisError?
+    private var onClose: (@Sendable () -> Void)?
+
+    init(configuration: RedisConnection.Configuration, commands: CommandQueue<RedisConnection.Command>, logger: Logger,
+         report: @escaping @Sendable (ConnectionState, RedisError?) -> Void) {
+        self.configuration = configuration
+        self.commands = commands
+        self.logger = logger
+        self.report = report
+    }
+
+    func run() {
+        report(.connecting, nil)
+        while onClose == nil {
+            take()
+            if context == nil {
+                if waiting.isEmpty {
+                    commands.wakeup.wait(timeoutMilliseconds: 250)
+                    continue
+                }
+                connect()
+                continue
+            }
+            if waiting.isEmpty {
+                commands.wakeup.wait(timeoutMilliseconds: 250)
+                continue
+            }
+            pipeline()
+        }
+        let error = RedisError(.closed, "Redis connection \(configuration.name) closed")
+        for request in waiting { request.resume(.failure(error)) }
+        for case let .request(request) in commands.takeAll() { request.resume(.failure(error)) }
+        context = nil
+        report(.closed, nil)
+        onClose?()
+    }
+
+    private func take() {
+        for command in commands.takeAll() {
+            switch command {
+            case let .request(request): waiting.append(request)
+            case let .close(done): onClose = done
+            }
+        }
+    }
+
+    private func connect() {
+        do {
+            context = try Context(endpoint: configuration.endpoint)
+            if attempt > 0 { logger.info("redis reconnected", metadata: ["redis": "\(configuration.endpoint)"]) }
+            attempt = 0
+            lastError = nil
+            report(.connected, nil)
+        } catch {
+            let error = error as? RedisError ?? RedisError(.connectionFailed, "\(error)")
+            lastError = error
+            let delay = configuration.reconnect.delay(attempt: attempt)
+            attempt += 1
+            if attempt == 1 || attempt % 10 == 0 {
+                logger.warning("redis connection failed", metadata: ["redis": "\(configuration.endpoint)", "reason": "\(error.message)",
+                                                                    "attempt": "\(attempt)"])
+            }
+            report(.reconnecting(attempt: attempt, retryIn: delay, reason: error.message), error)
+            let until = monotonicSeconds() + delay
+            while onClose == nil {
+                let now = monotonicSeconds()
+                expire(now: now)
+                if now >= until { break }
+                commands.wakeup.wait(timeoutMilliseconds: Int32(min(250, max(1, (until - now) * 1000))))
+                take()
+            }
+        }
+    }
+
+    private func expire(now: Double) {
+        while let first = waiting.first, first.deadline <= now {
+            waiting.removeFirst()
+            first.resume(.failure(RedisError(.unavailable,
+                "no connection to Redis at \(configuration.endpoint): \(lastError?.message ?? "connecting")")))
+        }
+    }
+
+    /// Writes up to `maxPipeline` queued commands, then reads their replies in order.
+    private func pipeline() {
+        guard let context else { return }
+        let count = min(configuration.maxPipeline, waiting.count)
+        let batch = Array(waiting.prefix(count))
+        waiting.removeFirst(count)
+        for request in batch { context.append(request.arguments) }
+        for (index, request) in batch.enumerated() {
+            do {
+                request.resume(.success(try context.reply()))
+            } catch {
+                let error = error as? RedisError ?? RedisError(.connectionLost, "\(error)")
+                logger.warning("redis connection lost", metadata: ["redis": "\(configuration.endpoint)", "reason": "\(error.message)"])
+                let lost = RedisError(.connectionLost, "connection to Redis lost with the command in flight: \(error.message)")
+                for unanswered in batch[index...] { unanswered.resume(.failure(lost)) }
+                self.context = nil
+                lastError = error
+                report(.reconnecting(attempt: 0, retryIn: 0, reason: error.message), error)
+                return
+            }
+        }
+    }
+}

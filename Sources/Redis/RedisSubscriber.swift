@@ -1,0 +1,249 @@
+import IOSupport
+import Logging
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A pub/sub connection on its own I/O thread, shared by everything in the process that
+/// listens to channels (one connection for many waiters, not one per wait).
+///
+/// `subscribe` returns only once Redis confirmed the subscription, so a caller can subscribe,
+/// then read a key, and never miss a message published in between. After a reconnect every
+/// channel is subscribed again and `onReconnect` runs, so owners can re-read what they may have
+/// missed while disconnected.
+public final class RedisSubscriber: Sendable {
+    enum Command: Sendable {
+        case subscribe(String, @Sendable (Result<Void, RedisError>) -> Void)
+        case unsubscribe(String)
+        case close(@Sendable () -> Void)
+    }
+
+    private let commands: CommandQueue<Command>
+    private let started = Mutex(false)
+    private let endpoint: RedisEndpoint
+    private let logger: Logger
+    private let onMessage: @Sendable (String, [UInt8]) -> Void
+    private let onReconnect: @Sendable () -> Void
+    private let reconnect: Backoff
+
+    /// - Parameters:
+    ///   - endpoint: the Redis server.
+    ///   - onMessage: called on the I/O thread with channel and payload; keep it quick.
+    ///   - onReconnect: called on the I/O thread after a reconnect re-subscribed everything.
+    public init(endpoint: RedisEndpoint, logger: Logger, reconnect: Backoff = Backoff(),
+                onMessage: @escaping @Sendable (String, [UInt8]) -> Void, onReconnect: @escaping @Sendable () -> Void = {}) throws {
+        self.endpoint = endpoint
+        self.logger = logger
+        self.onMessage = onMessage
+        self.onReconnect = onReconnect
+        self.reconnect = reconnect
+        self.commands = try CommandQueue()
+    }
+
+    private func start() {
+        let already = started.withLock { s -> Bool in
+            defer { s = true }
+            return s
+        }
+        guard !already else { return }
+        let loop = SubscriberLoop(endpoint: endpoint, commands: commands, logger: logger, reconnect: reconnect,
+                                  onMessage: onMessage, onReconnect: onReconnect)
+        IOThread.start(name: "redis:subscriber") { loop.run() }
+    }
+
+    /// Subscribes to `channel`; returns once Redis confirmed it. Throws `unavailable` when no
+    /// connection came up within `timeout` seconds.
+    public func subscribe(_ channel: String, timeout: Double = 10) async throws {
+        start()
+        let endpoint = self.endpoint
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            let once = Mutex(false)
+            let finish: @Sendable (Result<Void, RedisError>) -> Void = { result in
+                let first = once.withLock { done -> Bool in
+                    defer { done = true }
+                    return !done
+                }
+                if first { continuation.resume(with: result.mapError { $0 as Error }) }
+            }
+            commands.push(.subscribe(channel, finish))
+            Task {
+                try? await Task.sleep(for: .milliseconds(Int(timeout * 1000)))
+                finish(.failure(RedisError(.unavailable, "Redis at \(endpoint) did not confirm SUBSCRIBE \(channel) within \(timeout) s")))
+            }
+        }
+    }
+
+    /// Stops listening to `channel`.
+    public func unsubscribe(_ channel: String) {
+        commands.push(.unsubscribe(channel))
+    }
+
+    /// Closes the connection.
+    public func close() async {
+        guard started.withLock({ $0 }) else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            commands.push(.close { continuation.resume() })
+        }
+    }
+}
+
+// Handed to its thread at start and touched only there afterwards, hence unchecked.
+final class SubscriberLoop: @unchecked Sendable {
+    private let endpoint: RedisEndpoint
+    private let commands: CommandQueue<RedisSubscriber.Command>
+    private let logger: Logger
+    private let reconnect: Backoff
+    private let onMessage: @Sendable (String, [UInt8]) -> Void
+    private let onReconnect: @Sendable () -> Void
+    private var context: Context?
+    private var channels: Set<String> = []
+    /// Subscriptions waiting for Redis' confirmation, by channel.
+    private var confirming: [String: [@Sendable (Result<Void, RedisError>) -> Void]] = [:]
+    private var attempt = 0
+    private var everConnected = false
+    private var onClose: (@Sendable () -> Void)?
+
+    init(endpoint: RedisEndpoint, commands: CommandQueue<RedisSubscriber.Command>, logger: Logger, reconnect: Backoff,
+         onMessage: @escaping @Sendable (String, [UInt8]) -> Void, onReconnect: @escaping @Sendable () -> Void) {
+        self.endpoint = endpoint
+        self.commands = commands
+        self.logger = logger
+        self.reconnect = reconnect
+        self.onMessage = onMessage
+        self.onReconnect = onReconnect
+    }
+
+    func run() {
+        while onClose == nil {
+            if context == nil {
+                connect()
+                continue
+            }
+            do {
+                try process(commands.takeAll())
+                guard let context, onClose == nil else { continue }
+                var fds = [
+                    pollfd(fd: context.descriptor, events: Int16(POLLIN), revents: 0),
+                    pollfd(fd: commands.wakeup.readDescriptor, events: Int16(POLLIN), revents: 0),
+                ]
+                guard poll(&fds, 2, 1000) > 0 else { continue }
+                if fds[1].revents != 0 { commands.wakeup.drain() }
+                if fds[0].revents != 0 {
+                    for reply in try context.readAvailable() { dispatch(reply) }
+                }
+            } catch {
+                let error = error as? RedisError ?? RedisError(.connectionLost, "\(error)")
+                logger.warning("redis subscriber connection lost", metadata: ["redis": "\(endpoint)", "reason": "\(error.message)"])
+                context = nil
+            }
+        }
+        let closed = RedisError(.closed, "subscriber closed")
+        for waiters in confirming.values { waiters.forEach { $0(.failure(closed)) } }
+        context = nil
+        onClose?()
+    }
+
+    private func connect() {
+        do {
+            let context = try Context(endpoint: endpoint)
+            self.context = context
+            attempt = 0
+            if !channels.isEmpty {
+                // Every channel, including those whose confirmation we still wait for.
+                for chunk in Array(channels).chunked(into: 256) {
+                    context.append([Array("SUBSCRIBE".utf8)] + chunk.map { Array($0.utf8) })
+                }
+                try context.flush()
+            }
+            if everConnected { onReconnect() }
+            everConnected = true
+        } catch {
+            context = nil
+            let error = error as? RedisError ?? RedisError(.connectionFailed, "\(error)")
+            let delay = reconnect.delay(attempt: attempt)
+            attempt += 1
+            if attempt == 1 || attempt % 10 == 0 {
+                logger.warning("redis subscriber cannot connect", metadata: ["redis": "\(endpoint)", "reason": "\(error.message)"])
+            }
+            let until = monotonicSeconds() + delay
+            while onClose == nil, monotonicSeconds() < until {
+                commands.wakeup.wait(timeoutMilliseconds: Int32(max(1, min(250, (until - monotonicSeconds()) * 1000))))
+                for command in commands.takeAll() {
+                    switch command {
+                    case let .subscribe(channel, done):
+                        channels.insert(channel)
+                        confirming[channel, default: []].append(done)
+                    case let .unsubscribe(channel):
+                        channels.remove(channel)
+                        confirming[channel]?.forEach { $0(.failure(RedisError(.closed, "unsubscribed"))) }
+                        confirming[channel] = nil
+                    case let .close(done): onClose = done
+                    }
+                }
+            }
+        }
+    }
+
+    private func process(_ batch: some Sequence<RedisSubscriber.Command>) throws {
+        guard let context else { return }
+        var toSubscribe: [String] = []
+        var toUnsubscribe: [String] = []
+        for command in batch {
+            switch command {
+            case let .subscribe(channel, done):
+                confirming[channel, default: []].append(done)
+                if channels.insert(channel).inserted { toSubscribe.append(channel) }
+                toUnsubscribe.removeAll { $0 == channel }
+            case let .unsubscribe(channel):
+                if channels.remove(channel) != nil { toUnsubscribe.append(channel) }
+                confirming[channel]?.forEach { $0(.failure(RedisError(.closed, "unsubscribed"))) }
+                confirming[channel] = nil
+            case let .close(done):
+                onClose = done
+            }
+        }
+        // A second waiter on an already-subscribed channel is confirmed at once.
+        for (channel, waiters) in confirming where channels.contains(channel) && !toSubscribe.contains(channel) && !waiters.isEmpty {
+            if !isAwaitingConfirmation(channel) {
+                waiters.forEach { $0(.success(())) }
+                confirming[channel] = nil
+            }
+        }
+        for chunk in toSubscribe.chunked(into: 256) {
+            pendingConfirmation.formUnion(chunk)
+            context.append([Array("SUBSCRIBE".utf8)] + chunk.map { Array($0.utf8) })
+        }
+        for chunk in toUnsubscribe.chunked(into: 256) {
+            context.append([Array("UNSUBSCRIBE".utf8)] + chunk.map { Array($0.utf8) })
+        }
+        if !toSubscribe.isEmpty || !toUnsubscribe.isEmpty { try context.flush() }
+    }
+
+    /// Channels sent to Redis whose `subscribe` confirmation has not arrived yet.
+    private var pendingConfirmation: Set<String> = []
+
+    private func isAwaitingConfirmation(_ channel: String) -> Bool { pendingConfirmation.contains(channel) }
+
+    private func dispatch(_ reply: RedisReply) {
+        guard let items = reply.array, items.count >= 3, let kind = items[0].string else { return }
+        switch kind {
+        case "message":
+            if let channel = items[1].string, let payload = items[2].bytes { onMessage(channel, payload) }
+        case "subscribe":
+            if let channel = items[1].string {
+                pendingConfirmation.remove(channel)
+                confirming[channel]?.forEach { $0(.success(())) }
+                confirming[channel] = nil
+            }
+        default:
+            break
+        }
+    }
+}
+
+extension Array {
+    func chunked(into size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
+    }
+}

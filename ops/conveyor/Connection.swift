@@ -1,0 +1,95 @@
+import ArgumentParser
+import Conveyor
+import Foundation
+import Logging
+
+/// Options every command shares.
+struct ConnectionOptions: ParsableArguments {
+    @Option(help: "Broker URL(s); overrides CONVEYOR_BROKER_URL.")
+    var broker: String?
+
+    @Option(help: "Result store URL; overrides CONVEYOR_RESULT_URL.")
+    var resultBackend: String?
+
+    @Option(help: "Seconds to wait for the broker and Redis before giving up.")
+    var connectTimeout: Double = 5
+
+    @Flag(help: "Print machine-readable JSON on standard output.")
+    var json = false
+
+    var configuration: ConveyorConfiguration {
+        var configuration = ConveyorConfiguration.fromEnvironment()
+        if let broker { configuration.brokerURL = broker }
+        if let resultBackend { configuration.resultURL = resultBackend }
+        configuration.connectTimeout = connectTimeout
+        return configuration
+    }
+
+    /// A client, with library logging kept to errors so output stays readable.
+    func client(createMissingQueues: Bool = true) throws -> ConveyorClient {
+        var configuration = self.configuration
+        configuration.createMissingQueues = createMissingQueues
+        var logger = Logger(label: "conveyor.cli")
+        logger.logLevel = .critical
+        do {
+            return try ConveyorClient(configuration: configuration, name: "conveyor-cli", logger: logger)
+        } catch {
+            throw CLIError(error)
+        }
+    }
+
+    /// Prints `value` as one JSON line.
+    func emit(_ value: JSON) {
+        print(value.text(.compact))
+    }
+}
+
+/// A failure the CLI reports as one line on standard error with a non-zero exit.
+struct CLIError: Error, CustomStringConvertible {
+    let message: String
+    let exitCode: Int32
+
+    init(_ message: String, exitCode: Int32 = 1) {
+        self.message = message
+        self.exitCode = exitCode
+    }
+
+    init(_ error: any Error) {
+        if let error = error as? CLIError {
+            self = error
+        } else if let error = error as? ConveyorError {
+            var message = error.message
+            if error.code == .brokerUnavailable { message += " (start it with: ops/services up)" }
+            if error.code == .backendUnavailable { message += " (start it with: ops/services up)" }
+            self.init(message, exitCode: error.code == .invalidConfiguration || error.code == .invalidArguments ? 2 : 1)
+        } else {
+            self.init("\(error)")
+        }
+    }
+
+    var description: String { message }
+}
+
+/// Runs a command body, turning every failure into `conveyor: <reason>` and an exit code.
+func guarded(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as ExitCode {
+        throw error
+    } catch let error as ValidationError {
+        throw error
+    } catch {
+        let failure = CLIError(error)
+        FileHandle.standardError.write(Data("conveyor: \(failure.message)\n".utf8))
+        throw ExitCode(failure.exitCode)
+    }
+}
+
+/// Parses a JSON option, naming the option in the error.
+func parseJSON(_ text: String, option: String) throws -> JSON {
+    do {
+        return try JSON.parse(text)
+    } catch {
+        throw CLIError("\(option) is not valid JSON: \(error)", exitCode: 2)
+    }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import Conveyor
+import Foundation
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Is the broker up, is Redis up, which workers are online.")
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        try await guarded {
+            let client = try connection.client()
+            defer { Task { await client.close() } }
+            let configuration = connection.configuration
+            let brokerText = (try? configuration.brokerEndpoints().map(\.description).joined(separator: ",")) ?? configuration.brokerURL
+            let redisText = (try? configuration.resultEndpoint().description) ?? configuration.resultURL
+            var brokerError: String?
+            var redisError: String?
+            do { try await client.connect(timeout: connection.connectTimeout) } catch let error as ConveyorError {
+                if error.code == .brokerUnavailable { brokerError = error.message } else { redisError = error.message }
+            }
+            if brokerError != nil, redisError == nil {
+                do { try await client.pingBackend(timeout: connection.connectTimeout) } catch { redisError = "\(error)" }
+            }
+            let workers = redisError == nil ? ((try? await Fleet(client: client).workers()) ?? []) : []
+            if connection.json {
+                connection.emit([
+                    "broker": ["url": .string(brokerText), "ok": .bool(brokerError == nil), "error": brokerError.map(JSON.string) ?? .null],
+                    "results": ["url": .string(redisText), "ok": .bool(redisError == nil), "error": redisError.map(JSON.string) ?? .null],
+                    "workers": .array(workers.map(WorkerView.json)),
+                ])
+            } else {
+                print("broker   \(brokerText)  \(brokerError == nil ? "ok" : "DOWN: \(brokerError ?? "")")")
+                print("results  \(redisText)  \(redisError == nil ? "ok" : "DOWN: \(redisError ?? "")")")
+                print("workers  \(workers.count) online")
+                for worker in workers { print("  " + WorkerView.line(worker)) }
+            }
+            if let reason = brokerError ?? redisError { throw CLIError(reason) }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+import Conveyor
+import Foundation
+
+/// How `conveyor status` shows a worker.
+enum WorkerView {
+    static func json(_ beat: WorkerHeartbeat) -> JSON {
+        [
+            "hostname": .string(beat.hostname), "pid": .int(Int64(beat.pid)), "state": .string(beat.state),
+            "queues": .array(beat.queues.map(JSON.string)), "active": .int(Int64(beat.active)),
+            "concurrency": .int(Int64(beat.concurrency)), "succeeded": .int(Int64(beat.succeeded)),
+            "failed": .int(Int64(beat.failed)), "dead_lettered": .int(Int64(beat.deadLettered)),
+            "uptime_seconds": .int(Int64(Date().timeIntervalSince(beat.startedAt))),
+            "last_heartbeat_seconds_ago": .double((Date().timeIntervalSince(beat.sentAt) * 10).rounded() / 10),
+        ]
+    }
+
+    static func line(_ beat: WorkerHeartbeat) -> String {
+        let uptime = Int(Date().timeIntervalSince(beat.startedAt))
+        return "\(beat.hostname)  \(beat.state)  pid=\(beat.pid)  queues=\(beat.queues.joined(separator: ","))  "
+            + "active=\(beat.active)/\(beat.concurrency)  succeeded=\(beat.succeeded)  failed=\(beat.failed)  "
+            + "dead=\(beat.deadLettered)  up=\(uptime)s"
+    }
+}

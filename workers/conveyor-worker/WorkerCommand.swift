@@ -1,0 +1,166 @@
+import ArgumentParser
+import Conveyor
+import Diagnostics
+import Foundation
+import Logging
+import UnixSignals
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `conveyor-worker`: runs Conveyor's job families against RabbitMQ and Redis.
+@main
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "conveyor-worker",
+        abstract: "Run Conveyor tasks from RabbitMQ, storing results in Redis (Celery-compatible).",
+        discussion: """
+            Environment: CONVEYOR_BROKER_URL (comma-separated = failover list), CONVEYOR_RESULT_URL.
+            Signals: TERM/INT = warm shutdown (finish running tasks within the grace period, requeue the rest);
+            a second TERM/INT, or QUIT = cold shutdown (cancel and requeue now); HUP = warm stop, then restart in place.
+            """)
+
+    @Option(help: "Comma-separated queues to consume (default: the configured default queue, 'celery').")
+    var queues: String?
+
+    @Option(help: "Tasks run at the same time.")
+    var concurrency: Int = 16
+
+    @Option(help: "Unacknowledged messages held per queue (default: 2 x concurrency).")
+    var prefetch: Int?
+
+    @Option(help: "Node name shown to operators (default: conveyor@<host>).")
+    var hostname: String?
+
+    @Option(help: "Write the process id here; refuse to start if a live worker holds it.")
+    var pidfile: String?
+
+    @Flag(help: "Do not register the conveyor.* diagnostic tasks.")
+    var noDiagnostics = false
+
+    @Flag(help: "Register conveyor.crash, which ends the process abruptly (fault tests only).")
+    var allowCrash = false
+
+    @Option(help: "Broker URL(s); overrides CONVEYOR_BROKER_URL.")
+    var broker: String?
+
+    @Option(help: "Result store URL; overrides CONVEYOR_RESULT_URL.")
+    var resultBackend: String?
+
+    @Option(help: "Seconds a warm shutdown waits for running tasks before cancelling them.")
+    var gracePeriod: Double = 30
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        signal(SIGPIPE, SIG_IGN)
+        guard let level = Logger.Level(rawValue: logLevel) else { fail("unknown log level '\(logLevel)'") }
+        LogfmtLogHandler.bootstrap(level: level)
+        let logger = Logger(label: "conveyor.worker")
+
+        var configuration = ConveyorConfiguration.fromEnvironment()
+        if let broker { configuration.brokerURL = broker }
+        if let resultBackend { configuration.resultURL = resultBackend }
+        var options = WorkerOptions(concurrency: concurrency, prefetch: prefetch, shutdownGracePeriod: gracePeriod, allowCrash: allowCrash)
+        if let queues { options.queues = queues.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        if let hostname { options.hostname = hostname }
+        guard concurrency >= 1 else { fail("--concurrency must be at least 1") }
+        if let prefetch, !(1...65535).contains(prefetch) { fail("--prefetch must be between 1 and 65535") }
+
+        var registry = TaskRegistry()
+        if !noDiagnostics { Diagnostics.register(into: &registry, allowCrash: allowCrash) }
+
+        let pid = try Pidfile(path: pidfile)
+        defer { pid?.remove() }
+
+        let worker: Worker
+        do {
+            worker = try Worker(configuration: configuration, options: options, registry: registry, logger: logger)
+        } catch let error as ConveyorError {
+            fail(error.message)
+        }
+
+        let restart = RestartFlag()
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sigquit, .sighup)
+        let watcher = Task {
+            var warmRequested = false
+            for await received in signals {
+                switch received {
+                case .sigquit:
+                    worker.shutdown(.cold)
+                case .sighup where !warmRequested:
+                    logger.info("SIGHUP: restarting in place after a warm shutdown")
+                    restart.set()
+                    warmRequested = true
+                    worker.shutdown(.warm)
+                default:
+                    worker.shutdown(warmRequested ? .cold : .warm)
+                    warmRequested = true
+                }
+            }
+        }
+        do {
+            try await worker.run()
+        } catch let error as ConveyorError {
+            watcher.cancel()
+            fail(error.message)
+        }
+        watcher.cancel()
+        if restart.isSet {
+            pid?.remove()
+            Self.reexec(logger: logger)
+        }
+    }
+
+    /// Replaces this process with a fresh copy of the same binary and arguments (the
+    /// `kill -HUP` deploy: new code, same pid, same supervisor).
+    static func reexec(logger: Logger) -> Never {
+        let arguments = CommandLine.arguments
+        let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
+        var cArguments = arguments.map { strdup($0) }
+        cArguments.append(nil)
+        execv(path, &cArguments)
+        logger.critical("restart failed: execv \(path): \(String(cString: strerror(errno)))")
+        Glibc.exit(1)
+    }
+}
+
+/// Set once by the signal watcher, read once after the worker stopped.
+final class RestartFlag: @unchecked Sendable {
+    private var value = false
+    private let lock = NSLock()
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
+}
+
+/// A pid file that refuses to be taken over from a live process.
+struct Pidfile {
+    let path: String
+
+    init?(path: String?) throws {
+        guard let path else { return nil }
+        self.path = path
+        if let text = try? String(contentsOfFile: path, encoding: .utf8),
+           let other = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), other != getpid(), kill(other, 0) == 0 {
+            fail("pidfile \(path) belongs to running process \(other); stop it first or use another --pidfile")
+        }
+        do {
+            try "\(getpid())\n".write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            fail("cannot write pidfile \(path): \(error.localizedDescription)")
+        }
+    }
+
+    func remove() {
+        if let text = try? String(contentsOfFile: path, encoding: .utf8), Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) == getpid() {
+            try? FileManager.default.removeItem(atPath: path)
+        }
+    }
+}
+
+/// Prints `conveyor-worker: <reason>` on standard error and exits with status 2.
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("conveyor-worker: \(message)\n".utf8))
+    exit(2)
+}
