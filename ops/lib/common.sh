@@ -1,0 +1,108 @@
+# shellcheck shell=bash
+# Shared helpers for the ops/ scripts. Source it; do not run it.
+#
+#   source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+#
+# Set LOG_PREFIX before sourcing (or after) to name the calling script in messages.
+# Every helper here is bounded in time and safe under `set -euo pipefail`.
+
+: "${LOG_PREFIX:=ops}"
+
+# Absolute path of the repository: the parent of ops/ (this file lives in ops/lib/).
+repo_root() {
+  (cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+}
+
+# log MESSAGE... — one line on stderr, prefixed with the script's name.
+log() {
+  printf '%s: %s\n' "$LOG_PREFIX" "$*" >&2
+}
+
+# die MESSAGE... — log the reason and exit non-zero.
+die() {
+  log "$*"
+  exit 1
+}
+
+# port_open HOST PORT — true if something accepts TCP connections on HOST:PORT (1 s bound).
+# Uses bash's /dev/tcp, so it needs neither nc nor python.
+port_open() {
+  local host=$1 port=$2
+  # shellcheck disable=SC2016 # $1 and $2 expand in the child bash
+  timeout 1 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$host" "$port" 2>/dev/null
+}
+
+# wait_for_port HOST PORT TIMEOUT_SECONDS — wait until HOST:PORT accepts connections.
+# Returns non-zero (without exiting) when the time runs out.
+wait_for_port() {
+  local host=$1 port=$2 limit=$3
+  local deadline=$((SECONDS + limit))
+  while ! port_open "$host" "$port"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
+}
+
+# process_alive PID — true if PID runs (a zombie waiting to be reaped does not count).
+process_alive() {
+  local state
+  kill -0 "$1" 2>/dev/null || return 1
+  state=$(sed 's/.*) //; s/ .*//' "/proc/$1/stat" 2>/dev/null) || return 1  # "pid (comm) S ..."
+  [ "$state" != Z ]
+}
+
+# wait_for_exit PID TIMEOUT_SECONDS — wait until process PID is gone. Non-zero on timeout.
+wait_for_exit() {
+  local pid=$1 limit=$2
+  local deadline=$((SECONDS + limit))
+  while process_alive "$pid"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
+}
+
+# as_root CMD... — run CMD as root: directly when we are root, through sudo otherwise.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    die "need root for '$*' and sudo is not installed"
+  fi
+}
+
+# package_installed PKG — true if the Debian package PKG is installed.
+package_installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+# ensure_packages PKG... — install the Debian packages that are missing, and only those.
+# Runs `apt-get update` at most once per run (the marker is exported to child scripts too).
+ensure_packages() {
+  local missing=() pkg out
+  for pkg in "$@"; do
+    package_installed "$pkg" || missing+=("$pkg")
+  done
+  ((${#missing[@]} == 0)) && return 0
+
+  log "installing ${missing[*]}"
+  if [ -z "${OPS_APT_UPDATED:-}" ]; then
+    out=$(as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q 2>&1) ||
+      die "apt-get update failed: $(printf '%s' "$out" | tail -n 1)"
+    export OPS_APT_UPDATED=1
+  fi
+  out=$(as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" 2>&1) ||
+    die "apt-get install ${missing[*]} failed: $(printf '%s' "$out" | tail -n 1)"
+}
+
+# pid_from_file PIDFILE PATTERN — print the pid in PIDFILE if that process is alive and its
+# command line contains PATTERN (guards against a stale file whose pid was reused).
+pid_from_file() {
+  local file=$1 pattern=$2 pid
+  [ -r "$file" ] || return 1
+  pid=$(tr -dc '0-9' <"$file" 2>/dev/null) || return 1
+  [ -n "$pid" ] && process_alive "$pid" || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$pattern" || return 1
+  printf '%s\n' "$pid"
+}

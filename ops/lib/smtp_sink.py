@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+"""A tiny SMTP sink for local development and tests (standard library only).
+
+It accepts every message and appends it to a mailbox file, one JSON object per line:
+    {"mail_from": "...", "rcpt_tos": ["..."], "data": "...", "received_at": "2024-01-01T00:00:00.000000+00:00"}
+`data` is the message as received (CRLF line endings, dot-unstuffed, without the final ".").
+Bytes that are not UTF-8 are replaced with U+FFFD.
+
+Test hooks: a recipient in the reserved domain `tempfail.invalid` is refused with 451 (a
+temporary failure), one in `permfail.invalid` with 550 (a permanent failure). Every other
+recipient is accepted.
+
+Commands: HELO, EHLO, MAIL FROM, RCPT TO, DATA, RSET, NOOP, QUIT, VRFY, HELP; AUTH PLAIN/LOGIN
+accept any credentials. No STARTTLS.
+
+Usage: smtp_sink.py --mailbox PATH [--host 127.0.0.1] [--port 2525] [--pidfile PATH]
+"""
+
+import argparse
+import asyncio
+import base64
+import datetime
+import json
+import os
+import signal
+import sys
+
+MAX_LINE = 1024 * 1024  # command and data lines (RFC 5321 says 1000; be lenient)
+MAX_MESSAGE = 64 * 1024 * 1024
+IDLE_TIMEOUT = 300.0
+TEMPFAIL_DOMAIN = "tempfail.invalid"
+PERMFAIL_DOMAIN = "permfail.invalid"
+
+
+def address_in(arg, keyword):
+    """Return the address in 'FROM:<a@b> SIZE=1' (keyword 'FROM'), or None when malformed."""
+    if not arg.upper().startswith(keyword + ":"):
+        return None
+    rest = arg[len(keyword) + 1:].strip()
+    if rest.startswith("<"):
+        end = rest.find(">")
+        return None if end < 0 else rest[1:end]
+    return rest.split(" ", 1)[0] if rest else None
+
+
+class Session:
+    def __init__(self, sink, reader, writer):
+        self.sink = sink
+        self.reader = reader
+        self.writer = writer
+        self.reset()
+
+    def reset(self):
+        self.mail_from = None
+        self.rcpt_tos = []
+
+    async def reply(self, line):
+        self.writer.write(line.encode("utf-8") + b"\r\n")
+        await self.writer.drain()
+
+    async def readline(self):
+        line = await asyncio.wait_for(self.reader.readline(), IDLE_TIMEOUT)
+        if not line:
+            raise ConnectionResetError("client went away")
+        return line
+
+    async def run(self):
+        await self.reply("220 localhost Conveyor SMTP sink ready")
+        while True:
+            try:
+                raw = await self.readline()
+            except ValueError:  # line longer than MAX_LINE
+                await self.reply("500 5.5.2 line too long")
+                continue
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            verb, _, arg = line.partition(" ")
+            verb, arg = verb.upper(), arg.strip()
+            handler = getattr(self, "smtp_" + verb, None)
+            if handler is None:
+                await self.reply("502 5.5.2 command not recognised")
+            elif await handler(arg) is False:
+                return
+
+    async def smtp_HELO(self, arg):
+        self.reset()
+        await self.reply("250 localhost")
+
+    async def smtp_EHLO(self, arg):
+        self.reset()
+        for line in ("250-localhost", "250-8BITMIME", "250-SMTPUTF8", "250-PIPELINING",
+                     "250-AUTH PLAIN LOGIN", f"250 SIZE {MAX_MESSAGE}"):
+            self.writer.write(line.encode() + b"\r\n")
+        await self.writer.drain()
+
+    async def smtp_AUTH(self, arg):
+        mechanism, _, initial = arg.partition(" ")
+        mechanism = mechanism.upper()
+        if mechanism == "PLAIN":
+            if not initial:
+                await self.reply("334 ")
+                await self.readline()
+        elif mechanism == "LOGIN":
+            if not initial:
+                await self.reply("334 " + base64.b64encode(b"Username:").decode())
+                await self.readline()
+            await self.reply("334 " + base64.b64encode(b"Password:").decode())
+            await self.readline()
+        else:
+            await self.reply("504 5.5.4 unrecognised authentication type")
+            return
+        await self.reply("235 2.7.0 authentication succeeded")
+
+    async def smtp_MAIL(self, arg):
+        address = address_in(arg, "FROM")
+        if address is None:
+            await self.reply("501 5.5.4 syntax: MAIL FROM:<address>")
+        elif self.mail_from is not None:
+            await self.reply("503 5.5.1 nested MAIL command")
+        else:
+            self.mail_from = address
+            await self.reply("250 2.1.0 OK")
+
+    async def smtp_RCPT(self, arg):
+        address = address_in(arg, "TO")
+        domain = (address or "").rpartition("@")[2].lower()
+        if self.mail_from is None:
+            await self.reply("503 5.5.1 need MAIL before RCPT")
+        elif not address:
+            await self.reply("501 5.5.4 syntax: RCPT TO:<address>")
+        elif domain == TEMPFAIL_DOMAIN:
+            await self.reply("451 4.3.0 temporary failure (test hook)")
+        elif domain == PERMFAIL_DOMAIN:
+            await self.reply("550 5.1.1 mailbox unavailable (test hook)")
+        else:
+            self.rcpt_tos.append(address)
+            await self.reply("250 2.1.5 OK")
+
+    async def smtp_DATA(self, arg):
+        if not self.rcpt_tos:
+            await self.reply("503 5.5.1 need RCPT before DATA")
+            return
+        await self.reply("354 end data with <CR><LF>.<CR><LF>")
+        chunks, size, too_big = [], 0, False
+        while True:
+            try:
+                line = await self.readline()
+            except ValueError:  # an over-long line still counts against the size
+                too_big = True
+                continue
+            if line in (b".\r\n", b".\n"):
+                break
+            if line.startswith(b"."):
+                line = line[1:]
+            size += len(line)
+            if size > MAX_MESSAGE:
+                too_big = True
+            elif not too_big:
+                chunks.append(line)
+        if too_big:
+            await self.reply("552 5.3.4 message too big")
+        else:
+            self.sink.store(self.mail_from, self.rcpt_tos, b"".join(chunks))
+            await self.reply("250 2.0.0 OK: queued")
+        self.reset()
+
+    async def smtp_RSET(self, arg):
+        self.reset()
+        await self.reply("250 2.0.0 OK")
+
+    async def smtp_NOOP(self, arg):
+        await self.reply("250 2.0.0 OK")
+
+    async def smtp_VRFY(self, arg):
+        await self.reply("252 2.5.2 cannot verify, will accept")
+
+    async def smtp_HELP(self, arg):
+        await self.reply("214 HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY AUTH")
+
+    async def smtp_QUIT(self, arg):
+        await self.reply("221 2.0.0 bye")
+        return False
+
+
+class Sink:
+    def __init__(self, mailbox):
+        self.mailbox = mailbox
+
+    def store(self, mail_from, rcpt_tos, data):
+        record = {
+            "mail_from": mail_from,
+            "rcpt_tos": list(rcpt_tos),
+            "data": data.decode("utf-8", "replace"),
+            "received_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        }
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        # One write() on an O_APPEND descriptor: readers never see half a record.
+        fd = os.open(self.mailbox, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+
+    async def handle(self, reader, writer):
+        try:
+            await Session(self, reader, writer).run()
+        except (ConnectionError, asyncio.TimeoutError, asyncio.IncompleteReadError):
+            pass
+        except Exception as error:  # one bad client must not take the sink down
+            print(f"smtp_sink: session failed: {error!r}", file=sys.stderr, flush=True)
+        finally:
+            writer.close()
+
+
+async def serve(args):
+    sink = Sink(args.mailbox)
+    server = await asyncio.start_server(sink.handle, args.host, args.port, limit=MAX_LINE,
+                                        reuse_address=True)
+    if args.pidfile:
+        with open(args.pidfile + ".tmp", "w") as f:
+            f.write(f"{os.getpid()}\n")
+        os.replace(args.pidfile + ".tmp", args.pidfile)
+    print(f"smtp_sink: listening on {args.host}:{args.port}, mailbox {args.mailbox}",
+          file=sys.stderr, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with server:
+            await stop.wait()
+    finally:
+        if args.pidfile:
+            try:
+                os.unlink(args.pidfile)
+            except FileNotFoundError:
+                pass
+
+
+def main():
+    parser = argparse.ArgumentParser(description="SMTP sink: accepts all mail into a JSON-lines mailbox.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=2525)
+    parser.add_argument("--mailbox", required=True, help="file to append one JSON line per message to")
+    parser.add_argument("--pidfile", help="write our pid here once listening; removed on exit")
+    args = parser.parse_args()
+    os.makedirs(os.path.dirname(os.path.abspath(args.mailbox)), exist_ok=True)
+    try:
+        asyncio.run(serve(args))
+    except OSError as error:
+        sys.exit(f"smtp_sink: cannot listen on {args.host}:{args.port}: {error.strerror or error}")
+
+
+if __name__ == "__main__":
+    main()
