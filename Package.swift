@@ -59,10 +59,12 @@ let package = Package(
         ], path: "ops/conveyor"),
 
         // Tests.
-        .target(name: "TestSupport", dependencies: ["Conveyor"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: [
+            "Conveyor", "Diagnostics", .product(name: "Logging", package: "swift-log"),
+        ], path: "Tests/TestSupport"),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "TestSupport"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"]),
-        .testTarget(name: "ConveyorTests", dependencies: ["Conveyor", "Diagnostics", "TestSupport"]),
-        .testTarget(name: "InteropTests", dependencies: ["Conveyor", "TestSupport"]),
+        .testTarget(name: "ConveyorTests", dependencies: ["Conveyor", "AMQP", "Redis", "Diagnostics", "TestSupport"]),
+        .testTarget(name: "InteropTests", dependencies: ["Conveyor", "AMQP", "Diagnostics", "TestSupport"]),
     ]
 )

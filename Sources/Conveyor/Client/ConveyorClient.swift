@@ -146,6 +146,9 @@ public final class ConveyorClient: Sendable {
         try await publisher.ensure(queue: queue)
     }
 
+    /// The publishing AMQP connection, for tools that need raw broker access (inspect, purge).
+    public var brokerConnection: AMQPConnection { publisher.connection }
+
     /// Closes every connection; unconfirmed sends fail with `closed`.
     public func close() async {
         await publisher.connection.close()

@@ -189,6 +189,9 @@ public final class Worker: Sendable {
 
     var isStopping: Bool { control.withLock { $0.mode == .stopping } }
 
+    /// Whether the worker is consuming (declared its queues and subscribed).
+    public var isReady: Bool { control.withLock { $0.mode == .running } }
+
     private func heartbeatLoop() async {
         while !Task.isCancelled {
             let s = stats.snapshot
