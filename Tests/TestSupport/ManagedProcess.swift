@@ -14,7 +14,7 @@ public final class ManagedProcess: @unchecked Sendable {
     public init(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], name: String? = nil) throws {
         self.name = name ?? executable.lastPathComponent
         logFile = FileManager.default.temporaryDirectory.appendingPathComponent("conveyor-test-\(self.name)-\(UUID().uuidString.prefix(8)).log")
-        FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         let handle = try FileHandle(forWritingTo: logFile)
         process.executableURL = executable
         process.arguments = arguments

@@ -29,7 +29,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Unacknowledged messages held per queue (default: 2 x concurrency).")
     var prefetch: Int?
 
-    @Option(help: "Node name shown to operators (default: conveyor@<host>).")
+    @Option(help: "Node name shown to operators, %h = host name (default: conveyor@<host>).")
     var hostname: String?
 
     @Option(help: "Write the process id here; refuse to start if a live worker holds it.")
@@ -64,7 +64,12 @@ struct WorkerCommand: AsyncParsableCommand {
         if let resultBackend { configuration.resultURL = resultBackend }
         var options = WorkerOptions(concurrency: concurrency, prefetch: prefetch, shutdownGracePeriod: gracePeriod, allowCrash: allowCrash)
         if let queues { options.queues = queues.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
-        if let hostname { options.hostname = hostname }
+        if let hostname {
+            // Celery's node-name placeholders: %h = host name, %n = its first label.
+            let host = ProcessInfo.processInfo.hostName
+            let short = host.split(separator: ".").first.map(String.init) ?? host
+            options.hostname = hostname.replacingOccurrences(of: "%h", with: host).replacingOccurrences(of: "%n", with: short)
+        }
         guard concurrency >= 1 else { fail("--concurrency must be at least 1") }
         if let prefetch, !(1...65535).contains(prefetch) { fail("--prefetch must be between 1 and 65535") }
 

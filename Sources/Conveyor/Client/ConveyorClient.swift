@@ -136,6 +136,26 @@ public final class ConveyorClient: Sendable {
         }
     }
 
+    /// The current states of many tasks at once (one `MGET` per 1,000 ids).
+    public func results(for taskIds: [String]) async throws -> [TaskResult] {
+        var out: [TaskResult] = []
+        out.reserveCapacity(taskIds.count)
+        do {
+            for start in stride(from: 0, to: taskIds.count, by: 1000) {
+                let chunk = Array(taskIds[start..<min(start + 1000, taskIds.count)])
+                let reply = try await redis.send(["MGET"] + chunk.map(ResultMeta.key(for:)))
+                let values = reply.array ?? []
+                for (index, id) in chunk.enumerated() {
+                    let meta = index < values.count ? values[index].bytes.flatMap(ResultMeta.init(bytes:)) : nil
+                    out.append(TaskResult(id: id, meta: meta))
+                }
+            }
+        } catch let error as RedisError {
+            throw ConveyorError(.backendUnavailable, "result store unavailable: \(error.message)")
+        }
+        return out
+    }
+
     /// Waits until the task is ready (SUCCESS, FAILURE or REVOKED); throws `timeout`.
     public func wait(for taskId: String, timeout: Double) async throws -> TaskResult {
         TaskResult(id: taskId, meta: try await waiter.wait(for: taskId, timeout: timeout))

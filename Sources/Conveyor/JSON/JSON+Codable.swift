@@ -90,7 +90,7 @@ public enum KombuEnvelope {
 /// `JSON` inside `Codable` types (an "any JSON" field). Decoding through Foundation's decoder
 /// does not keep object key order; `JSON.parse` does.
 extension JSON: Codable {
-    private struct Key: CodingKey {
+    private struct CodingName: CodingKey {
         var stringValue: String
         var intValue: Int? { nil }
         init(stringValue: String) { self.stringValue = stringValue }
@@ -98,7 +98,7 @@ extension JSON: Codable {
     }
 
     public init(from decoder: any Decoder) throws {
-        if let container = try? decoder.container(keyedBy: Key.self) {
+        if let container = try? decoder.container(keyedBy: CodingName.self) {
             var object = JSONObject()
             for key in container.allKeys { object[key.stringValue] = try container.decode(JSON.self, forKey: key) }
             self = .object(object)
@@ -148,8 +148,8 @@ extension JSON: Codable {
             var c = encoder.unkeyedContainer()
             for item in items { try c.encode(item) }
         case let .object(object):
-            var c = encoder.container(keyedBy: Key.self)
-            for (key, value) in object { try c.encode(value, forKey: Key(stringValue: key)) }
+            var c = encoder.container(keyedBy: CodingName.self)
+            for (key, value) in object { try c.encode(value, forKey: CodingName(stringValue: key)) }
         }
     }
 }
