@@ -50,6 +50,12 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Seconds a warm shutdown waits for running tasks before cancelling them.")
     var gracePeriod: Double = 30
 
+    @Option(help: "Dead-letter a task as poison once it has started this many times without finishing (its worker died each time).")
+    var poisonAfter: Int = 5
+
+    @Option(help: "Largest task body accepted, in bytes; bigger ones are dead-lettered unread.")
+    var maxMessageSize: Int?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
@@ -62,7 +68,10 @@ struct WorkerCommand: AsyncParsableCommand {
         var configuration = ConveyorConfiguration.fromEnvironment()
         if let broker { configuration.brokerURL = broker }
         if let resultBackend { configuration.resultURL = resultBackend }
-        var options = WorkerOptions(concurrency: concurrency, prefetch: prefetch, shutdownGracePeriod: gracePeriod, allowCrash: allowCrash)
+        guard poisonAfter >= 1 else { fail("--poison-after must be at least 1") }
+        if let maxMessageSize { configuration.maxMessageSize = maxMessageSize }
+        var options = WorkerOptions(concurrency: concurrency, prefetch: prefetch, shutdownGracePeriod: gracePeriod, allowCrash: allowCrash,
+                                    maxUnfinishedRuns: poisonAfter)
         if let queues { options.queues = queues.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         if let hostname {
             // Celery's node-name placeholders: %h = host name, %n = its first label.

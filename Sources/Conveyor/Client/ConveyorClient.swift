@@ -161,6 +161,26 @@ public final class ConveyorClient: Sendable {
         TaskResult(id: taskId, meta: try await waiter.wait(for: taskId, timeout: timeout))
     }
 
+    /// Revokes tasks: workers will not run them (the mark lives in Redis for `ttl` seconds, so
+    /// it survives worker restarts), and they are stored as REVOKED now unless already
+    /// successful. With `terminate`, workers running them cancel them (and SIGTERM their
+    /// subprocesses).
+    public func revoke(_ taskIds: [String], terminate: Bool = false, ttl: Int? = nil) async throws {
+        do {
+            try await results.revoke(taskIds, ttl: ttl ?? configuration.resultTTL ?? 86_400)
+            let info = ExceptionInfo.revoked(terminate ? "terminated" : "revoked")
+            for id in taskIds {
+                try await results.store(ResultMeta(taskId: id, status: .revoked, result: info.json, children: .null, dateDone: Date()))
+            }
+            if terminate {
+                let command: JSON = ["revoke": .array(taskIds.map(JSON.string)), "terminate": true]
+                _ = try await redis.send(["PUBLISH", Keys.control, command.text(.compact)])
+            }
+        } catch let error as RedisError {
+            throw ConveyorError(.backendUnavailable, "result store unavailable: \(error.message)")
+        }
+    }
+
     /// Declares a work queue now (normally done on first send).
     public func declare(queue: String) async throws {
         try await publisher.ensure(queue: queue)

@@ -8,22 +8,68 @@ enum Scripts {
     /// KEYS[1] = `celery-task-meta-<id>`; ARGV[1] = meta JSON; ARGV[2] = TTL seconds (0 = keep).
     /// Returns 1 when written, 0 when SUCCESS was already there.
     static let storeUnlessSucceeded = RedisScript("""
-        local current = redis.call('GET', KEYS[1])
-        if current then
-          local status = string.match(current, '^{"status": "([%w_]+)"')
-          if not status then
-            local ok, meta = pcall(cjson.decode, current)
-            if ok and type(meta) == 'table' then status = meta['status'] end
-          end
-          if status == 'SUCCESS' then return 0 end
-        end
-        local ttl = tonumber(ARGV[2])
-        if ttl and ttl > 0 then
-          redis.call('SETEX', KEYS[1], ttl, ARGV[1])
-        else
-          redis.call('SET', KEYS[1], ARGV[1])
-        end
-        redis.call('PUBLISH', KEYS[1], ARGV[1])
+        \(currentStatus)
+        if current_status(KEYS[1]) == 'SUCCESS' then return 0 end
+        \(writeMeta)
+        write_meta(KEYS[1], ARGV[1], ARGV[2])
         return 1
         """)
+
+    /// Decides, atomically, whether a delivered task may start, and records that it started.
+    ///
+    /// KEYS[1] = meta key, KEYS[2] = start counter, KEYS[3] = revoked marker.
+    /// ARGV[1] = STARTED meta JSON, ARGV[2] = result TTL, ARGV[3] = "1" to store STARTED,
+    /// ARGV[4] = start-counter TTL.
+    /// Returns `{"revoked", 0}`, `{"done", 0}` (SUCCESS already stored: a duplicate), or
+    /// `{"run", starts}` where `starts` counts every start of this task id, retries included.
+    static let beginTask = RedisScript("""
+        \(currentStatus)
+        if redis.call('EXISTS', KEYS[3]) == 1 then return {'revoked', 0} end
+        if current_status(KEYS[1]) == 'SUCCESS' then return {'done', 0} end
+        local starts = redis.call('INCR', KEYS[2])
+        redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
+        if ARGV[3] == '1' then
+          \(writeMeta)
+          write_meta(KEYS[1], ARGV[1], ARGV[2])
+        end
+        return {'run', starts}
+        """)
+
+    /// Marks task ids revoked for `ARGV[1]` seconds. KEYS = revoked markers. Returns how many.
+    static let revoke = RedisScript("""
+        for i, key in ipairs(KEYS) do redis.call('SET', key, '1', 'EX', tonumber(ARGV[1])) end
+        return #KEYS
+        """)
+
+    // The status of stored meta: Celery writes "status" first, so a prefix match is enough for
+    // its format; anything else is decoded.
+    private static let currentStatus = """
+        local function current_status(key)
+          local current = redis.call('GET', key)
+          if not current then return nil end
+          local status = string.match(current, '^{"status": "([%w_]+)"')
+          if status then return status end
+          local ok, meta = pcall(cjson.decode, current)
+          if ok and type(meta) == 'table' then return meta['status'] end
+          return nil
+        end
+        """
+
+    private static let writeMeta = """
+        local function write_meta(key, meta, ttl)
+          ttl = tonumber(ttl)
+          if ttl and ttl > 0 then redis.call('SETEX', key, ttl, meta) else redis.call('SET', key, meta) end
+          redis.call('PUBLISH', key, meta)
+        end
+        """
+}
+
+/// Conveyor's own Redis keys (everything under `conveyor:`).
+enum Keys {
+    /// How many times a task id has started (for the poison-message limit).
+    static func starts(_ taskId: String) -> String { "conveyor:starts:" + taskId }
+    /// Present while a task id is revoked.
+    static func revoked(_ taskId: String) -> String { "conveyor:revoked:" + taskId }
+    /// The broadcast channel workers listen on for control commands (terminate).
+    static let control = "conveyor:control"
 }

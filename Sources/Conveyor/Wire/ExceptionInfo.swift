@@ -61,8 +61,4 @@ public struct ExceptionInfo: Sendable, Hashable, CustomStringConvertible {
     static func timeLimitExceeded(_ seconds: Double) -> ExceptionInfo {
         ExceptionInfo(type: "TimeLimitExceeded", module: "billiard.exceptions", arguments: [.double(seconds)])
     }
-
-    static func softTimeLimitExceeded() -> ExceptionInfo {
-        ExceptionInfo(type: "SoftTimeLimitExceeded", module: "billiard.exceptions", message: "SoftTimeLimitExceeded()")
-    }
 }

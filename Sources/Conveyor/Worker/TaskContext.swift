@@ -25,6 +25,7 @@ public struct TaskContext: Sendable {
     /// A logger tagged with the task's id and name.
     public let logger: Logger
     let client: ConveyorClient
+    let children = ChildProcesses()
 
     /// Positional argument `index`, or keyword argument `name`, decoded as `T`.
     ///

@@ -8,7 +8,7 @@ extension Worker {
     func execute(_ delivery: Delivery) async {
         switch TaskMessage.decode(properties: delivery.properties, body: delivery.body, maxBodySize: configuration.maxMessageSize) {
         case let .failure(reason):
-            await rejectNow(delivery, reason: reason)
+            await reject(delivery, reason: reason)
         case let .success(message):
             await execute(message, delivery)
         }
@@ -16,7 +16,7 @@ extension Worker {
 
     /// A message that is not a runnable task: tell a waiting client (when there is a task id)
     /// and keep the message in the dead letters with the reason.
-    private func rejectNow(_ delivery: Delivery, reason: RejectionReason) async {
+    private func reject(_ delivery: Delivery, reason: RejectionReason) async {
         let headers = delivery.properties.headers ?? [:]
         let id = headers["id"]?.stringValue
         let task = headers["task"]?.stringValue ?? "?"
@@ -32,10 +32,9 @@ extension Worker {
     }
 
     private func execute(_ message: TaskMessage, _ delivery: Delivery) async {
-        let now = Date()
         // A future ETA (older Celery clients hold these in worker memory): into the delay cascade.
         if let eta = message.eta {
-            let remaining = eta.timeIntervalSince(now)
+            let remaining = eta.timeIntervalSinceNow
             if remaining >= 1 {
                 await delay(message, delivery: delivery)
                 return
@@ -56,22 +55,30 @@ extension Worker {
             return
         }
         let ignoreResult = message.ignoreResult || task.defaults.ignoreResult
-        if !ignoreResult {
-            // The dedupe guard: a redelivered task that already succeeded is not run again.
-            let started = ResultMeta(taskId: message.id, status: .started,
-                                     result: ["pid": .int(Int64(ProcessInfo.processInfo.processIdentifier)), "hostname": .string(options.hostname)],
-                                     children: .null, parentId: message.parentId)
-            let alreadyDone: Bool
-            if options.trackStarted {
-                guard let written = await persist(started, delivery: delivery) else { return }
-                alreadyDone = !written
-            } else {
-                alreadyDone = (try? await client.results.meta(for: message.id))?.status == .success
-            }
-            if alreadyDone {
-                stats.record(\.duplicatesSkipped)
-                log(.info, "task skipped", id: message.id, task: message.task, ["reason": "already SUCCESS (redelivered duplicate)"])
-                consumer.ack(delivery)
+        let started = options.trackStarted && !ignoreResult
+            ? ResultMeta(taskId: message.id, status: .started,
+                         result: ["pid": .int(Int64(ProcessInfo.processInfo.processIdentifier)), "hostname": .string(options.hostname)],
+                         children: .null, parentId: message.parentId)
+            : nil
+        // Revoked? Already done (a redelivered duplicate)? How many times has it started?
+        guard let admission = await withStoreRetries(taskId: message.id, delivery: delivery, {
+            try await self.client.results.begin(taskId: message.id, started: started, countTTL: self.options.startCountTTL)
+        }) else { return }
+        switch admission {
+        case .revoked:
+            await recordRevoked(message, delivery: delivery, reason: "revoked")
+            return
+        case .alreadySucceeded:
+            stats.record(\.duplicatesSkipped)
+            log(.info, "task skipped", id: message.id, task: message.task, ["reason": "already SUCCESS (redelivered duplicate)"])
+            consumer.ack(delivery)
+            return
+        case let .run(starts):
+            // Starts beyond the first run and its retries are runs that never finished: the
+            // worker died or lost the broker each time. Past the limit it is a poison message.
+            let unfinished = starts - 1 - message.retries
+            if unfinished >= options.maxUnfinishedRuns {
+                await recordPoison(message, delivery: delivery, unfinished: unfinished)
                 return
             }
         }
@@ -86,44 +93,90 @@ extension Worker {
         let began = monotonicSeconds()
         let outcome = await TaskRunner.run(task, context: context, soft: message.softTimeLimit ?? task.defaults.softTimeLimit,
                                            hard: message.timeLimit ?? task.defaults.timeLimit)
-        let runtime = monotonicSeconds() - began
-        await settle(outcome, message: message, delivery: delivery, ignoreResult: ignoreResult, runtime: runtime)
-    }
-
-    private func settle(_ outcome: RunOutcome, message: TaskMessage, delivery: Delivery, ignoreResult: Bool, runtime: Double) async {
-        let runtimeText = String(format: "%.6f", runtime)
+        let runtime = String(format: "%.6f", monotonicSeconds() - began)
         switch outcome {
         case let .succeeded(value):
-            // Celery dispatches links and the chain before storing the result.
-            guard await dispatchCallbacks(of: message, value: value, delivery: delivery) else { return }
-            if !ignoreResult {
-                let meta = ResultMeta(taskId: message.id, status: .success, result: value, dateDone: Date(),
-                                      groupId: message.group, parentId: message.parentId)
-                guard await persist(meta, delivery: delivery) != nil else { return }
-            }
-            stats.record(\.succeeded, task: message.task)
-            log(.info, "task succeeded", id: message.id, task: message.task, ["runtime": "\(runtimeText)"])
-            consumer.ack(delivery)
+            await recordSuccess(message, delivery: delivery, value: value, ignoreResult: ignoreResult, runtime: runtime)
         case .cancelled where isStopping:
             log(.warning, "task requeued", id: message.id, task: message.task, ["reason": "worker shutting down"])
             stats.record(\.requeued)
             consumer.reject(delivery, requeue: true)
-        case let .failed(error):
-            await recordFailure(message, delivery: delivery, info: .from(error), runtime: runtimeText)
-        case let .softTimeLimit(limit):
-            var info = ExceptionInfo.softTimeLimitExceeded()
-            info.arguments = [.string("soft time limit (\(limit) s) exceeded")]
-            await recordFailure(message, delivery: delivery, info: info, runtime: runtimeText)
-        case let .hardTimeLimit(limit):
-            await recordFailure(message, delivery: delivery, info: .timeLimitExceeded(limit), runtime: runtimeText)
         case .cancelled:
-            await recordFailure(message, delivery: delivery, info: ExceptionInfo(type: "TaskRevokedError", module: "celery.exceptions",
-                                                                                  message: "cancelled"), runtime: runtimeText)
+            await recordRevoked(message, delivery: delivery, reason: "terminated")
+        case let .failed(error):
+            await handleFailure(error, message: message, delivery: delivery, policy: task.defaults.retry, runtime: runtime)
+        case let .softTimeLimit(limit):
+            await handleFailure(SoftTimeLimitExceeded(seconds: limit), message: message, delivery: delivery,
+                                policy: task.defaults.retry, runtime: runtime)
+        case let .hardTimeLimit(limit):
+            await handleFailure(TimeLimitExceeded(seconds: limit), message: message, delivery: delivery,
+                                policy: task.defaults.retry, runtime: runtime)
         }
     }
 
-    /// Stores FAILURE (and propagates it down the chain), sends errbacks, then acknowledges.
-    private func recordFailure(_ message: TaskMessage, delivery: Delivery, info: ExceptionInfo, runtime: String) async {
+    private func recordSuccess(_ message: TaskMessage, delivery: Delivery, value: JSON, ignoreResult: Bool, runtime: String) async {
+        // Celery dispatches links and the chain before storing the result.
+        guard await dispatchCallbacks(of: message, value: value, delivery: delivery) else { return }
+        if !ignoreResult {
+            let meta = ResultMeta(taskId: message.id, status: .success, result: value, dateDone: Date(),
+                                  groupId: message.group, parentId: message.parentId)
+            guard await persist(meta, delivery: delivery) != nil else { return }
+        }
+        stats.record(\.succeeded, task: message.task)
+        log(.info, "task succeeded", id: message.id, task: message.task, ["runtime": "\(runtime)"])
+        consumer.ack(delivery)
+    }
+
+    /// A failure: retried when the task asked for it or its policy allows it, otherwise final.
+    private func handleFailure(_ error: any Error, message: TaskMessage, delivery: Delivery, policy: RetryPolicy, runtime: String) async {
+        if let request = error as? RetryRequest {
+            let limit = request.maxRetries ?? max(policy.maxRetries, 3)
+            if message.retries < limit {
+                await retry(message, delivery: delivery, after: request.after ?? policy.delay(retries: message.retries),
+                            reason: request.reason ?? request, runtime: runtime)
+            } else {
+                let reason = request.reason ?? MaxRetriesExceeded(task: message.task, id: message.id, retries: message.retries)
+                await recordFailure(message, delivery: delivery, info: .from(reason), runtime: runtime, exhausted: true)
+            }
+            return
+        }
+        if policy.allows(error, retries: message.retries) {
+            await retry(message, delivery: delivery, after: policy.delay(retries: message.retries), reason: error, runtime: runtime)
+            return
+        }
+        let exhausted = policy.maxRetries > 0 && message.retries >= policy.maxRetries && !(error is TaskArgumentError) && policy.retryOn(error)
+        await recordFailure(message, delivery: delivery, info: .from(error), runtime: runtime, exhausted: exhausted)
+    }
+
+    /// Publishes the same task again (same id, `retries` + 1, ETA after `delay`, through the
+    /// delay cascade), stores RETRY, then acknowledges this delivery.
+    private func retry(_ message: TaskMessage, delivery: Delivery, after delay: Double, reason: any Error, runtime: String) async {
+        var next = message
+        next.retries += 1
+        next.eta = delay > 0 ? Date().addingTimeInterval(delay) : nil
+        let info = ExceptionInfo.from(reason)
+        let meta = ResultMeta(taskId: message.id, status: .retry, result: info.json,
+                              traceback: info.traceback(task: message.task, id: message.id, hostname: options.hostname),
+                              groupId: message.group, parentId: message.parentId)
+        guard await persist(meta, delivery: delivery) != nil else { return }
+        do {
+            try await client.publish(next, queue: delivery.queue)
+        } catch {
+            log(.error, "retry not published; task requeued", id: message.id, task: message.task, ["error": "\(error)"])
+            stats.record(\.requeued)
+            consumer.reject(delivery, requeue: true)
+            return
+        }
+        stats.record(\.retried, task: message.task)
+        log(.warning, "task retry", id: message.id, task: message.task, [
+            "retries": "\(next.retries)", "delay": "\(String(format: "%.3f", delay))", "error": "\(info)", "runtime": "\(runtime)",
+        ])
+        consumer.ack(delivery)
+    }
+
+    /// Stores FAILURE (and propagates it down the chain), sends errbacks, dead-letters the
+    /// message when its retries ran out, then acknowledges.
+    private func recordFailure(_ message: TaskMessage, delivery: Delivery, info: ExceptionInfo, runtime: String, exhausted: Bool = false) async {
         let traceback = info.traceback(task: message.task, id: message.id, hostname: options.hostname)
         let meta = ResultMeta(taskId: message.id, status: .failure, result: info.json, traceback: traceback, dateDone: Date(),
                               groupId: message.group, parentId: message.parentId)
@@ -136,8 +189,25 @@ extension Worker {
         }
         await dispatchErrbacks(of: message)
         stats.record(\.failed, task: message.task)
-        log(.error, "task failed", id: message.id, task: message.task, ["runtime": "\(runtime)", "error": "\(info)"])
-        consumer.ack(delivery)
+        log(.error, "task failed", id: message.id, task: message.task, ["runtime": "\(runtime)", "error": "\(info)",
+                                                                          "retries": "\(message.retries)"])
+        if exhausted {
+            await deadLetter(delivery, reason: RejectionReason(
+                code: "retries-exhausted", detail: "failed after \(message.retries) retries: \(info)"))
+        } else {
+            consumer.ack(delivery)
+        }
+    }
+
+    private func recordPoison(_ message: TaskMessage, delivery: Delivery, unfinished: Int) async {
+        let detail = "started \(unfinished + 1) times without finishing (the worker died or lost its broker connection each time)"
+        let info = ExceptionInfo(type: "WorkerLostError", module: "billiard.exceptions", message: detail)
+        _ = await persist(ResultMeta(taskId: message.id, status: .failure, result: info.json,
+                                     traceback: info.traceback(task: message.task, id: message.id, hostname: options.hostname),
+                                     dateDone: Date(), groupId: message.group, parentId: message.parentId), delivery: nil)
+        stats.record(\.failed, task: message.task)
+        log(.error, "task poison", id: message.id, task: message.task, ["detail": "\(detail)"])
+        await deadLetter(delivery, reason: RejectionReason(code: "poison", detail: detail))
     }
 
     private func recordRevoked(_ message: TaskMessage, delivery: Delivery, reason: String) async {
@@ -171,22 +241,28 @@ extension Worker {
     /// - Returns: whether it was written (false: SUCCESS already stored); nil when Redis stayed
     ///   down, in which case `delivery` (if any) has been requeued so the task runs again later.
     func persist(_ meta: ResultMeta, delivery: Delivery?) async -> Bool? {
+        await withStoreRetries(taskId: meta.taskId, delivery: delivery) { try await self.client.results.store(meta) }
+    }
+
+    /// Runs a result-store operation, retrying while Redis is unreachable; requeues `delivery`
+    /// and returns nil when it stays down past `storeRetryWindow`.
+    func withStoreRetries<T: Sendable>(taskId: String, delivery: Delivery?, _ operation: @Sendable () async throws -> T) async -> T? {
         let deadline = monotonicSeconds() + options.storeRetryWindow
         var attempt = 0
         while true {
             do {
-                return try await client.results.store(meta)
+                return try await operation()
             } catch {
                 attempt += 1
                 if monotonicSeconds() >= deadline || (isStopping && attempt > 3) {
-                    log(.error, "result not stored; task requeued", id: meta.taskId, task: "?", ["error": "\(error)"])
+                    log(.error, "result store unavailable; task requeued", id: taskId, task: "?", ["error": "\(error)"])
                     if let delivery {
                         stats.record(\.requeued)
                         consumer.reject(delivery, requeue: true)
                     }
                     return nil
                 }
-                if attempt == 1 { log(.warning, "result store unavailable; retrying", id: meta.taskId, task: "?", ["error": "\(error)"]) }
+                if attempt == 1 { log(.warning, "result store unavailable; retrying", id: taskId, task: "?", ["error": "\(error)"]) }
                 try? await Task.sleep(for: .milliseconds(min(2000, 100 * (1 << min(attempt, 5)))))
             }
         }
@@ -207,3 +283,16 @@ extension Worker {
     }
 }
 
+/// Celery's `SoftTimeLimitExceeded`, stored when the soft limit cancelled a task.
+struct SoftTimeLimitExceeded: CeleryException {
+    let seconds: Double
+    var exceptionInfo: ExceptionInfo {
+        ExceptionInfo(type: "SoftTimeLimitExceeded", module: "billiard.exceptions", message: "soft time limit (\(seconds) s) exceeded")
+    }
+}
+
+/// Celery's `TimeLimitExceeded`, stored when the worker stopped waiting at the hard limit.
+struct TimeLimitExceeded: CeleryException {
+    let seconds: Double
+    var exceptionInfo: ExceptionInfo { .timeLimitExceeded(seconds) }
+}

@@ -6,11 +6,14 @@ public struct TaskDefaults: Sendable {
     public var softTimeLimit: Double?
     /// Never store the result.
     public var ignoreResult: Bool
+    /// What happens when the task fails.
+    public var retry: RetryPolicy
 
-    public init(timeLimit: Double? = nil, softTimeLimit: Double? = nil, ignoreResult: Bool = false) {
+    public init(timeLimit: Double? = nil, softTimeLimit: Double? = nil, ignoreResult: Bool = false, retry: RetryPolicy = .never) {
         self.timeLimit = timeLimit
         self.softTimeLimit = softTimeLimit
         self.ignoreResult = ignoreResult
+        self.retry = retry
     }
 }
 

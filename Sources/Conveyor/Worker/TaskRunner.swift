@@ -1,5 +1,8 @@
 import Foundation
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How one run of a task body ended.
 enum RunOutcome: Sendable {
@@ -110,6 +113,7 @@ enum TaskRunner {
                     try? await Task.sleep(for: .milliseconds(Int(max(0, hard - elapsed) * 1000)))
                     if Task.isCancelled { return }
                     work.cancel()
+                    context.children.signalAll(SIGKILL)
                     race.settle(.hardTimeLimit(hard))
                 })
             }

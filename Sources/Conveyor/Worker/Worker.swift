@@ -23,6 +23,8 @@ public final class Worker: Sendable {
         var mode: Mode = .starting
         var intake: AsyncStream<Delivery>.Continuation?
         var running: [UInt64: Task<Void, Never>] = [:]
+        /// Which runs carry which task id, for terminate.
+        var runsByTask: [String: Set<UInt64>] = [:]
         var nextRun: UInt64 = 0
         var stopRequested: ShutdownMode?
     }
@@ -88,9 +90,11 @@ public final class Worker: Sendable {
             "prefetch": "\(options.effectivePrefetch)", "tasks": "\(registry.names.count)",
         ])
         let heartbeat = Task { await self.heartbeatLoop() }
+        let controlListener = try? await listenForControl()
         await intake(stream)
         await slots.drained()
         heartbeat.cancel()
+        await controlListener?.close()
         await finish()
     }
 
@@ -136,14 +140,22 @@ public final class Worker: Sendable {
                 c.nextRun += 1
                 return c.nextRun
             }
+            let taskId = delivery.properties.headers?["id"]?.stringValue
             control.withLock { c in
                 // Created under the lock, so it is registered before it can unregister itself.
                 let task = Task {
                     await self.execute(delivery)
-                    _ = self.control.withLock { $0.running.removeValue(forKey: id) }
+                    self.control.withLock { c in
+                        c.running.removeValue(forKey: id)
+                        if let taskId {
+                            c.runsByTask[taskId]?.remove(id)
+                            if c.runsByTask[taskId]?.isEmpty == true { c.runsByTask[taskId] = nil }
+                        }
+                    }
                     self.slots.release()
                 }
                 c.running[id] = task
+                if let taskId { c.runsByTask[taskId, default: []].insert(id) }
                 if c.mode == .stopping { task.cancel() }
             }
         }
@@ -174,6 +186,28 @@ public final class Worker: Sendable {
             try? await Task.sleep(for: .milliseconds(Int(self.options.shutdownGracePeriod * 1000)))
             if self.control.withLock({ $0.mode }) != .stopped { self.shutdown(.cold) }
         }
+    }
+
+    /// Cancels the runs of `taskIds` on this worker (a revoke with terminate). Their
+    /// subprocesses get SIGTERM; they are stored as REVOKED.
+    /// - Returns: how many runs were cancelled here.
+    @discardableResult
+    public func terminate(_ taskIds: [String]) -> Int {
+        let tasks = control.withLock { c in taskIds.flatMap { id in (c.runsByTask[id] ?? []).compactMap { c.running[$0] } } }
+        tasks.forEach { $0.cancel() }
+        if !tasks.isEmpty { logger.warning("terminating tasks", metadata: ["ids": "\(taskIds.joined(separator: ","))"]) }
+        return tasks.count
+    }
+
+    /// Subscribes to the fleet's control channel (revoke with terminate).
+    private func listenForControl() async throws -> RedisSubscriber {
+        let subscriber = try RedisSubscriber(endpoint: try configuration.resultEndpoint(), logger: logger) { [weak self] _, payload in
+            guard let self, let command = try? JSON.parse(payload), command["terminate"]?.bool == true,
+                  let ids = command["revoke"]?.array?.compactMap(\.string) else { return }
+            self.terminate(ids)
+        }
+        try await subscriber.subscribe(Keys.control, timeout: 10)
+        return subscriber
     }
 
     private func finish() async {

@@ -19,9 +19,15 @@ public struct WorkerOptions: Sendable {
     public var storeRetryWindow: Double
     /// Register `conveyor.crash` style tasks that may end the process.
     public var allowCrash: Bool
+    /// Runs of one task that may start and never finish (the worker died each time) before its
+    /// message is dead-lettered as poison instead of killing worker after worker.
+    public var maxUnfinishedRuns: Int
+    /// How long start counts are kept, seconds.
+    public var startCountTTL: Int
 
     public init(queues: [String] = [], concurrency: Int = 16, prefetch: Int? = nil, hostname: String = WorkerOptions.defaultHostname,
-                shutdownGracePeriod: Double = 30, trackStarted: Bool = true, storeRetryWindow: Double = 60, allowCrash: Bool = false) {
+                shutdownGracePeriod: Double = 30, trackStarted: Bool = true, storeRetryWindow: Double = 60, allowCrash: Bool = false,
+                maxUnfinishedRuns: Int = 5, startCountTTL: Int = 7 * 86_400) {
         self.queues = queues
         self.concurrency = concurrency
         self.prefetch = prefetch
@@ -30,6 +36,8 @@ public struct WorkerOptions: Sendable {
         self.trackStarted = trackStarted
         self.storeRetryWindow = storeRetryWindow
         self.allowCrash = allowCrash
+        self.maxUnfinishedRuns = max(1, maxUnfinishedRuns)
+        self.startCountTTL = startCountTTL
     }
 
     /// `conveyor@<host name>`.

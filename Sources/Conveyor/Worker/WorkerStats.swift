@@ -11,6 +11,7 @@ final class WorkerStats: Sendable {
         var duplicatesSkipped = 0
         var requeued = 0
         var delayed = 0
+        var retried = 0
         var byTask: [String: Int] = [:]
     }
     private let counters = Mutex(Snapshot())

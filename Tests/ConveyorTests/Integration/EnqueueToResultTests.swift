@@ -225,8 +225,9 @@ struct EnqueueToResultTests {
         let queue = TestEnvironment.uniqueQueue("limits")
         let worker = try await TestWorker(queue: queue) { registry in
             registry.register("test.stubborn") { _ in
-                // Ignores cancellation for a while, as blocking code would.
-                let until = Date().addingTimeInterval(3)
+                // Ignores cancellation for a while, as blocking code would (briefly: it holds one of
+                // the few cooperative threads).
+                let until = Date().addingTimeInterval(1.5)
                 while Date() < until { usleep(10_000) }
                 return "finished late"
             }

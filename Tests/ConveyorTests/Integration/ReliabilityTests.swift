@@ -1,0 +1,225 @@
+import AMQP
+import Conveyor
+import Foundation
+import Synchronization
+import Testing
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Flaky: Error, CustomStringConvertible {
+    var description: String { "flaky dependency" }
+}
+
+@Suite("Retries, poison messages, revoke and dead-letter operations")
+struct ReliabilityTests {
+    @Test("a retry policy runs a failing task again with the same id and retries + 1 until it succeeds")
+    func retryUntilSuccess() async throws {
+        let queue = TestEnvironment.uniqueQueue("retry")
+        let seen = Mutex<[Int]>([])
+        let worker = try await TestWorker(queue: queue) { registry in
+            registry.register("test.flaky", defaults: TaskDefaults(retry: .fixed(maxRetries: 3, delay: 0))) { context in
+                seen.withLock { $0.append(context.retries) }
+                if context.retries < 2 { throw Flaky() }
+                return .string("ok after \(context.retries)")
+            }
+        }
+        let client = try testClient(queue: queue)
+        let handle = try await client.send(taskNamed: "test.flaky")
+        #expect(try await handle.get(timeout: 30) == "ok after 2")
+        #expect(seen.withLock { $0 } == [0, 1, 2])
+        await client.close()
+        try await worker.stop()
+    }
+
+    @Test("retries that run out store FAILURE and dead-letter the message with reason retries-exhausted")
+    func retriesExhausted() async throws {
+        let queue = TestEnvironment.uniqueQueue("exhausted")
+        let runs = Mutex(0)
+        let worker = try await TestWorker(queue: queue) { registry in
+            registry.register("test.broken", defaults: TaskDefaults(retry: .fixed(maxRetries: 2, delay: 0))) { _ in
+                runs.withLock { $0 += 1 }
+                throw Flaky()
+            }
+        }
+        let client = try testClient(queue: queue)
+        let result = try await client.send(taskNamed: "test.broken").wait(timeout: 30)
+        #expect(result.state == .failure)
+        #expect(result.exception?.message == "flaky dependency")
+        #expect(runs.withLock { $0 } == 3)
+        let letters = try await DeadLetterBox(client: client).list(queue: queue)
+        let letter = try #require(letters.first { $0.taskId == result.id })
+        #expect(letter.reason == "retries-exhausted")
+        #expect(letter.properties.headers?["retries"]?.intValue == 2)
+        _ = try await DeadLetterBox(client: client).drop(queue: queue)
+        await client.close()
+        try await worker.stop()
+    }
+
+    @Test("a task asking to retry after a delay waits in the broker and runs again no sooner")
+    func retryRequestWithDelay() async throws {
+        let queue = TestEnvironment.uniqueQueue("retry-after")
+        let starts = Mutex<[Date]>([])
+        let worker = try await TestWorker(queue: queue) { registry in
+            registry.register("test.later") { context in
+                starts.withLock { $0.append(Date()) }
+                if context.retries == 0 { throw context.retry(after: 1.5) }
+                return .int(Int64(context.retries))
+            }
+        }
+        let client = try testClient(queue: queue)
+        #expect(try await client.send(taskNamed: "test.later").get(timeout: 30) == 1)
+        let times = starts.withLock { $0 }
+        #expect(times.count == 2)
+        if times.count == 2 { #expect(times[1].timeIntervalSince(times[0]) >= 1.4) }
+        await client.close()
+        try await worker.stop()
+    }
+
+    @Test("argument errors are not retried even under a retry policy")
+    func argumentErrorsDoNotRetry() async throws {
+        let queue = TestEnvironment.uniqueQueue("argerr")
+        let runs = Mutex(0)
+        let worker = try await TestWorker(queue: queue) { registry in
+            registry.register("test.needs-x", defaults: TaskDefaults(retry: .fixed(maxRetries: 5, delay: 0))) { context in
+                runs.withLock { $0 += 1 }
+                return .int(try context.argument(0, "x", as: Int64.self))
+            }
+        }
+        let client = try testClient(queue: queue)
+        let result = try await client.send(taskNamed: "test.needs-x", args: ["not a number"]).wait(timeout: 20)
+        #expect(result.exception?.type == "TypeError")
+        #expect(runs.withLock { $0 } == 1)
+        await client.close()
+        try await worker.stop()
+    }
+
+    @Test("a task that kills its worker every time is dead-lettered as poison while other tasks complete")
+    func poisonMessage() async throws {
+        let queue = TestEnvironment.uniqueQueue("poison")
+        let client = try testClient(queue: queue)
+        try await client.declare(queue: queue)
+        let poison = try await client.send(taskNamed: "conveyor.crash")
+        let good = try await client.send(taskNamed: "conveyor.add", args: [2, 2])
+        // Each worker takes the crash task, dies, and the next one gets it redelivered.
+        var crashes = 0
+        for attempt in 0..<6 {
+            let worker = try await startWorkerProcess(queue: queue, name: "poison\(attempt)@\(queue)", concurrency: 1,
+                                                      extra: ["--allow-crash", "--poison-after", "2", "--prefetch", "1"])
+            let state = try await client.result(for: poison.id).state
+            if state == .failure {
+                worker.signal(SIGTERM)
+                _ = try await worker.waitForExit(timeout: 20)
+                break
+            }
+            let status = try await worker.waitForExit(timeout: 30)
+            if status == 70 { crashes += 1 }
+            if try await client.result(for: poison.id).state == .failure { break }
+        }
+        #expect(crashes == 2)
+        let result = try await client.result(for: poison.id)
+        #expect(result.state == .failure)
+        #expect(result.exception?.type == "WorkerLostError")
+        let letters = try await DeadLetterBox(client: client).list(queue: queue)
+        #expect(letters.first { $0.taskId == poison.id }?.reason == "poison")
+        let last = try await startWorkerProcess(queue: queue, name: "poison-final@\(queue)", concurrency: 1)
+        #expect(try await good.get(timeout: 30) == 4)
+        last.signal(SIGTERM)
+        _ = try await last.waitForExit(timeout: 20)
+        _ = try await DeadLetterBox(client: client).drop(queue: queue)
+        await client.close()
+    }
+
+    @Test("a revoked task is not run when it arrives, even on a worker started after the revoke")
+    func revokeBeforeRun() async throws {
+        let queue = TestEnvironment.uniqueQueue("revoke")
+        let ran = Mutex(false)
+        let client = try testClient(queue: queue)
+        try await client.declare(queue: queue)
+        let handle = try await client.send(taskNamed: "test.mark")
+        try await client.revoke([handle.id])
+        #expect(try await client.result(for: handle.id).state == .revoked)
+        let worker = try await TestWorker(queue: queue) { registry in
+            registry.register("test.mark") { _ in
+                ran.withLock { $0 = true }
+                return .null
+            }
+        }
+        // A marker sent after it is done only once the revoked one was handled (one queue, in order).
+        _ = try await client.send(taskNamed: "conveyor.add", args: [1, 1]).get(timeout: 20)
+        #expect(!ran.withLock { $0 })
+        #expect(try await client.result(for: handle.id).state == .revoked)
+        await client.close()
+        try await worker.stop()
+    }
+
+    @Test("revoke with terminate cancels a running task on whichever worker holds it")
+    func terminateRunning() async throws {
+        let queue = TestEnvironment.uniqueQueue("terminate")
+        let worker = try await TestWorker(queue: queue, concurrency: 1)
+        let client = try testClient(queue: queue)
+        let long = try await client.send(taskNamed: "conveyor.sleep", args: [60])
+        try await eventually(timeout: 20, "task started") { try await client.result(for: long.id).state == .started }
+        let asked = Date()
+        try await client.revoke([long.id], terminate: true)
+        let result = try await long.wait(timeout: 20)
+        #expect(result.state == .revoked)
+        #expect(Date().timeIntervalSince(asked) < 5)
+        // Its slot is free again.
+        #expect(try await client.send(taskNamed: "conveyor.add", args: [3, 4]).get(timeout: 20) == 7)
+        await client.close()
+        try await worker.stop()
+    }
+
+    @Test("the hard time limit kills the subprocess a task started")
+    func hardLimitKillsSubprocess() async throws {
+        let queue = TestEnvironment.uniqueQueue("subprocess")
+        let pidFile = FileManager.default.temporaryDirectory.appendingPathComponent("conveyor-child-\(UUID().uuidString).pid").path
+        let worker = try await TestWorker(queue: queue) { registry in
+            registry.register("test.shell") { context in
+                let output = try await context.run("/bin/sh", ["-c", "echo $$ > \(pidFile); exec sleep 30"])
+                return .int(Int64(output.status))
+            }
+        }
+        let client = try testClient(queue: queue)
+        let result = try await client.send(taskNamed: "test.shell", options: TaskOptions(timeLimit: 1)).wait(timeout: 20)
+        #expect(result.exception?.type == "TimeLimitExceeded")
+        let pid = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        try await eventually(timeout: 10, "child \(pid) gone") {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+            return stat.contains(") Z ")
+        }
+        await client.close()
+        try await worker.stop()
+    }
+
+    @Test("dead letters can be listed, replayed to their queue to run again, and dropped")
+    func deadLetterOperations() async throws {
+        let queue = TestEnvironment.uniqueQueue("deadops")
+        let client = try testClient(queue: queue)
+        let box = DeadLetterBox(client: client)
+        // A worker that does not know test.late dead-letters three of them.
+        let first = try await TestWorker(queue: queue)
+        var ids: [String] = []
+        for i in 0..<3 { ids.append(try await client.send(taskNamed: "test.late", args: [.int(Int64(i))]).id) }
+        try await eventually(timeout: 20, "three dead letters") { try await box.list(queue: queue).count == 3 }
+        try await first.stop()
+        let letters = try await box.list(queue: queue)
+        #expect(Set(letters.compactMap(\.taskId)) == Set(ids))
+        #expect(letters.allSatisfy { $0.reason == "unknown-task" && $0.originQueue == queue })
+        // Listing left them in place.
+        #expect(try await box.list(queue: queue).count == 3)
+        // A worker that knows the task; replay two, drop one.
+        let second = try await TestWorker(queue: queue) { registry in
+            registry.register("test.late") { context in context.args.first ?? .null }
+        }
+        #expect(try await box.drop(queue: queue, taskIds: [ids[2]]) == 1)
+        #expect(try await box.replay(queue: queue) == 2)
+        #expect(try await client.wait(for: ids[0], timeout: 20).get() == 0)
+        #expect(try await client.wait(for: ids[1], timeout: 20).get() == 1)
+        #expect(try await box.list(queue: queue).isEmpty)
+        await client.close()
+        try await second.stop()
+    }
+}
