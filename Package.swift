@@ -65,6 +65,13 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "ops/demo-enqueuer"),
 
+        // The fault-injection suite (ops/chaos).
+        .executableTarget(name: "conveyor-chaos", dependencies: [
+            "Conveyor", "IOSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "ops/chaos-runner"),
+
         // Tests.
         .target(name: "TestSupport", dependencies: [
             "Conveyor", "Diagnostics", .product(name: "Logging", package: "swift-log"),

@@ -156,7 +156,7 @@ public final class AMQPConnection: Sendable {
             let pending = PendingPublish(message: message, deadline: deadline) { result in
                 continuation.resume(with: result.mapError { $0 as Error })
             }
-            commands.push(.publish([pending]))
+            submit(.publish([pending]))
         }
     }
 
@@ -171,7 +171,7 @@ public final class AMQPConnection: Sendable {
             let pendings = messages.enumerated().map { index, message in
                 PendingPublish(message: message, deadline: deadline) { result in collector.record(index, result) }
             }
-            commands.push(.publish(pendings))
+            submit(.publish(pendings))
         }
     }
 
@@ -180,7 +180,7 @@ public final class AMQPConnection: Sendable {
                         completion: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
         start()
         let deadline = monotonicSeconds() + (timeout ?? configuration.publishTimeout)
-        commands.push(.publish([PendingPublish(message: message, deadline: deadline, completion: completion)]))
+        submit(.publish([PendingPublish(message: message, deadline: deadline, completion: completion)]))
     }
 
     // MARK: Topology
@@ -257,7 +257,17 @@ public final class AMQPConnection: Sendable {
             let completion = Completion<T>(deadline: deadline) { result in
                 continuation.resume(with: result.mapError { $0 as Error })
             }
-            commands.push(make(completion))
+            submit(make(completion))
+        }
+    }
+
+    /// Hands a command to the I/O thread, or fails it at once when the connection is closed.
+    private func submit(_ command: Command) {
+        guard !commands.push(command) else { return }
+        if case let .close(completion) = command {
+            completion.succeed(())
+        } else {
+            command.fail(AMQPError(.closed, "connection \(configuration.name) is closed"))
         }
     }
 }

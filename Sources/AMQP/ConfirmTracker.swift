@@ -70,12 +70,13 @@ struct ConfirmTracker {
         trim()
     }
 
-    /// Marks the oldest unconfirmed message with this correlation id as returned; its ack,
-    /// which the broker sends after the return, then fails the publish.
-    mutating func returned(correlationId: String?, error: AMQPError) {
+    /// Marks the oldest unconfirmed message with this exchange, routing key and correlation id
+    /// as returned; its ack, which the broker sends after the return, then fails the publish.
+    mutating func returned(exchange: String, routingKey: String, correlationId: String?, error: AMQPError) {
         let match = window.first { entry in
-            guard let entry, entry.returned == nil else { return false }
-            return entry.message.properties.correlationId == correlationId
+            guard let entry, entry.returned == nil, entry.message.mandatory else { return false }
+            return entry.message.exchange == exchange && entry.message.routingKey == routingKey
+                && entry.message.properties.correlationId == correlationId
         }
         if let match, let match {
             match.returned = error

@@ -18,23 +18,23 @@ final class ConnectionLoop: @unchecked Sendable {
     /// Channel for declarations and inspections, which the broker closes on refusal.
     private static let controlChannel: UInt16 = 2
 
-    private let configuration: AMQPConnection.Configuration
+    let configuration: AMQPConnection.Configuration
     private let commands: CommandQueue<Command>
     private let report: @Sendable (ConnectionState, AMQPError?, UInt64) -> Void
-    private let logger: Logger
+    let logger: Logger
 
-    private var session: Session?
-    private var generation: UInt64 = 0
+    var session: Session?
+    var generation: UInt64 = 0
     private var endpointIndex = 0
     private var attempt = 0
     private var lastError: AMQPError?
     private var closing: Completion<Void>?
-    private var blocked = false
+    var blocked = false
 
     private var outbox: Deque<PendingPublish> = []
-    private var confirms = ConfirmTracker()
+    var confirms = ConfirmTracker()
     private var topology: [TopologyDeclaration] = []
-    private var consumers: [ConsumerRegistration] = []
+    var consumers: [ConsumerRegistration] = []
     /// Commands that need a live connection, held while reconnecting.
     private var deferred: Deque<Command> = []
 
@@ -288,72 +288,6 @@ final class ConnectionLoop: @unchecked Sendable {
         }
     }
 
-    // MARK: Frames
-
-    private func handle(frame: amqp_frame_t, session: Session) throws {
-        guard frame.frame_type == FrameType.method else { return }
-        let method = frame.payload.method
-        switch method.id {
-        case Method.basicDeliver:
-            let deliver = method.decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
-            let tag = deliver.consumer_tag.string
-            let deliveryTag = deliver.delivery_tag
-            let redelivered = deliver.redelivered != 0
-            let exchange = deliver.exchange.string
-            let routingKey = deliver.routing_key.string
-            let (properties, body) = try session.readContent(channel: frame.channel)
-            guard let consumer = consumers.first(where: { $0.tag == tag }) else {
-                // A delivery racing a cancel: give it back rather than drop it.
-                try session.reject(channel: frame.channel, tag: deliveryTag, requeue: true)
-                return
-            }
-            consumer.handler(Delivery(queue: consumer.queue, consumerTag: tag, deliveryTag: deliveryTag, redelivered: redelivered,
-                                      exchange: exchange, routingKey: routingKey, properties: properties, body: body,
-                                      generation: generation, noAck: consumer.options.noAck))
-        case Method.basicAck:
-            let ack = method.decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
-            confirms.confirm(tag: ack.delivery_tag, multiple: ack.multiple != 0, acknowledged: true)
-        case Method.basicNack:
-            let nack = method.decoded.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
-            confirms.confirm(tag: nack.delivery_tag, multiple: nack.multiple != 0, acknowledged: false)
-        case Method.basicReturn:
-            let ret = method.decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
-            let code = ret.reply_code
-            let text = ret.reply_text.string
-            let exchange = ret.exchange.string
-            let routingKey = ret.routing_key.string
-            let (properties, _) = try session.readContent(channel: frame.channel)
-            let target = exchange.isEmpty ? "queue '\(routingKey)'" : "exchange '\(exchange)' with routing key '\(routingKey)'"
-            let error = AMQPError(.unroutable, "message returned unroutable: no \(target) (\(code) \(text))", replyCode: code)
-            confirms.returned(correlationId: properties.correlationId, error: error)
-        case Method.basicCancel:
-            let cancel = method.decoded.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee
-            let tag = cancel.consumer_tag.string
-            let queue = consumers.first { $0.tag == tag }?.queue ?? tag
-            // The queue was deleted or its node went away: reconnect, which re-declares and re-consumes.
-            throw AMQPError(.connectionLost, "broker cancelled consumer of queue '\(queue)'")
-        case Method.channelClose:
-            let close = method.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
-            let text = close.reply_text.string
-            session.acknowledgeChannelClose(frame.channel)
-            throw AMQPError(Session.code(forReply: close.reply_code), "broker closed channel \(frame.channel): \(text)",
-                            replyCode: close.reply_code)
-        case Method.connectionClose:
-            let close = method.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
-            let text = close.reply_text.string
-            session.acknowledgeConnectionClose()
-            throw AMQPError(.connectionLost, "broker closed the connection: \(text)", replyCode: close.reply_code)
-        case Method.connectionBlocked:
-            blocked = true
-            logger.warning("amqp publishing blocked by broker (resource alarm)", metadata: ["connection": "\(configuration.name)"])
-        case Method.connectionUnblocked:
-            blocked = false
-            logger.info("amqp publishing unblocked", metadata: ["connection": "\(configuration.name)"])
-        default:
-            break
-        }
-    }
-
     // MARK: Deadlines and shutdown
 
     private func expire(now: Double) {
@@ -393,7 +327,9 @@ final class ConnectionLoop: @unchecked Sendable {
         for pending in outbox { pending.finish(.failure(error)) }
         outbox.removeAll()
         for command in deferred { command.fail(error) }
-        for command in commands.takeAll() { command.fail(error) }
+        for command in commands.close() {
+            if case let .close(completion) = command { completion.succeed(()) } else { command.fail(error) }
+        }
         session = nil
         report(.closed, nil, generation)
         closing?.succeed(())

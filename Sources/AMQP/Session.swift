@@ -40,13 +40,9 @@ final class Session {
         self.endpoint = endpoint
         guard let state = amqp_new_connection() else { throw AMQPError(.connectionFailed, "rabbitmq-c could not allocate a connection") }
         self.state = state
-        do {
-            try open(connectionName: connectionName, rpcTimeout: rpcTimeout)
-            isOpen = true
-        } catch {
-            amqp_destroy_connection(state)
-            throw error
-        }
+        // On failure deinit destroys the connection (every stored property is set by now).
+        try open(connectionName: connectionName, rpcTimeout: rpcTimeout)
+        isOpen = true
     }
 
     deinit {
@@ -77,7 +73,12 @@ final class Session {
         var connectTimeout = timeval(seconds: endpoint.connectTimeout)
         let status = amqp_socket_open_noblock(socket, endpoint.host, Int32(endpoint.port), &connectTimeout)
         guard status == AMQP_STATUS_OK.rawValue else {
-            throw AMQPError(.connectionFailed, "cannot connect to \(endpoint): \(statusText(status))")
+            // rabbitmq-c 0.11 drops the socket's own error for a failed non-blocking connect
+            // (errno still says "in progress"), so ask the network ourselves.
+            let reason = status == AMQP_STATUS_SOCKET_ERROR.rawValue
+                ? connectFailureReason(host: endpoint.host, port: endpoint.port, timeout: endpoint.connectTimeout) ?? statusText(status)
+                : statusText(status)
+            throw AMQPError(.connectionFailed, "cannot connect to \(endpoint): \(reason)")
         }
         var handshake = timeval(seconds: max(endpoint.connectTimeout, 5))
         _ = amqp_set_handshake_timeout(state, &handshake)
@@ -337,10 +338,46 @@ final class Session {
 /// rabbitmq-c's text for a status code, with errno detail for socket errors.
 func statusText(_ status: Int32) -> String {
     let text = String(cString: amqp_error_string2(status))
-    if status == AMQP_STATUS_SOCKET_ERROR.rawValue && errno != 0 {
-        return "\(text) (\(String(cString: strerror(errno))))"
+    let code = errno
+    if status == AMQP_STATUS_SOCKET_ERROR.rawValue && code != 0 && code != EINPROGRESS {
+        return "\(text) (\(String(cString: strerror(code))))"
     }
     return text
+}
+
+/// Why a TCP connect to `host:port` fails ("Connection refused", "No route to host", a DNS
+/// error), found by trying once with a timeout; nil when it connects after all.
+func connectFailureReason(host: String, port: Int, timeout: Double) -> String? {
+    var hints = addrinfo()
+    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+    var list: UnsafeMutablePointer<addrinfo>?
+    let lookup = getaddrinfo(host, String(port), &hints, &list)
+    guard lookup == 0, let first = list else { return "cannot resolve \(host): \(String(cString: gai_strerror(lookup)))" }
+    defer { freeaddrinfo(list) }
+    var reason = "connection failed"
+    var entry: UnsafeMutablePointer<addrinfo>? = first
+    while let info = entry {
+        entry = info.pointee.ai_next
+        let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype | Int32(SOCK_NONBLOCK.rawValue), info.pointee.ai_protocol)
+        guard fd >= 0 else { continue }
+        defer { close(fd) }
+        if connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 { return nil }
+        guard errno == EINPROGRESS else {
+            reason = String(cString: strerror(errno))
+            continue
+        }
+        var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        guard poll(&pfd, 1, Int32(timeout * 1000)) > 0 else {
+            reason = "connection timed out after \(timeout) s"
+            continue
+        }
+        var error: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+        if error == 0 { return nil }
+        reason = String(cString: strerror(error))
+    }
+    return reason
 }
 
 extension timeval {

@@ -7,7 +7,11 @@ import Synchronization
 /// This is how the rest of the process talks to a connection that only its I/O thread may
 /// touch (rabbitmq-c and hiredis are not thread-safe per connection).
 public final class CommandQueue<Command: Sendable>: Sendable {
-    private let pending = Mutex(Deque<Command>())
+    private struct State {
+        var pending = Deque<Command>()
+        var closed = false
+    }
+    private let state = Mutex(State())
     /// Wakes the owning thread when a command arrives.
     public let wakeup: Wakeup
 
@@ -17,36 +21,38 @@ public final class CommandQueue<Command: Sendable>: Sendable {
     }
 
     /// Adds a command and wakes the owner. Never blocks on I/O.
-    public func push(_ command: Command) {
-        pending.withLock { $0.append(command) }
-        wakeup.signal()
-    }
-
-    /// Adds several commands with one wake-up.
-    public func push<S: Sequence>(contentsOf commands: S) where S.Element == Command {
-        pending.withLock { $0.append(contentsOf: commands) }
-        wakeup.signal()
+    /// - Returns: false when the owner has closed the queue (nobody will ever take it): the
+    ///   caller must answer the command itself.
+    @discardableResult
+    public func push(_ command: Command) -> Bool {
+        let accepted = state.withLock { s -> Bool in
+            guard !s.closed else { return false }
+            s.pending.append(command)
+            return true
+        }
+        if accepted { wakeup.signal() }
+        return accepted
     }
 
     /// Removes and returns everything queued, oldest first.
     public func takeAll() -> Deque<Command> {
-        pending.withLock { queue in
-            let all = queue
-            queue.removeAll(keepingCapacity: true)
+        state.withLock { s in
+            let all = s.pending
+            s.pending.removeAll(keepingCapacity: true)
             return all
         }
     }
 
-    /// Removes and returns up to `limit` commands, oldest first.
-    public func take(upTo limit: Int) -> [Command] {
-        pending.withLock { queue in
-            let count = min(limit, queue.count)
-            let taken = Array(queue.prefix(count))
-            queue.removeFirst(count)
-            return taken
+    /// Refuses every later `push` and returns what was still queued, for the owner to fail.
+    public func close() -> Deque<Command> {
+        state.withLock { s in
+            s.closed = true
+            let all = s.pending
+            s.pending.removeAll()
+            return all
         }
     }
 
     /// Whether any command waits.
-    public var isEmpty: Bool { pending.withLock { $0.isEmpty } }
+    public var isEmpty: Bool { state.withLock { $0.pending.isEmpty } }
 }

@@ -23,10 +23,9 @@ final class Context {
         }
         guard let made else { throw RedisError(.connectionFailed, "cannot allocate a Redis context") }
         context = made
+        // From here on deinit frees the context, also when init throws.
         if made.pointee.err != 0 {
-            let reason = Context.errorText(made)
-            redisFree(made)
-            throw RedisError(.connectionFailed, "cannot connect to Redis at \(endpoint): \(reason)")
+            throw RedisError(.connectionFailed, "cannot connect to Redis at \(endpoint): \(Context.errorText(made))")
         }
         _ = redisSetTimeout(made, timeval(seconds: endpoint.commandTimeout))
         _ = redisEnableKeepAlive(made)
@@ -41,7 +40,6 @@ final class Context {
                 try expectOK(try command([Array("SELECT".utf8), Array(String(endpoint.database).utf8)]), "SELECT \(endpoint.database)")
             }
         } catch let error as RedisError {
-            redisFree(made)
             throw RedisError(.connectionFailed, error.message)
         }
     }
@@ -51,6 +49,17 @@ final class Context {
     }
 
     var descriptor: Int32 { context.pointee.fd }
+
+    /// Whether the server already closed this connection (or it broke) while it sat idle.
+    /// A command connection never receives unsolicited data, so anything readable before we
+    /// sent a command means end-of-file or an error: a restarted server, a dropped link.
+    var isBroken: Bool {
+        var pfd = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        guard poll(&pfd, 1, 0) > 0 else { return false }
+        if pfd.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 { return true }
+        var byte: UInt8 = 0
+        return recv(descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) <= 0
+    }
 
     private func expectOK(_ reply: RedisReply, _ what: String) throws {
         if case let .error(message) = reply { throw RedisError(.connectionFailed, "Redis at \(endpoint) refused \(what): \(message)") }

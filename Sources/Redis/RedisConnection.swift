@@ -116,7 +116,7 @@ public final class RedisConnection: Sendable {
         start()
         let deadline = monotonicSeconds() + (timeout ?? configuration.queueTimeout)
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<RedisReply, Error>) in
-            commands.push(.request(Request(arguments: arguments, deadline: deadline) { result in
+            submit(.request(Request(arguments: arguments, deadline: deadline) { result in
                 continuation.resume(with: result.mapError { $0 as Error })
             }))
         }
@@ -126,7 +126,7 @@ public final class RedisConnection: Sendable {
     public func send(_ arguments: [[UInt8]], timeout: Double? = nil, completion: @escaping @Sendable (Result<RedisReply, RedisError>) -> Void) {
         start()
         let deadline = monotonicSeconds() + (timeout ?? configuration.queueTimeout)
-        commands.push(.request(Request(arguments: arguments, deadline: deadline, resume: completion)))
+        submit(.request(Request(arguments: arguments, deadline: deadline, resume: completion)))
     }
 
     /// Waits until a command round trip works, or throws the reason after `timeout` seconds.
@@ -139,7 +139,16 @@ public final class RedisConnection: Sendable {
         let started = shared.withLock { $0.started }
         guard started else { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            commands.push(.close { continuation.resume() })
+            submit(.close { continuation.resume() })
+        }
+    }
+
+    /// Hands a command to the I/O thread, or answers it at once when the connection is closed.
+    private func submit(_ command: Command) {
+        guard !commands.push(command) else { return }
+        switch command {
+        case let .request(request): request.resume(.failure(RedisError(.closed, "Redis connection \(configuration.name) is closed")))
+        case let .close(done): done()
         }
     }
 }
@@ -185,7 +194,12 @@ final class RedisLoop: @unchecked Sendable {
         }
         let error = RedisError(.closed, "Redis connection \(configuration.name) closed")
         for request in waiting { request.resume(.failure(error)) }
-        for case let .request(request) in commands.takeAll() { request.resume(.failure(error)) }
+        for command in commands.close() {
+            switch command {
+            case let .request(request): request.resume(.failure(error))
+            case let .close(done): done()
+            }
+        }
         context = nil
         report(.closed, nil)
         onClose?()
@@ -239,6 +253,13 @@ final class RedisLoop: @unchecked Sendable {
     /// Writes up to `maxPipeline` queued commands, then reads their replies in order.
     private func pipeline() {
         guard let context else { return }
+        if context.isBroken {
+            // Found dead before anything was sent: reconnect and send there; nothing is ambiguous.
+            logger.info("redis connection found closed; reconnecting", metadata: ["redis": "\(configuration.endpoint)"])
+            self.context = nil
+            report(.reconnecting(attempt: 0, retryIn: 0, reason: "connection closed by server"), nil)
+            return
+        }
         let count = min(configuration.maxPipeline, waiting.count)
         let batch = Array(waiting.prefix(count))
         waiting.removeFirst(count)

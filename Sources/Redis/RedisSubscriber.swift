@@ -66,7 +66,7 @@ public final class RedisSubscriber: Sendable {
                 }
                 if first { continuation.resume(with: result.mapError { $0 as Error }) }
             }
-            commands.push(.subscribe(channel, finish))
+            if !commands.push(.subscribe(channel, finish)) { finish(.failure(RedisError(.closed, "subscriber closed"))) }
             Task {
                 try? await Task.sleep(for: .milliseconds(Int(timeout * 1000)))
                 finish(.failure(RedisError(.unavailable, "Redis at \(endpoint) did not confirm SUBSCRIBE \(channel) within \(timeout) s")))
@@ -83,7 +83,7 @@ public final class RedisSubscriber: Sendable {
     public func close() async {
         guard started.withLock({ $0 }) else { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            commands.push(.close { continuation.resume() })
+            if !commands.push(.close { continuation.resume() }) { continuation.resume() }
         }
     }
 }
@@ -140,6 +140,13 @@ final class SubscriberLoop: @unchecked Sendable {
         }
         let closed = RedisError(.closed, "subscriber closed")
         for waiters in confirming.values { waiters.forEach { $0(.failure(closed)) } }
+        for command in commands.close() {
+            switch command {
+            case let .subscribe(_, done): done(.failure(closed))
+            case let .close(done): done()
+            case .unsubscribe: break
+            }
+        }
         context = nil
         onClose?()
     }

@@ -3,8 +3,11 @@ import Foundation
 extension JSON {
     /// Encodes a `Codable` value the way kombu would carry it: dates become kombu
     /// `{"__type__": "datetime", "__value__": iso}` envelopes, so Python sees `datetime`s.
+    /// Object keys come out sorted: Foundation's encoder keeps no declaration order (left alone,
+    /// its order changes from process to process), and sorted is kombu's envelope order.
     public init<T: Encodable>(encoding value: T) throws {
         let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.container(keyedBy: EnvelopeKey.self)
             try container.encode("datetime", forKey: .type)

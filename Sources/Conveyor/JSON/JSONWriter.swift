@@ -68,16 +68,29 @@ enum JSONWriter {
         out.append(contentsOf: String(value).utf8)
     }
 
-    /// Python's `float.__repr__` and Swift's `description` agree on the shortest round-trip
-    /// digits and on when to switch to exponent notation; only the non-finite names differ.
     private static func appendDouble(_ value: Double, into out: inout [UInt8]) {
         if value.isNaN {
             out.append(contentsOf: "NaN".utf8)
         } else if value.isInfinite {
             out.append(contentsOf: (value < 0 ? "-Infinity" : "Infinity").utf8)
         } else {
-            out.append(contentsOf: value.description.utf8)
+            out.append(contentsOf: finiteText(value).utf8)
         }
+    }
+
+    /// A finite float as Python's `float.__repr__` writes it. Swift's `description` agrees on the
+    /// shortest round-trip digits and on exponent notation below 1e-4, but switches to exponent
+    /// notation from 2^53 where Python waits until 1e16; the doubles in between are whole numbers,
+    /// so their digits are written out positionally.
+    static func finiteText(_ value: Double) -> String {
+        let text = value.description
+        guard abs(value) < 1e16, let e = text.firstIndex(of: "e"),
+              let exponent = Int(text[text.index(after: e)...]), exponent >= 0 else { return text }
+        let mantissa = text[..<e]
+        var digits = String(mantissa.filter { $0 != "-" && $0 != "." })
+        guard digits.count <= exponent + 1 else { return text }
+        digits += String(repeating: "0", count: exponent + 1 - digits.count)
+        return (mantissa.hasPrefix("-") ? "-" : "") + digits + ".0"
     }
 
     static func writeString(_ string: String, ascii: Bool, into out: inout [UInt8]) {

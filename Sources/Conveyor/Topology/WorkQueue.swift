@@ -40,9 +40,11 @@ public struct WorkQueue: Sendable, Hashable {
         ]
     }
 
-    /// The dead-letter queue: durable, classic, no arguments.
+    /// The dead-letter queue: durable, and replicated like its work queue when that is a
+    /// quorum queue (a classic dead-letter queue would vanish with the node that hosts it).
     public var deadLetterDeclarations: [TopologyDeclaration] {
-        [.queue(QueueDeclaration(name: deadLetterQueue, durable: true))]
+        let arguments: FieldTable = type == .quorum ? ["x-queue-type": .string("quorum")] : [:]
+        return [.queue(QueueDeclaration(name: deadLetterQueue, durable: true, arguments: arguments))]
     }
 
     /// Rejects names RabbitMQ or the delay cascade cannot route.

@@ -42,7 +42,7 @@ public enum ISO8601 {
             return true
         }
         guard let year = number(4), expect(UInt8(ascii: "-")), let month = number(2), expect(UInt8(ascii: "-")),
-              let day = number(2), (1...12).contains(month), (1...31).contains(day) else { return nil }
+              let day = number(2), (1...12).contains(month), (1...daysIn(month, of: year)).contains(day) else { return nil }
         var hour = 0, minute = 0, second = 0
         var fraction = 0.0
         var offset = 0
@@ -98,6 +98,16 @@ public enum ISO8601 {
         parts.tm_sec = Int32(second)
         let epoch = timegm(&parts)
         return Date(timeIntervalSince1970: Double(epoch - offset) + fraction)
+    }
+
+    /// Days in a month of the proleptic Gregorian calendar (as Python's `datetime` knows them),
+    /// so `2026-02-30` is refused rather than read as March 2.
+    private static func daysIn(_ month: Int, of year: Int) -> Int {
+        switch month {
+        case 2: return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
     }
 
     private static func pad(_ value: Int, _ width: Int) -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import IOSupport
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -35,48 +36,82 @@ extension TaskContext {
     /// Runs a subprocess for this task and returns its exit status and output.
     ///
     /// The process is tied to the task: cancellation (soft time limit, revoke, cold shutdown)
-    /// sends it SIGTERM, and a hard time limit SIGKILLs it and its process group.
+    /// sends its process group SIGTERM, and a hard time limit SIGKILLs it. It starts with a clean
+    /// signal mask and default signal handling, whatever the worker blocks or ignores.
     public func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
                     currentDirectory: String? = nil) async throws -> ProcessOutput {
         try checkCancellation()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let exited = AsyncStream<Int32>.makeStream()
-        process.terminationHandler = { exited.continuation.yield($0.terminationStatus); exited.continuation.finish() }
-        try process.run()
-        let pid = process.processIdentifier
-        setpgid(pid, pid)
-        children.add(pid)
-        defer { children.remove(pid) }
-        // Read both pipes while the process runs so a full pipe cannot block it; on threads of
-        // their own, because a blocking read would starve Swift's small cooperative pool.
-        async let stdout = readToEnd(out.fileHandleForReading)
-        async let stderr = readToEnd(err.fileHandleForReading)
-        let status = await withTaskCancellationHandler {
-            var status: Int32 = -1
-            for await value in exited.stream { status = value }
-            return status
-        } onCancel: {
-            kill(pid, SIGTERM)
+        let out = try OutputPipe()
+        let err = try OutputPipe()
+        let child: Subprocess.Child
+        do {
+            child = try Subprocess.spawn(executable, arguments, environment: environment, directory: currentDirectory,
+                                         standardOutput: .descriptor(out.writeEnd), standardError: .descriptor(err.writeEnd))
+        } catch {
+            out.closeBoth()
+            err.closeBoth()
+            throw error
         }
-        let output = ProcessOutput(status: status, standardOutput: Array(await stdout), standardError: Array(await stderr))
+        children.add(child.pid)
+        defer { children.remove(child.pid) }
+        out.closeWriteEnd()
+        err.closeWriteEnd()
+        // Both pipes are drained while the child runs, so a full pipe cannot block it.
+        async let stdout = out.readToEnd()
+        async let stderr = err.readToEnd()
+        let status = await withTaskCancellationHandler {
+            await child.wait()
+        } onCancel: {
+            child.signal(SIGTERM)
+        }
+        let output = ProcessOutput(status: status, standardOutput: await stdout, standardError: await stderr)
         try checkCancellation()
         return output
     }
 }
 
-/// Reads a pipe to its end on a dedicated thread.
-private func readToEnd(_ handle: FileHandle) async -> Data {
-    await withCheckedContinuation { (continuation: CheckedContinuation<Data, Never>) in
-        let thread = Thread { continuation.resume(returning: handle.readDataToEndOfFile()) }
-        thread.name = "conveyor:pipe"
-        thread.start()
+/// A pipe whose read end is drained on a thread of its own (a blocking read would starve
+/// Swift's small cooperative pool).
+private final class OutputPipe: @unchecked Sendable {
+    let readEnd: Int32
+    let writeEnd: Int32
+
+    init() throws {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { throw SubprocessError(executable: "pipe", code: errno) }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        readEnd = fds[0]
+        writeEnd = fds[1]
+    }
+
+    func closeWriteEnd() { close(writeEnd) }
+
+    func closeBoth() {
+        close(readEnd)
+        close(writeEnd)
+    }
+
+    func readToEnd() async -> [UInt8] {
+        let fd = readEnd
+        return await withCheckedContinuation { (continuation: CheckedContinuation<[UInt8], Never>) in
+            let thread = Thread {
+                var data: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 65_536)
+                while true {
+                    let count = read(fd, &buffer, buffer.count)
+                    if count > 0 {
+                        data.append(contentsOf: buffer[0..<count])
+                    } else if count < 0 && errno == EINTR {
+                        continue
+                    } else {
+                        break
+                    }
+                }
+                close(fd)
+                continuation.resume(returning: data)
+            }
+            thread.name = "conveyor:pipe"
+            thread.start()
+        }
     }
 }

@@ -19,9 +19,9 @@ enum RunOutcome: Sendable {
 /// Runs a task body under its time limits.
 ///
 /// The soft limit cancels the body's Swift task (cooperative: the body sees it through
-/// `checkCancellation`). The hard limit stops waiting: the slot is freed and the failure
-/// recorded, but Swift cannot stop a body that ignores cancellation; it keeps running in the
-/// background until it returns, and its result is discarded.
+/// `checkCancellation`). The hard limit stops waiting: the slot is freed, the failure recorded
+/// and the task's subprocesses killed, but Swift cannot stop a body that ignores cancellation;
+/// it keeps running in the background until it returns, and its result is discarded.
 enum TaskRunner {
     /// Shared between the body, the limit timer, the waiting caller and its cancellation
     /// handler; the first outcome wins.
@@ -32,7 +32,7 @@ enum TaskRunner {
             var softFired = false
             var cancelled = false
             var work: Task<Void, Never>?
-            var timer: Task<Void, Never>?
+            var alarms: [UInt64] = []
             /// An outcome that arrived before the continuation was attached.
             var early: RunOutcome?
         }
@@ -52,16 +52,17 @@ enum TaskRunner {
         }
 
         func settle(_ outcome: RunOutcome) {
-            let (continuation, timer) = state.withLock { s -> (CheckedContinuation<RunOutcome, Never>?, Task<Void, Never>?) in
-                guard !s.settled else { return (nil, nil) }
+            let (continuation, alarms) = state.withLock { s -> (CheckedContinuation<RunOutcome, Never>?, [UInt64]) in
+                guard !s.settled else { return (nil, []) }
                 s.settled = true
+                let alarms = s.alarms
                 guard let c = s.continuation else {
                     s.early = outcome
-                    return (nil, nil)
+                    return (nil, alarms)
                 }
-                return (c, s.timer)
+                return (c, alarms)
             }
-            timer?.cancel()
+            alarms.forEach(Watchdog.shared.cancel)
             continuation?.resume(returning: outcome)
         }
 
@@ -77,7 +78,7 @@ enum TaskRunner {
         var isSettled: Bool { state.withLock { $0.settled } }
         var softLimitFired: Bool { state.withLock { $0.softFired } }
         func markSoftFired() { state.withLock { $0.softFired = true } }
-        func setTimer(_ task: Task<Void, Never>) { state.withLock { $0.timer = task } }
+        func addAlarm(_ id: UInt64) { state.withLock { $0.alarms.append(id) } }
     }
 
     static func run(_ task: RegisteredTask, context: TaskContext, soft: Double?, hard: Double?) async -> RunOutcome {
@@ -99,23 +100,23 @@ enum TaskRunner {
                     }
                 }
                 race.attach(continuation, work: work)
-                guard soft != nil || hard != nil, !race.isSettled else { return }
-                race.setTimer(Task {
-                    var elapsed = 0.0
-                    if let soft, soft < (hard ?? .infinity) {
-                        try? await Task.sleep(for: .milliseconds(Int(soft * 1000)))
-                        if Task.isCancelled { return }
+                guard !race.isSettled else { return }
+                // Limits fire from the watchdog thread, not from a Swift task: a body that blocks
+                // the cooperative threads cannot delay them.
+                if let soft, soft < (hard ?? .infinity) {
+                    race.addAlarm(Watchdog.shared.schedule(after: soft) {
                         race.markSoftFired()
                         work.cancel()
-                        elapsed = soft
-                    }
-                    guard let hard else { return }
-                    try? await Task.sleep(for: .milliseconds(Int(max(0, hard - elapsed) * 1000)))
-                    if Task.isCancelled { return }
-                    work.cancel()
-                    context.children.signalAll(SIGKILL)
-                    race.settle(.hardTimeLimit(hard))
-                })
+                    })
+                }
+                if let hard {
+                    race.addAlarm(Watchdog.shared.schedule(after: hard) {
+                        // Settle first, so the body's reaction to cancellation cannot win the race.
+                        race.settle(.hardTimeLimit(hard))
+                        work.cancel()
+                        context.children.signalAll(SIGKILL)
+                    })
+                }
             }
         } onCancel: {
             race.cancel()

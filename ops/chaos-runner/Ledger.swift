@@ -1,0 +1,92 @@
+import Conveyor
+import Foundation
+
+/// Jepsen-style bookkeeping for one scenario: every enqueue is `ok` (confirmed) or `unknown`
+/// (the client could not tell); at the end every `ok` task must have ended in exactly one of a
+/// stored final state (SUCCESS, or FAILURE/REVOKED for tasks meant to fail) or a dead letter
+/// with a reason. Anything else is lost.
+actor Ledger {
+    private(set) var ok: [String] = []
+    private(set) var unknown: [String] = []
+    private(set) var failedToEnqueue = 0
+
+    func record(_ outcomes: [Result<TaskHandle, ConveyorError>], ids: [String]) {
+        for (outcome, id) in zip(outcomes, ids) {
+            switch outcome {
+            case .success: ok.append(id)
+            case let .failure(error) where error.code == .unroutable || error.code == .invalidArguments:
+                failedToEnqueue += 1
+            case .failure:
+                unknown.append(id)
+            }
+        }
+    }
+
+    func recordOK(_ id: String) { ok.append(id) }
+}
+
+/// What the checker found.
+struct Verdict {
+    var ok = 0
+    var unknown = 0
+    var succeeded = 0
+    var failed = 0
+    var deadLettered = 0
+    var lost: [String] = []
+    var duplicates = 0
+    var recoverySeconds: Double?
+    var notes: [String] = []
+    var problems: [String] = []
+
+    var passed: Bool { lost.isEmpty && problems.isEmpty }
+}
+
+/// Checks a ledger against Redis, the dead letters and the workers' logs.
+struct Checker {
+    let client: ConveyorClient
+    let queue: String
+
+    /// Waits (bounded) until every ok task is final or dead-lettered, then judges.
+    func verdict(ledger: Ledger, workers: [SupervisedWorker], drainTimeout: Double) async throws -> Verdict {
+        let ok = await ledger.ok
+        var verdict = Verdict()
+        verdict.ok = ok.count
+        verdict.unknown = await ledger.unknown.count
+        var pending = Set(ok)
+        var deadIds = Set<String>()
+        let deadline = Date().addingTimeInterval(drainTimeout)
+        while !pending.isEmpty {
+            for result in try await client.results(for: Array(pending)) where result.state.isReady {
+                pending.remove(result.id)
+            }
+            if !pending.isEmpty {
+                deadIds = Set(try await DeadLetterBox(client: client).list(queue: queue, limit: 100_000).compactMap(\.taskId))
+                pending.subtract(deadIds)
+            }
+            if pending.isEmpty || Date() > deadline { break }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        verdict.lost = pending.sorted()
+        let results = try await client.results(for: ok)
+        verdict.succeeded = results.filter { $0.state == .success }.count
+        verdict.failed = results.filter { $0.state == .failure || $0.state == .revoked }.count
+        deadIds = Set(try await DeadLetterBox(client: client).list(queue: queue, limit: 100_000).compactMap(\.taskId))
+        verdict.deadLettered = deadIds.count
+        verdict.duplicates = duplicateExecutions(workers: workers, ids: Set(ok))
+        return verdict
+    }
+
+    /// Tasks that started more than once, counted from the workers' `task started` log lines.
+    private func duplicateExecutions(workers: [SupervisedWorker], ids: Set<String>) -> Int {
+        var starts: [Substring: Int] = [:]
+        for file in workers.flatMap(\.logFiles) {
+            guard let text = try? String(contentsOf: file, encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n") where line.contains("msg=\"task started\"") {
+                guard let range = line.range(of: " id=") else { continue }
+                let id = line[range.upperBound...].prefix { $0 != " " }
+                starts[id, default: 0] += 1
+            }
+        }
+        return starts.filter { ids.contains(String($0.key)) && $0.value > 1 }.count
+    }
+}

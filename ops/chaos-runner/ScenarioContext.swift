@@ -1,0 +1,84 @@
+import AMQP
+import Conveyor
+import Foundation
+import Logging
+
+/// What every scenario needs: the private servers, the worker binary, and how to publish and
+/// measure.
+struct ScenarioContext {
+    let infrastructure: Infrastructure
+    let workerBinary: URL
+    let quick: Bool
+    let logger: Logger
+
+    static let brokerPort = 5681
+    static let redisPort = 6391
+    static let proxyPort = 5691
+
+    func brokerURL(port: Int = brokerPort, heartbeat: Int = 5) -> String {
+        "amqp://guest:guest@127.0.0.1:\(port)/%2F?heartbeat=\(heartbeat)"
+    }
+
+    var redisURL: String { "redis://127.0.0.1:\(Self.redisPort)/0" }
+
+    func configuration(broker: String, queue: String, queueType: QueueType = .classic) -> ConveyorConfiguration {
+        var configuration = ConveyorConfiguration(brokerURL: broker, resultURL: redisURL, defaultQueue: queue, queueType: queueType)
+        configuration.publishTimeout = 30
+        configuration.connectTimeout = 30
+        configuration.resultTTL = 3600
+        return configuration
+    }
+
+    func client(broker: String, queue: String, queueType: QueueType = .classic) throws -> ConveyorClient {
+        try ConveyorClient(configuration: configuration(broker: broker, queue: queue, queueType: queueType), name: "chaos-client",
+                           logger: logger)
+    }
+
+    func worker(_ name: String, queue: String, broker: String, concurrency: Int = 8, queueType: QueueType = .classic,
+                extra: [String] = []) -> SupervisedWorker {
+        SupervisedWorker(
+            name: name, binary: workerBinary,
+            arguments: ["--queues", queue, "--concurrency", "\(concurrency)", "--grace-period", "10", "--log-level", "info"] + extra,
+            environment: ["CONVEYOR_BROKER_URL": broker, "CONVEYOR_RESULT_URL": redisURL, "CONVEYOR_QUEUE_TYPE": queueType.rawValue],
+            logDirectory: infrastructure.logs)
+    }
+
+    /// Publishes `count` tasks in batches, recording each as ok or unknown.
+    func publish(_ client: ConveyorClient, ledger: Ledger, count: Int, task: String, args: [JSON], options: TaskOptions = .init(),
+                 batch: Int = 50, pause: Double = 0) async {
+        var sent = 0
+        while sent < count {
+            let size = min(batch, count - sent)
+            var requests: [ConveyorClient.Request] = []
+            var ids: [String] = []
+            for _ in 0..<size {
+                var opts = options
+                let id = UUID().uuidString.lowercased()
+                opts.taskId = id
+                ids.append(id)
+                requests.append(ConveyorClient.Request(name: task, args: args, options: opts))
+            }
+            await ledger.record(await client.send(batch: requests), ids: ids)
+            sent += size
+            if pause > 0 { try? await Task.sleep(for: .milliseconds(Int(pause * 1000))) }
+        }
+    }
+
+    /// Seconds until a fresh task goes all the way through again (the fleet has recovered).
+    func recovery(_ client: ConveyorClient, since start: Date, timeout: Double = 90) async -> Double? {
+        while Date().timeIntervalSince(start) < timeout {
+            if let handle = try? await client.send(taskNamed: "conveyor.add", args: [1, 1]),
+               let result = try? await handle.wait(timeout: 5), result.state == .success {
+                return Date().timeIntervalSince(start)
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return nil
+    }
+
+    /// How long the background load of a scenario lasts, seconds.
+    var loadSeconds: Double { quick ? 4 : 12 }
+
+    /// A size: small for `--quick` (inside `ops/test`), larger for the full run.
+    func size(quick: Int, full: Int) -> Int { self.quick ? quick : full }
+}
