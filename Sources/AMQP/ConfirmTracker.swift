@@ -83,12 +83,17 @@ struct ConfirmTracker {
         }
     }
 
-    /// Fails every unconfirmed message whose deadline passed.
-    mutating func expire(now: Double) {
+    /// Fails every unconfirmed message whose deadline passed. While the broker blocks
+    /// publishers (a resource alarm), the error says so.
+    mutating func expire(now: Double, blocked: Bool) {
         for index in window.indices {
             guard let pending = window[index], pending.deadline <= now else { continue }
-            pending.finish(.failure(AMQPError(.confirmTimeout,
-                "no publisher confirm for message to '\(pending.message.routingKey)' in time; it may or may not be in the broker")))
+            let error = blocked
+                ? AMQPError(.blocked, "broker is blocking publishers (memory or disk alarm): no confirm for message to "
+                    + "'\(pending.message.routingKey)' in time; it may still be delivered once the alarm clears")
+                : AMQPError(.confirmTimeout,
+                    "no publisher confirm for message to '\(pending.message.routingKey)' in time; it may or may not be in the broker")
+            pending.finish(.failure(error))
             window[index] = nil
         }
         trim()

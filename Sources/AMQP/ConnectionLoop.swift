@@ -291,7 +291,7 @@ final class ConnectionLoop: @unchecked Sendable {
     // MARK: Deadlines and shutdown
 
     private func expire(now: Double) {
-        confirms.expire(now: now)
+        confirms.expire(now: now, blocked: blocked)
         let reason: AMQPError
         if blocked {
             reason = AMQPError(.blocked, "broker is blocking publishers (memory or disk alarm); message not accepted in time")
@@ -338,7 +338,10 @@ final class ConnectionLoop: @unchecked Sendable {
 
 extension TopologyDeclaration {
     var acceptsExisting: Bool {
-        if case let .queue(q) = self { return q.acceptExisting }
-        return false
+        switch self {
+        case let .queue(q): return q.acceptExisting
+        case let .exchange(e): return e.acceptExisting
+        default: return false
+        }
     }
 }

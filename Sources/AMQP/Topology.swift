@@ -19,13 +19,17 @@ public struct ExchangeDeclaration: Sendable, Hashable {
     public var durable: Bool
     public var autoDelete: Bool
     public var arguments: FieldTable
+    /// When the exchange already exists with another type or flags (406), use it as it is.
+    public var acceptExisting: Bool
 
-    public init(name: String, type: String = "direct", durable: Bool = true, autoDelete: Bool = false, arguments: FieldTable = [:]) {
+    public init(name: String, type: String = "direct", durable: Bool = true, autoDelete: Bool = false, arguments: FieldTable = [:],
+                acceptExisting: Bool = false) {
         self.name = name
         self.type = type
         self.durable = durable
         self.autoDelete = autoDelete
         self.arguments = arguments
+        self.acceptExisting = acceptExisting
     }
 }
 

@@ -14,7 +14,7 @@ public struct Backoff: Sendable, Equatable {
     ///   - base: ceiling of the first wait, seconds.
     ///   - cap: largest ceiling, seconds.
     ///   - floor: smallest wait, seconds.
-    public init(base: Double = 0.1, cap: Double = 10, floor: Double = 0.05) {
+    public init(base: Double = 0.1, cap: Double = 5, floor: Double = 0.05) {
         self.base = base
         self.cap = cap
         self.floor = floor

@@ -87,7 +87,7 @@ struct MessageFormatTests {
         #expect(declared["exchange_type"] == "direct" && declared["durable"] == true && declared["exchange_durable"] == true)
         #expect(declared["exclusive"] == false && declared["auto_delete"] == false && declared["arguments"] == .null)
         let work = WorkQueue(name: queue).declarations
-        #expect(work.contains(.exchange(ExchangeDeclaration(name: queue, type: "direct", durable: true))))
+        #expect(work.contains(.exchange(ExchangeDeclaration(name: queue, type: "direct", durable: true, acceptExisting: true))))
         #expect(work.contains(.queue(QueueDeclaration(name: queue, durable: true))))
         #expect(work.contains(.queueBinding(queue: queue, exchange: queue, routingKey: queue)))
 

@@ -118,4 +118,27 @@ struct PythonClientToSwiftWorkerTests {
         #expect(expired["module"] == "celery.exceptions")
         #expect(expired["state"] == "REVOKED")
     }
+
+    @Test("Celery's native delayed delivery (quorum queue, countdown in the routing key) reaches the Swift worker when due")
+    func nativeDelayedDeliveryFromCelery() async throws {
+        try TestEnvironment.requirePython()
+        let queue = TestEnvironment.uniqueQueue("py2swift-native")
+        var configuration = TestEnvironment.configuration(queue: queue)
+        configuration.queueType = .quorum
+        let worker = try await TestWorker(queue: queue, configuration: configuration)
+        let result: JSON
+        do {
+            result = try await runPython("send_native_delayed.py", [queue])
+            try await worker.stop()
+        } catch {
+            try? await worker.stop()
+            throw error
+        }
+        // Celery itself chose the cascade: published to celery_delayed_27 with the delay in binary.
+        #expect(result["exchange"] == "celery_delayed_27")
+        #expect(result["routing_key"] == .string(DelayedDelivery.routingKey(delay: 2, queue: queue)))
+        #expect(result["value"] == 42)
+        let elapsed = try #require(result["elapsed"]?.double)
+        #expect(elapsed >= 1.5, "countdown=2 ran after \(elapsed) s")
+    }
 }

@@ -23,7 +23,7 @@ func withCleanup<T>(_ cleanup: () async -> Void, _ body: () async throws -> T) a
 
 enum Scenarios {
     static let all: [Scenario] = [workerKill, brokerRestart, redisRestart, networkBlackhole, poisonAndTimeLimits,
-                                  consumerTimeout, clusterNodeDown, badInputBulk]
+                                  consumerTimeout, memoryAlarm, clusterNodeDown, badInputBulk]
 
     /// Runs the common shape: workers up, load in the background, `inject` while it flows,
     /// then wait for the ledger to settle.
@@ -171,6 +171,42 @@ enum Scenarios {
         await client.close()
         return result
         }
+    }
+
+    static let memoryAlarm = Scenario(name: "memory-alarm", summary: "broker memory alarm: publishing fails clearly after its timeout, then resumes") { context in
+        let queue = "chaos.alarm.\(UUID().uuidString.prefix(6))"
+        var configuration = context.configuration(broker: context.brokerURL(), queue: queue)
+        configuration.publishTimeout = 3
+        let client = try ConveyorClient(configuration: configuration, name: "chaos-alarm", logger: context.logger)
+        try await client.connect(timeout: 30)
+        try await client.declare(queue: queue)
+        let workers = ["alarm-a"].map { context.worker($0, queue: queue, broker: context.brokerURL()) }
+        for worker in workers { try await worker.start() }
+        let ledger = Ledger()
+        await context.publish(client, ledger: ledger, count: 100, task: "conveyor.sleep", args: [0.01])
+        try await context.infrastructure.run("rabbit-ctl", "chaos1", "set_vm_memory_high_watermark", "0")
+        var problems: [String] = []
+        var notes: [String] = []
+        let asked = Date()
+        do {
+            let handle = try await client.send(taskNamed: "conveyor.add", args: [1, 1])
+            problems.append("publishing during the alarm succeeded (task \(handle.id))")
+        } catch let error as ConveyorError {
+            let took = Date().timeIntervalSince(asked)
+            notes.append(String(format: "publish during the alarm failed after %.1f s: %@", took, error.message))
+            if took > configuration.publishTimeout + 5 { problems.append("the failing publish took \(took) s") }
+            if !error.message.contains("blocking publishers") { problems.append("the error does not say the broker blocks publishers") }
+        }
+        try await context.infrastructure.run("rabbit-ctl", "chaos1", "set_vm_memory_high_watermark", "0.4")
+        let healed = Date()
+        await context.publish(client, ledger: ledger, count: 100, task: "conveyor.sleep", args: [0.01])
+        var verdict = try await Checker(client: client, queue: queue).verdict(ledger: ledger, workers: workers, drainTimeout: 60)
+        verdict.recoverySeconds = await context.recovery(client, since: healed)
+        verdict.problems += problems
+        verdict.notes += notes
+        for worker in workers { await worker.stop() }
+        await client.close()
+        return verdict
     }
 
     static let clusterNodeDown = Scenario(name: "cluster-node-down", summary: "3-node cluster, quorum queues, the node clients use stopped under load") { context in

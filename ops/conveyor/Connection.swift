@@ -11,6 +11,9 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "Result store URL; overrides CONVEYOR_RESULT_URL.")
     var resultBackend: String?
 
+    @Option(help: "classic or quorum: how queues are declared when created (default CONVEYOR_QUEUE_TYPE or classic).")
+    var queueType: String?
+
     @Option(help: "Seconds to wait for the broker and Redis before giving up.")
     var connectTimeout: Double = 5
 
@@ -22,11 +25,13 @@ struct ConnectionOptions: ParsableArguments {
         if let broker { configuration.brokerURL = broker }
         if let resultBackend { configuration.resultURL = resultBackend }
         configuration.connectTimeout = connectTimeout
+        if let queueType, let type = QueueType(rawValue: queueType) { configuration.queueType = type }
         return configuration
     }
 
     /// A client, with library logging kept to errors so output stays readable.
     func client(createMissingQueues: Bool = true) throws -> ConveyorClient {
+        if let queueType, QueueType(rawValue: queueType) == nil { throw CLIError("--queue-type must be classic or quorum", exitCode: 2) }
         var configuration = self.configuration
         configuration.createMissingQueues = createMissingQueues
         var logger = Logger(label: "conveyor.cli")

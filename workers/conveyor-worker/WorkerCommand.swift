@@ -41,6 +41,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(help: "Register conveyor.crash, which ends the process abruptly (fault tests only).")
     var allowCrash = false
 
+    @Option(help: "classic or quorum: how work queues are declared (must match the other clients; default CONVEYOR_QUEUE_TYPE or classic).")
+    var queueType: String?
+
     @Option(help: "Broker URL(s); overrides CONVEYOR_BROKER_URL.")
     var broker: String?
 
@@ -68,6 +71,10 @@ struct WorkerCommand: AsyncParsableCommand {
         var configuration = ConveyorConfiguration.fromEnvironment()
         if let broker { configuration.brokerURL = broker }
         if let resultBackend { configuration.resultURL = resultBackend }
+        if let queueType {
+            guard let type = QueueType(rawValue: queueType) else { fail("--queue-type must be classic or quorum") }
+            configuration.queueType = type
+        }
         guard poisonAfter >= 1 else { fail("--poison-after must be at least 1") }
         if let maxMessageSize { configuration.maxMessageSize = maxMessageSize }
         var options = WorkerOptions(concurrency: concurrency, prefetch: prefetch, shutdownGracePeriod: gracePeriod, allowCrash: allowCrash,

@@ -33,7 +33,9 @@ public struct WorkQueue: Sendable, Hashable {
     /// (`DelayedDelivery.declarations`) must be declared first.
     public var declarations: [TopologyDeclaration] {
         [
-            .exchange(ExchangeDeclaration(name: name, type: "direct", durable: true)),
+            // Celery declares a direct exchange; an app using native delayed delivery declares a
+            // topic one. Either routes the queue's own routing key, so an existing one is kept.
+            .exchange(ExchangeDeclaration(name: name, type: "direct", durable: true, acceptExisting: true)),
             .queue(QueueDeclaration(name: name, durable: true, arguments: arguments)),
             .queueBinding(queue: name, exchange: name, routingKey: name),
             DelayedDelivery.binding(for: name),

@@ -74,6 +74,30 @@ struct WorkerProcessTests {
         await client.close()
     }
 
+    @Test("SIGHUP restarts the worker in place: warm stop, the same pid, ready again, nothing lost")
+    func hangupRestartsInPlace() async throws {
+        let queue = TestEnvironment.uniqueQueue("hup")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("conveyor-\(UUID().uuidString).pid").path
+        let worker = try await startWorkerProcess(queue: queue, name: "hup@\(queue)", extra: ["--pidfile", path])
+        let client = try testClient(queue: queue)
+        let handles = await client.send(batch: (0..<20).map { _ in ConveyorClient.Request(name: "conveyor.sleep", args: [0.2]) })
+        try await worker.waitForLog("task started", timeout: 20)
+        worker.signal(SIGHUP)
+        try await eventually(timeout: 30, "worker ready a second time") {
+            worker.log.components(separatedBy: "worker ready").count - 1 >= 2
+        }
+        #expect(worker.isRunning)
+        #expect(worker.log.contains("restarting in place"))
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) == worker.pid)
+        for handle in handles {
+            #expect(try await client.wait(for: try handle.get().id, timeout: 60).state == .success)
+        }
+        worker.signal(SIGTERM)
+        #expect(try await worker.waitForExit(timeout: 20) == 0)
+        await client.close()
+    }
+
     @Test("a pidfile held by a live worker stops a second one from starting")
     func pidfile() async throws {
         let queue = TestEnvironment.uniqueQueue("pid")

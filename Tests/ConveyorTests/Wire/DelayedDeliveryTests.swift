@@ -206,7 +206,7 @@ extension WireTests {
         func declarations() {
             let queue = WorkQueue(name: "q1")
             #expect(queue.declarations == [
-                .exchange(ExchangeDeclaration(name: "q1", type: "direct", durable: true)),
+                .exchange(ExchangeDeclaration(name: "q1", type: "direct", durable: true, acceptExisting: true)),
                 .queue(QueueDeclaration(name: "q1", durable: true, arguments: [:])),
                 .queueBinding(queue: "q1", exchange: "q1", routingKey: "q1"),
                 DelayedDelivery.binding(for: "q1"),
