@@ -2,6 +2,9 @@ import DequeModule
 import IOSupport
 import Logging
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A connection to Redis owned by one dedicated I/O thread, with automatic pipelining.
 ///
@@ -60,7 +63,11 @@ public final class RedisConnection: Sendable {
     private let logger: Logger
 
     /// Creates the connection without connecting; it starts on first use or `start()`.
+    ///
+    /// hiredis 0.14 writes with `write()`, so a server that goes away mid-write would raise
+    /// SIGPIPE and kill the process: creating a connection ignores SIGPIPE process-wide.
     public init(configuration: Configuration, logger: Logger) throws {
+        signal(SIGPIPE, SIG_IGN)
         self.configuration = configuration
         self.logger = logger
         self.commands = try CommandQueue()

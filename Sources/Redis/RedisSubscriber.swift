@@ -33,6 +33,7 @@ public final class RedisSubscriber: Sendable {
     ///   - onReconnect: called on the I/O thread after a reconnect re-subscribed everything.
     public init(endpoint: RedisEndpoint, logger: Logger, reconnect: Backoff = Backoff(),
                 onMessage: @escaping @Sendable (String, [UInt8]) -> Void, onReconnect: @escaping @Sendable () -> Void = {}) throws {
+        signal(SIGPIPE, SIG_IGN)  // see RedisConnection.init
         self.endpoint = endpoint
         self.logger = logger
         self.onMessage = onMessage

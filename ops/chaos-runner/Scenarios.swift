@@ -22,8 +22,8 @@ func withCleanup<T>(_ cleanup: () async -> Void, _ body: () async throws -> T) a
 }
 
 enum Scenarios {
-    static let all: [Scenario] = [workerKill, brokerRestart, redisRestart, networkBlackhole, poisonAndTimeLimits,
-                                  consumerTimeout, memoryAlarm, clusterNodeDown, badInputBulk]
+    static let all: [Scenario] = [workerKill, brokerRestart, delayedAcrossRestart, redisRestart, networkBlackhole,
+                                  poisonAndTimeLimits, consumerTimeout, memoryAlarm, clusterNodeDown, badInputBulk]
 
     /// Runs the common shape: workers up, load in the background, `inject` while it flows,
     /// then wait for the ledger to settle.
@@ -73,6 +73,41 @@ enum Scenarios {
             try await context.infrastructure.run("rabbit-start", "chaos1", "\(ScenarioContext.brokerPort)", "25681")
             return Date()
         }
+    }
+
+    static let delayedAcrossRestart = Scenario(name: "delayed+restart", summary: "countdown tasks waiting in the delay cascade while RabbitMQ is killed and restarted") { context in
+        let queue = "chaos.delay.\(UUID().uuidString.prefix(6))"
+        let client = try context.client(broker: context.brokerURL(), queue: queue)
+        try await client.connect(timeout: 30)
+        try await client.declare(queue: queue)
+        let workers = ["delay-a"].map { context.worker($0, queue: queue, broker: context.brokerURL()) }
+        for worker in workers { try await worker.start() }
+        let ledger = Ledger()
+        var due: [String: Date] = [:]
+        let count = context.size(quick: 60, full: 300)
+        for index in 0..<count {
+            let id = UUID().uuidString.lowercased()
+            let countdown = Double(3 + index % 6)
+            let outcome = await client.send(batch: [ConveyorClient.Request(
+                name: "conveyor.add", args: [1, 1], options: TaskOptions(countdown: countdown, taskId: id))])
+            await ledger.record(outcome, ids: [id])
+            due[id] = Date().addingTimeInterval(countdown)
+        }
+        // While every task still waits in the cascade: kill the broker, start it again.
+        try await context.infrastructure.run("rabbit-kill", "chaos1")
+        try await context.infrastructure.run("rabbit-start", "chaos1", "\(ScenarioContext.brokerPort)", "25681")
+        let healed = Date()
+        var verdict = try await Checker(client: client, queue: queue).verdict(ledger: ledger, workers: workers, drainTimeout: 90)
+        verdict.recoverySeconds = await context.recovery(client, since: healed)
+        let early = try await client.results(for: Array(due.keys)).filter { result in
+            guard let done = result.dateDone, let due = due[result.id] else { return false }
+            return done < due.addingTimeInterval(-1)
+        }.count
+        if early > 0 { verdict.problems.append("\(early) tasks ran more than a second before their ETA") }
+        verdict.notes.append("\(count) tasks with countdowns of 3-8 s survived the restart in the cascade")
+        for worker in workers { await worker.stop() }
+        await client.close()
+        return verdict
     }
 
     static let redisRestart = Scenario(name: "redis-restart", summary: "Redis killed (-9) and restarted mid-load") { context in
