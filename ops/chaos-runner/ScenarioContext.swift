@@ -29,11 +29,6 @@ struct ScenarioContext {
         return configuration
     }
 
-    func client(broker: String, queue: String, queueType: QueueType = .classic) throws -> ConveyorClient {
-        try ConveyorClient(configuration: configuration(broker: broker, queue: queue, queueType: queueType), name: "chaos-client",
-                           logger: logger)
-    }
-
     func worker(_ name: String, queue: String, broker: String, concurrency: Int = 8, queueType: QueueType = .classic,
                 extra: [String] = []) -> SupervisedWorker {
         SupervisedWorker(

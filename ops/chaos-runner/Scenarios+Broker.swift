@@ -1,0 +1,123 @@
+import Conveyor
+import Foundation
+
+extension Scenarios {
+    static let brokerRestart = Scenario(name: "broker-restart", summary: "RabbitMQ killed (-9) and started again mid-load") { context in
+        try await context.standard("broker", workers: ["broker-a", "broker-b"], count: context.size(quick: 600, full: 3000)) { _ in
+            try await Task.sleep(for: .milliseconds(800))
+            try await context.infrastructure.run("rabbit-kill", "chaos1")
+            try await Task.sleep(for: .seconds(1))
+            try await context.infrastructure.run("rabbit-start", "chaos1", "\(ScenarioContext.brokerPort)", "25681")
+            return Date()
+        }
+    }
+
+    static let delayedAcrossRestart = Scenario(name: "delayed+restart", summary: "countdown tasks waiting in the delay cascade while RabbitMQ is killed and restarted") { context in
+        let stage = try await context.stage("delay", broker: context.brokerURL(), workers: ["delay-a"])
+        return try await withCleanup({ await stage.tearDown() }) {
+            var due: [String: Date] = [:]
+            let count = context.size(quick: 60, full: 300)
+            for index in 0..<count {
+                let id = UUID().uuidString.lowercased()
+                let countdown = Double(3 + index % 6)
+                let outcome = await stage.client.send(batch: [ConveyorClient.Request(
+                    name: "conveyor.add", args: [1, 1], options: TaskOptions(countdown: countdown, taskId: id))])
+                await stage.ledger.record(outcome, ids: [id])
+                due[id] = Date().addingTimeInterval(countdown)
+            }
+            // While every task still waits in the cascade: kill the broker, start it again.
+            try await context.infrastructure.run("rabbit-kill", "chaos1")
+            try await context.infrastructure.run("rabbit-start", "chaos1", "\(ScenarioContext.brokerPort)", "25681")
+            let healed = Date()
+            var verdict = try await stage.verdict(drainTimeout: 90)
+            verdict.recoverySeconds = await context.recovery(stage.client, since: healed)
+            let early = try await stage.client.results(for: Array(due.keys)).filter { result in
+                guard let done = result.dateDone, let due = due[result.id] else { return false }
+                return done < due.addingTimeInterval(-1)
+            }.count
+            if early > 0 { verdict.problems.append("\(early) tasks ran more than a second before their ETA") }
+            verdict.notes.append("\(count) tasks with countdowns of 3-8 s survived the restart in the cascade")
+            return verdict
+        }
+    }
+
+    static let networkBlackhole = Scenario(name: "network-blackhole", summary: "TCP proxy between workers and broker frozen, then reset") { context in
+        try await context.infrastructure.run("proxy-start", "\(ScenarioContext.proxyPort)", "\(ScenarioContext.brokerPort)")
+        // Workers go through the proxy with 2 s heartbeats; the publisher goes direct.
+        let viaProxy = context.brokerURL(port: ScenarioContext.proxyPort, heartbeat: 2)
+        return try await withCleanup({ try? await context.infrastructure.run("proxy-kill", "\(ScenarioContext.proxyPort)") }) {
+            try await context.standard("net", broker: viaProxy, workers: ["net-a", "net-b"], count: context.size(quick: 600, full: 3000),
+                                       publisher: context.brokerURL()) { _ in
+                try await Task.sleep(for: .milliseconds(700))
+                try await context.infrastructure.run("proxy-freeze", "\(ScenarioContext.proxyPort)")
+                try await Task.sleep(for: .seconds(7))
+                try await context.infrastructure.run("proxy-thaw", "\(ScenarioContext.proxyPort)")
+                try await Task.sleep(for: .seconds(1))
+                try await context.infrastructure.run("proxy-reset", "\(ScenarioContext.proxyPort)")
+                return Date()
+            }
+        }
+    }
+
+    static let consumerTimeout = Scenario(name: "consumer-timeout", summary: "broker closes the channel of a task held past consumer_timeout (3 s)") { context in
+        try await context.infrastructure.run("rabbit-start", "chaosct", "5682", "25682", "3000")
+        return try await withCleanup({ try? await context.infrastructure.run("rabbit-kill", "chaosct") }) {
+            let stage = try await context.stage("ct", broker: context.brokerURL(port: 5682), workers: ["ct-a"], concurrency: 4)
+            return try await withCleanup({ await stage.tearDown() }) {
+                await context.publish(stage.client, ledger: stage.ledger, count: 2, task: "conveyor.sleep", args: [6], batch: 1)
+                await context.publish(stage.client, ledger: stage.ledger, count: context.size(quick: 200, full: 1000),
+                                      task: "conveyor.sleep", args: [0.005], pause: 0.05)
+                var verdict = try await stage.verdict()
+                let closes = stage.workers.flatMap(\.logFiles).compactMap { try? String(contentsOf: $0, encoding: .utf8) }
+                    .map { $0.components(separatedBy: "delivery acknowledgement").count - 1 }.reduce(0, +)
+                if closes == 0 { verdict.problems.append("the broker never closed a channel for consumer timeout; scenario did not exercise it") }
+                verdict.notes.append("\(closes) consumer-timeout channel closes")
+                return verdict
+            }
+        }
+    }
+
+    static let memoryAlarm = Scenario(name: "memory-alarm", summary: "broker memory alarm: publishing fails clearly after its timeout, then resumes") { context in
+        let stage = try await context.stage("alarm", broker: context.brokerURL(), workers: ["alarm-a"], publishTimeout: 3)
+        return try await withCleanup({ await stage.tearDown() }) {
+            await context.publish(stage.client, ledger: stage.ledger, count: 100, task: "conveyor.sleep", args: [0.01])
+            try await context.infrastructure.run("rabbit-ctl", "chaos1", "set_vm_memory_high_watermark", "0")
+            var problems: [String] = []
+            var notes: [String] = []
+            let asked = Date()
+            do {
+                let handle = try await stage.client.send(taskNamed: "conveyor.add", args: [1, 1])
+                problems.append("publishing during the alarm succeeded (task \(handle.id))")
+            } catch let error as ConveyorError {
+                let took = Date().timeIntervalSince(asked)
+                notes.append(String(format: "publish during the alarm failed after %.1f s: %@", took, error.message))
+                if took > 8 { problems.append("the failing publish took \(took) s") }
+                if !error.message.contains("blocking publishers") { problems.append("the error does not say the broker blocks publishers") }
+            }
+            try await context.infrastructure.run("rabbit-ctl", "chaos1", "set_vm_memory_high_watermark", "0.4")
+            let healed = Date()
+            await context.publish(stage.client, ledger: stage.ledger, count: 100, task: "conveyor.sleep", args: [0.01])
+            var verdict = try await stage.verdict(drainTimeout: 60)
+            verdict.recoverySeconds = await context.recovery(stage.client, since: healed)
+            verdict.problems += problems
+            verdict.notes += notes
+            return verdict
+        }
+    }
+
+    static let clusterNodeDown = Scenario(name: "cluster-node-down", summary: "3-node cluster, quorum queues, the node clients use stopped under load") { context in
+        let nodes = [("chaosc1", 5701, 25701), ("chaosc2", 5702, 25702), ("chaosc3", 5703, 25703)]
+        for (name, port, dist) in nodes { try await context.infrastructure.run("rabbit-start", name, "\(port)", "\(dist)") }
+        return try await withCleanup({ for (name, _, _) in nodes { try? await context.infrastructure.run("rabbit-kill", name) } }) {
+            try await context.infrastructure.run("rabbit-join", "chaosc2", "chaosc1")
+            try await context.infrastructure.run("rabbit-join", "chaosc3", "chaosc1")
+            let broker = nodes.map { context.brokerURL(port: $0.1, heartbeat: 5) }.joined(separator: ",")
+            return try await context.standard("cluster", broker: broker, workers: ["cl-a", "cl-b"], count: context.size(quick: 400, full: 2000),
+                                              queueType: .quorum) { _ in
+                try await Task.sleep(for: .milliseconds(1500))
+                try await context.infrastructure.run("rabbit-stop", "chaosc1")
+                return Date()
+            }
+        }
+    }
+}
