@@ -74,7 +74,7 @@ let package = Package(
 
         // Tests.
         .target(name: "TestSupport", dependencies: [
-            "Conveyor", "Diagnostics", .product(name: "Logging", package: "swift-log"),
+            "Conveyor", "Diagnostics", "IOSupport", .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/TestSupport"),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "TestSupport"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"]),

@@ -122,7 +122,7 @@ final class ConnectionLoop: @unchecked Sendable {
             let now = monotonicSeconds()
             drainWhileDisconnected(now: now)
             if now >= until || closing != nil { break }
-            commands.wakeup.wait(timeoutMilliseconds: Int32(min(250, max(1, (until - now) * 1000))))
+            commands.sleep(timeoutMilliseconds: Int32(min(250, max(1, (until - now) * 1000))))
         }
     }
 
@@ -169,9 +169,9 @@ final class ConnectionLoop: @unchecked Sendable {
         ]
         let heartbeat = session.negotiatedHeartbeat
         let tick = heartbeat > 0 ? min(250, Int32(heartbeat * 1000 / 4)) : 250
-        if poll(&fds, 2, tick) > 0, fds[1].revents != 0 {
-            commands.wakeup.drain()
-        }
+        guard commands.prepareToSleep() else { return }
+        _ = poll(&fds, 2, tick)
+        commands.awake()
     }
 
     private func lose(_ error: AMQPError) {

@@ -10,6 +10,9 @@ public final class CommandQueue<Command: Sendable>: Sendable {
     private struct State {
         var pending = Deque<Command>()
         var closed = false
+        /// The owner is (about to be) blocked in poll(): the next push must wake it. Otherwise a
+        /// push skips the pipe write, which under load saves a syscall and a wake-up per command.
+        var sleeping = false
     }
     private let state = Mutex(State())
     /// Wakes the owning thread when a command arrives.
@@ -25,13 +28,36 @@ public final class CommandQueue<Command: Sendable>: Sendable {
     ///   caller must answer the command itself.
     @discardableResult
     public func push(_ command: Command) -> Bool {
-        let accepted = state.withLock { s -> Bool in
-            guard !s.closed else { return false }
+        let (accepted, wake) = state.withLock { s -> (Bool, Bool) in
+            guard !s.closed else { return (false, false) }
             s.pending.append(command)
+            defer { s.sleeping = false }
+            return (true, s.sleeping)
+        }
+        if wake { wakeup.signal() }
+        return accepted
+    }
+
+    /// For the owner, right before it blocks: returns false when commands are waiting (do not
+    /// block), true after recording that the next push must wake it.
+    public func prepareToSleep() -> Bool {
+        state.withLock { s in
+            guard s.pending.isEmpty && !s.closed else { return false }
+            s.sleeping = true
             return true
         }
-        if accepted { wakeup.signal() }
-        return accepted
+    }
+
+    /// For the owner, right after it woke: pushes need not wake it again until the next sleep.
+    public func awake() {
+        state.withLock { $0.sleeping = false }
+        wakeup.drain()
+    }
+
+    /// Blocks the owner until a command arrives or `timeoutMilliseconds` pass.
+    public func sleep(timeoutMilliseconds: Int32) {
+        if prepareToSleep() { wakeup.wait(timeoutMilliseconds: timeoutMilliseconds) }
+        awake()
     }
 
     /// Removes and returns everything queued, oldest first.

@@ -187,14 +187,14 @@ final class RedisLoop: @unchecked Sendable {
             take()
             if context == nil {
                 if waiting.isEmpty {
-                    commands.wakeup.wait(timeoutMilliseconds: 250)
+                    commands.sleep(timeoutMilliseconds: 250)
                     continue
                 }
                 connect()
                 continue
             }
             if waiting.isEmpty {
-                commands.wakeup.wait(timeoutMilliseconds: 250)
+                commands.sleep(timeoutMilliseconds: 250)
                 continue
             }
             pipeline()
@@ -243,7 +243,7 @@ final class RedisLoop: @unchecked Sendable {
                 let now = monotonicSeconds()
                 expire(now: now)
                 if now >= until { break }
-                commands.wakeup.wait(timeoutMilliseconds: Int32(min(250, max(1, (until - now) * 1000))))
+                commands.sleep(timeoutMilliseconds: Int32(min(250, max(1, (until - now) * 1000))))
                 take()
             }
         }

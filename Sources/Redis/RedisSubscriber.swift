@@ -128,8 +128,10 @@ final class SubscriberLoop: @unchecked Sendable {
                     pollfd(fd: context.descriptor, events: Int16(POLLIN), revents: 0),
                     pollfd(fd: commands.wakeup.readDescriptor, events: Int16(POLLIN), revents: 0),
                 ]
-                guard poll(&fds, 2, 1000) > 0 else { continue }
-                if fds[1].revents != 0 { commands.wakeup.drain() }
+                guard commands.prepareToSleep() else { continue }
+                let ready = poll(&fds, 2, 1000)
+                commands.awake()
+                guard ready > 0 else { continue }
                 if fds[0].revents != 0 {
                     for reply in try context.readAvailable() { dispatch(reply) }
                 }
@@ -176,7 +178,7 @@ final class SubscriberLoop: @unchecked Sendable {
             }
             let until = monotonicSeconds() + delay
             while onClose == nil, monotonicSeconds() < until {
-                commands.wakeup.wait(timeoutMilliseconds: Int32(max(1, min(250, (until - monotonicSeconds()) * 1000))))
+                commands.sleep(timeoutMilliseconds: Int32(max(1, min(250, (until - monotonicSeconds()) * 1000))))
                 for command in commands.takeAll() {
                     switch command {
                     case let .subscribe(channel, done):

@@ -1,53 +1,60 @@
 import Foundation
+import IOSupport
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A child process for tests (a worker daemon, a Python script, a Celery worker) whose output
-/// goes to a log file, and which is killed if the test forgets it.
+/// A child process for tests (a worker daemon, a Python script, a Celery worker, a service
+/// script) whose output goes to a log file, and which is killed if the test forgets it.
+///
+/// Started with a clean signal mask and default signal handling (`IOSupport.Subprocess`):
+/// Foundation's `Process` would pass on the blocked signals of the Swift concurrency thread that
+/// starts it, and a child with SIGCHLD or SIGTERM blocked misbehaves (`timeout`, Celery).
 public final class ManagedProcess: @unchecked Sendable {
-    public let process = Process()
     public let logFile: URL
     private let name: String
+    private let child: Subprocess.Child
+    private let exit = ExitStatus()
 
     /// Starts `executable` with `arguments`; `environment` is added to the test's own.
     public init(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], name: String? = nil) throws {
         self.name = name ?? executable.lastPathComponent
         logFile = FileManager.default.temporaryDirectory.appendingPathComponent("conveyor-test-\(self.name)-\(UUID().uuidString.prefix(8)).log")
         _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: logFile)
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
+        child = try Subprocess.spawn(executable.path, arguments,
+                                     environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+                                     standardOutput: .file(logFile.path), standardError: .file(logFile.path))
+        let child = self.child
+        let exit = self.exit
+        Task { exit.set(await child.wait()) }
     }
 
     deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        if isRunning { kill(child.pid, SIGKILL) }
     }
 
-    public var pid: Int32 { process.processIdentifier }
-    public var isRunning: Bool { process.isRunning }
+    public var pid: Int32 { child.pid }
+    public var isRunning: Bool { exit.value == nil }
 
     /// Sends a signal (SIGTERM for a warm stop, SIGKILL for a crash).
     public func signal(_ signal: Int32) {
-        if process.isRunning { kill(process.processIdentifier, signal) }
+        if isRunning { kill(child.pid, signal) }
     }
 
     /// Waits for exit; kills the process and throws if it takes longer than `timeout`.
+    /// Returns the exit status (128 + the signal number when a signal ended it).
     @discardableResult
     public func waitForExit(timeout: Double) async throws -> Int32 {
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning {
+        while true {
+            if let code = exit.value { return code }
             if Date() > deadline {
-                kill(process.processIdentifier, SIGKILL)
+                kill(child.pid, SIGKILL)
                 throw TimedOut("\(name) did not exit within \(timeout) s; log: \(log.suffix(2000))")
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        return process.terminationStatus
     }
 
     /// Everything the process printed so far.
@@ -58,12 +65,20 @@ public final class ManagedProcess: @unchecked Sendable {
     /// Waits until the log contains `text`.
     public func waitForLog(_ text: String, timeout: Double) async throws {
         try await eventually(timeout: timeout, "\(name) logging '\(text)'") {
-            if !process.isRunning && !log.contains(text) {
-                throw TimedOut("\(name) exited (status \(process.terminationStatus)) before logging '\(text)'; log: \(log.suffix(2000))")
+            let current = log
+            if !isRunning && !current.contains(text) {
+                throw TimedOut("\(name) exited (status \(exit.value ?? -1)) before logging '\(text)'; log: \(current.suffix(2000))")
             }
-            return log.contains(text)
+            return current.contains(text)
         }
     }
+}
+
+/// A child's exit status, once it has exited.
+private final class ExitStatus: Sendable {
+    private let status = Mutex<Int32?>(nil)
+    func set(_ code: Int32) { status.withLock { $0 = code } }
+    var value: Int32? { status.withLock { $0 } }
 }
 
 /// Runs a Python script from `Tests/InteropTests/python` in the Celery venv and returns its

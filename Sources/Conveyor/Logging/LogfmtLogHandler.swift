@@ -1,6 +1,8 @@
 import Foundation
 import Logging
-import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A swift-log handler that writes one `logfmt` line per event to standard error:
 ///
@@ -11,7 +13,6 @@ public struct LogfmtLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
     private let label: String
-    private static let lock = Mutex(())
 
     public init(label: String, level: Logger.Level = .info) {
         self.label = label
@@ -36,8 +37,15 @@ public struct LogfmtLogHandler: LogHandler {
             line += " \(key)=\(Self.quote("\(merged[key].map { "\($0)" } ?? "")"))"
         }
         line += "\n"
-        Self.lock.withLock { _ in
-            FileHandle.standardError.write(Data(line.utf8))
+        // One write(2) per line, unbuffered, so the last lines before a crash are never lost;
+        // a single short write is not interleaved with other threads' lines.
+        var bytes = line
+        bytes.withUTF8 { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(2, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
+                if written > 0 { offset += written } else if written < 0 && errno == EINTR { continue } else { break }
+            }
         }
     }
 

@@ -111,15 +111,17 @@ struct ReliabilityTests {
         for attempt in 0..<6 {
             let worker = try await startWorkerProcess(queue: queue, name: "poison\(attempt)@\(queue)", concurrency: 1,
                                                       extra: ["--allow-crash", "--poison-after", "2", "--prefetch", "1"])
-            let state = try await client.result(for: poison.id).state
-            if state == .failure {
+            // Either this worker dies on the crash task, or it dead-letters it as poison.
+            try await eventually(timeout: 30, "worker \(attempt) crashed or the task was dead-lettered") {
+                if !worker.isRunning { return true }
+                return try await client.result(for: poison.id).state == .failure
+            }
+            if try await client.result(for: poison.id).state == .failure {
                 worker.signal(SIGTERM)
                 _ = try await worker.waitForExit(timeout: 20)
                 break
             }
-            let status = try await worker.waitForExit(timeout: 30)
-            if status == 70 { crashes += 1 }
-            if try await client.result(for: poison.id).state == .failure { break }
+            if try await worker.waitForExit(timeout: 30) == 70 { crashes += 1 }
         }
         #expect(crashes == 2)
         let result = try await client.result(for: poison.id)
