@@ -20,6 +20,7 @@ extension ConnectionLoop {
                 try session.reject(channel: frame.channel, tag: deliveryTag, requeue: true)
                 return
             }
+            if !consumer.options.noAck { acks.delivered(deliveryTag) }
             consumer.handler(Delivery(queue: consumer.queue, consumerTag: tag, deliveryTag: deliveryTag, redelivered: redelivered,
                                       exchange: exchange, routingKey: routingKey, properties: properties, body: body,
                                       generation: generation, noAck: consumer.options.noAck))

@@ -33,6 +33,9 @@ final class ConnectionLoop: @unchecked Sendable {
 
     private var outbox: Deque<PendingPublish> = []
     var confirms = ConfirmTracker()
+    var acks = AckCoalescer()
+    /// Settlements gathered in this turn, sent together after the commands are handled.
+    private var settlements: [(tag: UInt64, settlement: Settlement)] = []
     private var topology: [TopologyDeclaration] = []
     var consumers: [ConsumerRegistration] = []
     /// Commands that need a live connection, held while reconnecting.
@@ -74,6 +77,8 @@ final class ConnectionLoop: @unchecked Sendable {
                 try session.consume(channel: Self.mainChannel, queue: consumer.queue, tag: consumer.tag, options: consumer.options)
             }
             generation += 1
+            acks.reset()
+            settlements.removeAll()
             attempt = 0
             blocked = false
             lastError = nil
@@ -143,7 +148,13 @@ final class ConnectionLoop: @unchecked Sendable {
     private func turn() {
         guard let session else { return }
         do {
-            for command in commands.takeAll() { handle(command) }
+            for command in commands.takeAll() {
+                // Settlements wait for the end of the turn, but never overtake a later command
+                // (an inspect or a close must see them applied).
+                if case .settle = command {} else if let current = self.session { try sendSettlements(current) }
+                handle(command)
+            }
+            if let current = self.session { try sendSettlements(current) }
             guard self.session != nil, closing == nil else { return }
             try flushOutbox(session)
             var frames = 0
@@ -183,6 +194,22 @@ final class ConnectionLoop: @unchecked Sendable {
         report(.reconnecting(attempt: 0, retryIn: 0, reason: error.message), error, generation)
     }
 
+    /// Sends this turn's acknowledgements and rejections in as few frames as possible.
+    private func sendSettlements(_ session: Session) throws {
+        guard !settlements.isEmpty else { return }
+        let plan = acks.settle(settlements)
+        settlements.removeAll(keepingCapacity: true)
+        if let through = plan.acknowledgeThrough {
+            try session.ack(channel: Self.mainChannel, tag: through, multiple: true)
+        }
+        for (tag, settlement) in plan.individually {
+            switch settlement {
+            case .ack: try session.ack(channel: Self.mainChannel, tag: tag)
+            case let .reject(requeue): try session.reject(channel: Self.mainChannel, tag: tag, requeue: requeue)
+            }
+        }
+    }
+
     private func flushOutbox(_ session: Session) throws {
         guard !blocked else { return }
         while let pending = outbox.first {
@@ -211,12 +238,7 @@ final class ConnectionLoop: @unchecked Sendable {
             outbox.append(contentsOf: items)
         case let .settle(tag, generation, settlement):
             guard generation == self.generation else { return }  // that delivery was requeued
-            runOrLose {
-                switch settlement {
-                case .ack: try session.ack(channel: Self.mainChannel, tag: tag)
-                case let .reject(requeue): try session.reject(channel: Self.mainChannel, tag: tag, requeue: requeue)
-                }
-            }
+            settlements.append((tag, settlement))
         case let .declare(declarations, remember, completion):
             controlOperation(completion) {
                 for declaration in declarations {
