@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // C libraries, as Debian ships them (librabbitmq-dev 0.11, libhiredis-dev 0.14).
@@ -71,6 +72,14 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "ops/chaos-runner"),
+
+        // The side-by-side benchmark against Celery and the raw ceilings (ops/bench).
+        .executableTarget(name: "conveyor-bench", dependencies: [
+            "Conveyor", "Redis", "IOSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ], path: "ops/bench-tool"),
 
         // Tests.
         .target(name: "TestSupport", dependencies: [

@@ -1,0 +1,65 @@
+/// A goal from issue 4, checked against the ratios of one run.
+struct Target: Encodable, Sendable {
+    enum Reference: Encodable, Sendable, Equatable {
+        /// The row's matching Celery row.
+        case celery
+        /// The row's raw C ceiling.
+        case ceiling
+        /// Another row, by key (a like-for-like comparison the issue does not name).
+        case row(String)
+    }
+
+    /// The issue's words.
+    var text: String
+    var key: String
+    var reference: Reference
+    /// The ratio `row / reference` must be at least (throughput) or at most (time, memory) this.
+    var limit: Double
+    var atLeast: Bool
+    /// A comparison shown for context; the issue's targets are the others.
+    var informational = false
+
+    /// Issue 4, "Targets on this 2-core machine (as ratios from one run)".
+    static let issue4: [Target] = [
+        Target(text: "End-to-end throughput >= 15x Celery's", key: "e2e.conveyor", reference: .celery, limit: 15, atLeast: true),
+        Target(text: "End-to-end throughput >= 70% of the raw ceiling", key: "e2e.conveyor", reference: .ceiling, limit: 0.70,
+               atLeast: true),
+        Target(text: "Publish with confirms >= 10x Celery's client (single API, send())", key: "publish.conveyor.send",
+               reference: .celery, limit: 10, atLeast: true),
+        Target(text: "Same, like for like: vs Celery with confirm_publish=True", key: "publish.conveyor.send",
+               reference: .row("publish.celery.confirm"), limit: 10, atLeast: true, informational: true),
+        Target(text: "Batch API >= 90% of the raw windowed-confirm ceiling", key: "publish.conveyor.batch", reference: .ceiling,
+               limit: 0.90, atLeast: true),
+        Target(text: "Round-trip p50 <= 1/5 of Celery's", key: "latency.conveyor.p50", reference: .celery, limit: 1.0 / 5,
+               atLeast: false),
+        Target(text: "Round-trip p99 <= 1/3 of Celery's", key: "latency.conveyor.p99", reference: .celery, limit: 1.0 / 3,
+               atLeast: false),
+        Target(text: "Worker idle RSS <= 1/5 of Celery's 2-process worker", key: "footprint.conveyor.idle", reference: .celery,
+               limit: 1.0 / 5, atLeast: false),
+        Target(text: "Worker ready in <= 1/3 of Celery's time", key: "footprint.conveyor.ready", reference: .celery, limit: 1.0 / 3,
+               atLeast: false),
+    ]
+
+    /// The outcome of one target in one run.
+    struct Outcome: Encodable, Sendable {
+        var target: Target
+        /// nil when a row it needs was not measured.
+        var ratio: Double?
+        var passed: Bool?
+    }
+
+    /// Checks the target against the finished rows.
+    func evaluate(_ rows: [Row]) -> Outcome {
+        let row = rows.first { $0.key == key }
+        let ratio: Double?
+        switch reference {
+        case .celery: ratio = row?.vsCelery
+        case .ceiling: ratio = row?.vsCeiling
+        case let .row(other):
+            let reference = rows.first { $0.key == other }?.value
+            ratio = row?.value.flatMap { value in reference.flatMap { $0 > 0 ? value / $0 : nil } }
+        }
+        guard let ratio else { return Outcome(target: self, ratio: nil, passed: nil) }
+        return Outcome(target: self, ratio: ratio, passed: atLeast ? ratio >= limit : ratio <= limit)
+    }
+}

@@ -1,0 +1,112 @@
+import Conveyor
+import Histogram
+import IOSupport
+
+/// Section 3: one task at a time, enqueue → worker → result awaited, Conveyor vs Celery
+/// (`delay().get()`), percentiles from HdrHistogram.
+struct LatencySection {
+    let bench: BenchContext
+
+    static let percentiles: [(name: String, percentile: Double)] = [("p50", 50), ("p99", 99), ("max", 100)]
+
+    static func plan(_ sizes: BenchSizes) -> [Row] {
+        percentiles.map { name, _ in
+            Row(key: "latency.conveyor.\(name)", section: "latency", label: "Conveyor send + get, \(name)", unit: .milliseconds,
+                count: sizes.roundTrips, celery: "latency.celery.\(name)",
+                note: name == "p50" ? "worker --concurrency \(EndToEndSection.conveyorConcurrency)" : nil)
+        } + [
+            Row(key: "latency.conveyor.confirm.p50", section: "latency", label: "  of which send() until confirmed, p50", unit: .milliseconds,
+                count: sizes.roundTrips, note: "RabbitMQ confirms a persistent message after writing it"),
+        ] + percentiles.map { name, _ in
+            Row(key: "latency.celery.\(name)", section: "latency", label: "Celery delay().get(), \(name)", unit: .milliseconds,
+                count: sizes.celeryRoundTrips, note: name == "p50" ? "prefork -c \(EndToEndSection.celeryConcurrency), Redis backend" : nil)
+        }
+    }
+
+    func run() async {
+        do {
+            let (roundTrips, confirms) = try await conveyorLatencies()
+            record("conveyor", roundTrips)
+            bench.report.record("latency.conveyor.confirm.p50", Double(Self.histogram(confirms).valueAtPercentile(50)) / 1000)
+        } catch {
+            for (name, _) in Self.percentiles { bench.report.fail("latency.conveyor.\(name)", error) }
+            bench.report.fail("latency.conveyor.confirm.p50", error)
+        }
+        do {
+            record("celery", try await celeryLatencies())
+        } catch {
+            for (name, _) in Self.percentiles { bench.report.fail("latency.celery.\(name)", error) }
+        }
+    }
+
+    /// Microsecond samples in an HdrHistogram (1 µs to 60 s, 3 significant digits).
+    static func histogram(_ microseconds: [UInt64]) -> Histogram<UInt64> {
+        var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        for value in microseconds { _ = histogram.record(max(1, value)) }
+        return histogram
+    }
+
+    private func record(_ system: String, _ microseconds: [UInt64]) {
+        let histogram = Self.histogram(microseconds)
+        for (name, percentile) in Self.percentiles {
+            let value = percentile >= 100 ? histogram.max : histogram.valueAtPercentile(percentile)
+            bench.report.record("latency.\(system).\(name)", Double(value) / 1000)
+        }
+    }
+
+    /// Conveyor: `send` then `get` on the handle, against a running `conveyor-worker`.
+    /// - Returns: round trips, and the part until `send` returned (the broker's confirm), in µs.
+    private func conveyorLatencies() async throws -> (roundTrips: [UInt64], confirms: [UInt64]) {
+        let sizes = bench.sizes
+        return try await bench.withQueue("rtt") { queue in
+            let worker = try await bench.startWorker(.conveyor(concurrency: EndToEndSection.conveyorConcurrency), queue: queue,
+                                                     label: "rtt-conveyor")
+            var ids: [String] = []
+            var latencies: [UInt64] = []
+            var confirms: [UInt64] = []
+            do {
+                for index in 0..<(sizes.warmupRoundTrips + sizes.roundTrips) {
+                    let started = monotonicSeconds()
+                    let handle = try await bench.client.send(taskNamed: "conveyor.add", args: [.int(Int64(index)), 1],
+                                                             options: TaskOptions(queue: queue))
+                    let confirmed = monotonicSeconds() - started
+                    bench.track([handle.id])
+                    let value = try await handle.get(timeout: 30)
+                    let elapsed = monotonicSeconds() - started
+                    ids.append(handle.id)
+                    guard value == .int(Int64(index + 1)) else { throw BenchError("conveyor.add(\(index), 1) returned \(value)") }
+                    if index >= sizes.warmupRoundTrips {
+                        latencies.append(UInt64(elapsed * 1_000_000))
+                        confirms.append(UInt64(confirmed * 1_000_000))
+                    }
+                }
+            } catch {
+                await worker.process.stop()
+                await bench.deleteResults(ids)
+                throw error
+            }
+            await worker.process.stop()
+            await bench.deleteResults(ids)
+            return (latencies, confirms)
+        }
+    }
+
+    /// Celery: `add.apply_async(queue=…).get()` in Python against a Celery prefork worker.
+    private func celeryLatencies() async throws -> [UInt64] {
+        let sizes = bench.sizes
+        return try await bench.withQueue("rtt") { queue in
+            let worker = try await bench.startWorker(.celery(concurrency: EndToEndSection.celeryConcurrency), queue: queue,
+                                                     label: "rtt-celery")
+            do {
+                let run = try await bench.runCeleryClient("rtt", queue: queue, count: sizes.celeryRoundTrips,
+                                                          warmup: sizes.warmupRoundTrips, label: "rtt-celery-client", as: LatencyRun.self)
+                await worker.process.stop()
+                guard run.latencies.count == sizes.celeryRoundTrips else { throw BenchError("Celery client measured \(run.latencies.count) round trips") }
+                return run.latencies
+            } catch {
+                await worker.process.stop()
+                throw error
+            }
+        }
+    }
+}

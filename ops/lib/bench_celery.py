@@ -1,0 +1,107 @@
+"""The Python Celery 5.7 side of ops/bench: the app, the no-op tasks, and the client measurements.
+
+The worker side runs as Celery users run it:
+
+    PYTHONPATH=ops/lib celery -A bench_celery worker -c 2 -Q QUEUE ...
+
+The client side prints one JSON document on stdout:
+
+    python ops/lib/bench_celery.py publish --queue Q --count N [--warmup W]
+    python ops/lib/bench_celery.py rtt --queue Q --count N [--warmup W]
+
+The app uses Celery's defaults except for the broker and the result backend (the same RabbitMQ and
+Redis as Conveyor, from CONVEYOR_BROKER_URL and CONVEYOR_RESULT_URL). In particular
+`broker_transport_options` has no `confirm_publish`, so Celery's publishes are not confirmed
+unless the environment sets BENCH_CELERY_CONFIRM=1.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+from celery import Celery
+
+
+def _broker_url():
+    # Conveyor spells the default vhost %2F; kombu wants "//".
+    url = os.environ.get("CONVEYOR_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+    return url.split(",")[0].replace("/%2F", "//")
+
+
+app = Celery(
+    "bench",
+    broker=_broker_url(),
+    backend=os.environ.get("CONVEYOR_RESULT_URL", "redis://127.0.0.1:6379/0"),
+)
+if os.environ.get("BENCH_CELERY_CONFIRM") == "1":
+    app.conf.broker_transport_options = {"confirm_publish": True}
+
+
+@app.task(name="conveyor.add")
+def add(x, y):
+    """The same no-op as Conveyor's diagnostic conveyor.add."""
+    return x + y
+
+
+@app.task(name="conveyor.echo")
+def echo(*args, **kwargs):
+    """The same as Conveyor's diagnostic conveyor.echo."""
+    return {"args": list(args), "kwargs": kwargs}
+
+
+def _warm_up(queue):
+    """Opens the producer connection and declares the queue before the clock starts."""
+    app.send_task("conveyor.add", args=(0, 0), queue=queue)
+
+
+def publish(queue, count, warmup):
+    """app.send_task in a loop: Celery's normal publish path."""
+    for _ in range(warmup):
+        _warm_up(queue)
+    started = time.perf_counter()
+    for i in range(count):
+        app.send_task("conveyor.add", args=(i, 1), queue=queue)
+    seconds = time.perf_counter() - started
+    return {"count": count, "warmup": warmup, "seconds": seconds}
+
+
+def rtt(queue, count, warmup, timeout):
+    """delay().get() one at a time; latencies in microseconds. Results are forgotten afterwards."""
+    results = []
+    for _ in range(warmup):
+        results.append(add.apply_async((1, 1), queue=queue))
+        results[-1].get(timeout=timeout)
+    latencies = []
+    for i in range(count):
+        started = time.perf_counter()
+        result = add.apply_async((i, 1), queue=queue)
+        value = result.get(timeout=timeout)
+        latencies.append(int((time.perf_counter() - started) * 1e6))
+        results.append(result)
+        if value != i + 1:
+            raise SystemExit(f"bench_celery: conveyor.add({i}, 1) returned {value!r}")
+    for result in results:
+        result.forget()
+    return {"count": count, "warmup": warmup, "latencies_us": latencies}
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(prog="bench_celery")
+    parser.add_argument("mode", choices=["publish", "rtt"])
+    parser.add_argument("--queue", required=True)
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--timeout", type=float, default=30)
+    options = parser.parse_args(argv)
+    if options.mode == "publish":
+        report = publish(options.queue, options.count, options.warmup)
+    else:
+        report = rtt(options.queue, options.count, options.warmup, options.timeout)
+    report["confirm_publish"] = os.environ.get("BENCH_CELERY_CONFIRM") == "1"
+    json.dump(report, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
