@@ -28,8 +28,9 @@ final class PendingPublish: @unchecked Sendable {
 /// publish, resolved by `basic.ack`/`basic.nack` (honouring `multiple`) and `basic.return`.
 ///
 /// Tags are consecutive from 1 per channel, so a deque indexed by `tag - firstTag` gives O(1)
-/// confirms even when the broker acknowledges out of order.
-struct ConfirmTracker {
+/// confirms even when the broker acknowledges out of order. A class, so the window is always
+/// mutated in place (a copy of a 20,000-entry window per confirm made big batches quadratic).
+final class ConfirmTracker {
     private var window: Deque<PendingPublish?> = []
     private var firstTag: UInt64 = 1
     private var nextTag: UInt64 = 1
@@ -39,7 +40,7 @@ struct ConfirmTracker {
     var isEmpty: Bool { window.isEmpty }
 
     /// Starts over for a new channel (tags restart at 1).
-    mutating func reset() -> [PendingPublish] {
+    func reset() -> [PendingPublish] {
         let unconfirmed = window.compactMap { $0 }
         window.removeAll()
         firstTag = 1
@@ -48,13 +49,13 @@ struct ConfirmTracker {
     }
 
     /// Records a message just written to the socket.
-    mutating func sent(_ pending: PendingPublish) {
+    func sent(_ pending: PendingPublish) {
         window.append(pending)
         nextTag += 1
     }
 
     /// Resolves `tag` (and every earlier one when `multiple`).
-    mutating func confirm(tag: UInt64, multiple: Bool, acknowledged: Bool) {
+    func confirm(tag: UInt64, multiple: Bool, acknowledged: Bool) {
         guard tag >= firstTag else { return }
         if multiple {
             while firstTag <= tag, !window.isEmpty {
@@ -72,7 +73,7 @@ struct ConfirmTracker {
 
     /// Marks the oldest unconfirmed message with this exchange, routing key and correlation id
     /// as returned; its ack, which the broker sends after the return, then fails the publish.
-    mutating func returned(exchange: String, routingKey: String, correlationId: String?, error: AMQPError) {
+    func returned(exchange: String, routingKey: String, correlationId: String?, error: AMQPError) {
         let match = window.first { entry in
             guard let entry, entry.returned == nil, entry.message.mandatory else { return false }
             return entry.message.exchange == exchange && entry.message.routingKey == routingKey
@@ -84,10 +85,12 @@ struct ConfirmTracker {
     }
 
     /// Fails every unconfirmed message whose deadline passed. While the broker blocks
-    /// publishers (a resource alarm), the error says so.
-    mutating func expire(now: Double, blocked: Bool) {
+    /// publishers (a resource alarm), the error says so. Deadlines grow with the window (one
+    /// publish timeout per connection), so the scan stops at the first one still in time.
+    func expire(now: Double, blocked: Bool) {
         for index in window.indices {
-            guard let pending = window[index], pending.deadline <= now else { continue }
+            guard let pending = window[index] else { continue }
+            guard pending.deadline <= now else { break }
             let error = blocked
                 ? AMQPError(.blocked, "broker is blocking publishers (memory or disk alarm): no confirm for message to "
                     + "'\(pending.message.routingKey)' in time; it may still be delivered once the alarm clears")
@@ -110,7 +113,7 @@ struct ConfirmTracker {
         }
     }
 
-    private mutating func trim() {
+    private func trim() {
         while let first = window.first, first == nil {
             window.removeFirst()
             firstTag += 1

@@ -39,10 +39,23 @@ public final class RedisConnection: Sendable {
         }
     }
 
+    /// One command, or several written back to back (a pipeline), answered together.
     struct Request: Sendable {
-        let arguments: [[UInt8]]
+        let commands: [[[UInt8]]]
         let deadline: Double
-        let resume: @Sendable (Result<RedisReply, RedisError>) -> Void
+        let resume: @Sendable (Result<[RedisReply], RedisError>) -> Void
+
+        init(commands: [[[UInt8]]], deadline: Double, resume: @escaping @Sendable (Result<[RedisReply], RedisError>) -> Void) {
+            self.commands = commands
+            self.deadline = deadline
+            self.resume = resume
+        }
+
+        init(arguments: [[UInt8]], deadline: Double, resume: @escaping @Sendable (Result<RedisReply, RedisError>) -> Void) {
+            self.init(commands: [arguments], deadline: deadline) { result in
+                resume(result.map { $0.first ?? .null })
+            }
+        }
     }
 
     enum Command: Sendable {
@@ -124,6 +137,19 @@ public final class RedisConnection: Sendable {
         let deadline = monotonicSeconds() + (timeout ?? configuration.queueTimeout)
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<RedisReply, Error>) in
             submit(.request(Request(arguments: arguments, deadline: deadline) { result in
+                continuation.resume(with: result.mapError { $0 as Error })
+            }))
+        }
+    }
+
+    /// Sends commands back to back (one round trip) and returns their replies in order, error
+    /// replies included as values.
+    public func pipeline(_ commands: [[[UInt8]]], timeout: Double? = nil) async throws -> [RedisReply] {
+        guard !commands.isEmpty else { return [] }
+        start()
+        let deadline = monotonicSeconds() + (timeout ?? configuration.queueTimeout)
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[RedisReply], Error>) in
+            submit(.request(Request(commands: commands, deadline: deadline) { result in
                 continuation.resume(with: result.mapError { $0 as Error })
             }))
         }
@@ -270,10 +296,15 @@ final class RedisLoop: @unchecked Sendable {
         let count = min(configuration.maxPipeline, waiting.count)
         let batch = Array(waiting.prefix(count))
         waiting.removeFirst(count)
-        for request in batch { context.append(request.arguments) }
+        for request in batch {
+            for command in request.commands { context.append(command) }
+        }
         for (index, request) in batch.enumerated() {
             do {
-                request.resume(.success(try context.reply()))
+                var replies: [RedisReply] = []
+                replies.reserveCapacity(request.commands.count)
+                for _ in request.commands { replies.append(try context.reply()) }
+                request.resume(.success(replies))
             } catch {
                 let error = error as? RedisError ?? RedisError(.connectionLost, "\(error)")
                 logger.warning("redis connection lost", metadata: ["redis": "\(configuration.endpoint)", "reason": "\(error.message)"])

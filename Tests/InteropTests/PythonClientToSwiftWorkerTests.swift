@@ -76,12 +76,12 @@ struct PythonClientToSwiftWorkerTests {
         #expect(soft["type"] == "SoftTimeLimitExceeded", "\(soft.text(.compact))")
         #expect(soft["module"] == "billiard.exceptions")
         #expect(soft["state"] == "FAILURE")
-        #expect(soft["elapsed"]?.double.map { $0 < 4 } == true, "soft limit 0.5 s took \(soft["elapsed"]?.text() ?? "?") s")
+        #expect(soft["elapsed"]?.double.map { $0 < 30 } == true, "soft limit 0.5 s took \(soft["elapsed"]?.text() ?? "?") s")
         let hard = try #require(result["hard_limit"])
         #expect(hard["type"] == "TimeLimitExceeded", "\(hard.text(.compact))")
         #expect(hard["module"] == "billiard.exceptions")
         #expect(hard["state"] == "FAILURE")
-        #expect(hard["elapsed"]?.double.map { $0 < 4 } == true, "hard limit 0.5 s took \(hard["elapsed"]?.text() ?? "?") s")
+        #expect(hard["elapsed"]?.double.map { $0 < 30 } == true, "hard limit 0.5 s took \(hard["elapsed"]?.text() ?? "?") s")
 
         // An unknown task name: celery.exceptions.NotRegistered, and the message kept as a dead letter.
         let unknown = try #require(result["unknown"])

@@ -260,7 +260,8 @@ struct RedisFailureTests {
         let elapsed = ContinuousClock.now - started
         await redis.close()
         #expect(error?.code == .unavailable)
-        #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(4), "failed after \(elapsed)")
+        // Not before the queue timeout; the upper bound only catches a hang.
+        #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(30), "failed after \(elapsed)")
         let message = error?.message ?? ""
         #expect(message.contains("127.0.0.1:1"), "message: \(message)")
         #expect(message.lowercased().contains("refused"), "message: \(message)")

@@ -41,6 +41,7 @@ public enum Diagnostics {
             // Ends the process at once, as a segfault or OOM kill would: for fault tests.
             registry.register(crash) { context in
                 context.logger.critical("conveyor.crash: exiting abruptly")
+                LogfmtLogHandler.flush()
                 _exit(70)
             }
         }

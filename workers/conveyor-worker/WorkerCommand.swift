@@ -128,6 +128,7 @@ struct WorkerCommand: AsyncParsableCommand {
             fail(error.message)
         }
         watcher.cancel()
+        LogfmtLogHandler.flush()
         if restart.isSet {
             pid?.remove()
             Self.reexec(logger: logger)

@@ -31,11 +31,14 @@ final class TaskPublisher: Sendable {
 
     /// Declares the delay cascade once per process connection.
     func ensureCascade() async throws {
-        try await ensure(key: "\u{0}cascade", DelayedDelivery.declarations(queueType: configuration.queueType))
+        let key = "\u{0}cascade"
+        if declared.withLock({ $0.contains(key) }) { return }
+        try await ensure(key: key, DelayedDelivery.declarations(queueType: configuration.queueType))
     }
 
     /// Declares a work queue (after the cascade) unless already done on this connection.
     func ensure(queue: String) async throws {
+        if declared.withLock({ $0.contains(queue) }) { return }
         try WorkQueue.validate(name: queue)
         try await ensureCascade()
         let work = WorkQueue(name: queue, type: configuration.queueType, maxPriority: configuration.maxPriority)

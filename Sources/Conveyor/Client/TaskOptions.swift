@@ -59,7 +59,7 @@ public struct TaskOptions: Sendable {
 
     /// Builds the protocol v2 message for `task`, as Celery's `send_task` would.
     func message(task: String, args: [JSON], kwargs: JSONObject, now: Date = Date()) throws -> TaskMessage {
-        var message = TaskMessage(id: taskId ?? UUID().uuidString.lowercased(), task: task, args: args, kwargs: kwargs)
+        var message = TaskMessage(id: taskId ?? TaskID.make(), task: task, args: args, kwargs: kwargs)
         if let timeLimit, timeLimit <= 0 { throw ConveyorError(.invalidArguments, "time limit must be positive") }
         if let softTimeLimit, softTimeLimit <= 0 { throw ConveyorError(.invalidArguments, "soft time limit must be positive") }
         if let countdown, countdown < 0 { throw ConveyorError(.invalidArguments, "countdown must not be negative") }

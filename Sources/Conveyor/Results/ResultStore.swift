@@ -22,6 +22,21 @@ public final class ResultStore: Sendable {
         return reply.integer == 1
     }
 
+    /// Stores SUCCESS and publishes it: a plain pipelined `SETEX` + `PUBLISH`, no script. No
+    /// guard is needed: SUCCESS may replace any state, and a duplicate run's SUCCESS replacing
+    /// the first one's is harmless.
+    func storeSuccess(_ meta: ResultMeta) async throws {
+        let key = Array(ResultMeta.key(for: meta.taskId).utf8)
+        let value = meta.serialized
+        let write: [[UInt8]] = if let ttl, ttl > 0 {
+            [Array("SETEX".utf8), key, Array(String(ttl).utf8), value]
+        } else {
+            [Array("SET".utf8), key, value]
+        }
+        let replies = try await redis.pipeline([write, [Array("PUBLISH".utf8), key, value]])
+        for case let .error(message) in replies { throw RedisError(.server, message) }
+    }
+
     /// The stored state, or nil when nothing is stored (PENDING).
     public func meta(for taskId: String) async throws -> ResultMeta? {
         let reply = try await redis.send("GET", ResultMeta.key(for: taskId))
@@ -35,21 +50,22 @@ public final class ResultStore: Sendable {
         case revoked
         /// SUCCESS is already stored: a duplicate delivery; acknowledge without running.
         case alreadySucceeded
-        /// Run it; this is start number `starts` of this task id (retries included).
-        case run(starts: Int)
+        /// Run it. `unfinishedRuns` counts earlier starts that never finished (a worker died or
+        /// lost the broker each time), known from redeliveries; 0 on a first delivery.
+        case run(unfinishedRuns: Int)
     }
 
-    /// Atomically checks revocation and the dedupe guard, counts the start and (when
+    /// Atomically checks revocation and the dedupe guard, counts a redelivered start and (when
     /// `started` is given) stores STARTED.
-    func begin(taskId: String, started: ResultMeta?, countTTL: Int) async throws -> Admission {
+    func begin(taskId: String, started: ResultMeta?, redelivered: Bool, countTTL: Int) async throws -> Admission {
         let reply = try await redis.evaluate(
             Scripts.beginTask, keys: [ResultMeta.key(for: taskId), Keys.starts(taskId), Keys.revoked(taskId)],
-            arguments: [started?.serialized ?? [], ttl ?? 0, started == nil ? "0" : "1", countTTL])
+            arguments: [started?.serialized ?? [], ttl ?? 0, started == nil ? "0" : "1", countTTL, redelivered ? "1" : "0"])
         let parts = reply.array ?? []
         switch parts.first?.string {
         case "revoked": return .revoked
         case "done": return .alreadySucceeded
-        default: return .run(starts: Int(parts.count > 1 ? parts[1].integer ?? 1 : 1))
+        default: return .run(unfinishedRuns: Int(parts.count > 1 ? parts[1].integer ?? 0 : 0))
         }
     }
 

@@ -17,17 +17,21 @@ enum Scripts {
 
     /// Decides, atomically, whether a delivered task may start, and records that it started.
     ///
-    /// KEYS[1] = meta key, KEYS[2] = start counter, KEYS[3] = revoked marker.
+    /// KEYS[1] = meta key, KEYS[2] = redelivery counter, KEYS[3] = revoked marker.
     /// ARGV[1] = STARTED meta JSON, ARGV[2] = result TTL, ARGV[3] = "1" to store STARTED,
-    /// ARGV[4] = start-counter TTL.
+    /// ARGV[4] = counter TTL, ARGV[5] = "1" when the broker redelivered the message.
     /// Returns `{"revoked", 0}`, `{"done", 0}` (SUCCESS already stored: a duplicate), or
-    /// `{"run", starts}` where `starts` counts every start of this task id, retries included.
+    /// `{"run", n}` where `n` counts the redelivered starts of this task id (0 on a first
+    /// delivery, which is not counted: no key per task on the hot path).
     static let beginTask = RedisScript("""
         \(currentStatus)
         if redis.call('EXISTS', KEYS[3]) == 1 then return {'revoked', 0} end
         if current_status(KEYS[1]) == 'SUCCESS' then return {'done', 0} end
-        local starts = redis.call('INCR', KEYS[2])
-        redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
+        local starts = 0
+        if ARGV[5] == '1' then
+          starts = redis.call('INCR', KEYS[2])
+          redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
+        end
         if ARGV[3] == '1' then
           \(writeMeta)
           write_meta(KEYS[1], ARGV[1], ARGV[2])
@@ -66,7 +70,7 @@ enum Scripts {
 
 /// Conveyor's own Redis keys (everything under `conveyor:`).
 enum Keys {
-    /// How many times a task id has started (for the poison-message limit).
+    /// How many times a redelivered task id has started (for the poison-message limit).
     static func starts(_ taskId: String) -> String { "conveyor:starts:" + taskId }
     /// Present while a task id is revoked.
     static func revoked(_ taskId: String) -> String { "conveyor:revoked:" + taskId }

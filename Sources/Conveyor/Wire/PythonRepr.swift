@@ -7,11 +7,59 @@
 /// Celery's token stream, followed step by step so the output matches byte for byte.
 enum PythonRepr {
     static func arguments(_ args: [JSON], limit: Int = 1024) -> String {
-        saferepr(.tuple(args), maxlen: limit)
+        short(.tuple(args), maxlen: limit) ?? saferepr(.tuple(args), maxlen: limit)
     }
 
     static func keywords(_ kwargs: JSONObject, limit: Int = 1024) -> String {
-        saferepr(.json(.object(kwargs)), maxlen: limit)
+        short(.json(.object(kwargs)), maxlen: limit) ?? saferepr(.json(.object(kwargs)), maxlen: limit)
+    }
+
+    /// The common case, quickly: when the whole text is shorter than `maxlen`, nothing is ever
+    /// cut, and saferepr's stream prints exactly the plain rendering (with its depth limit).
+    private static func short(_ node: Node, maxlen: Int) -> String? {
+        var out = ""
+        render(node, level: 0, into: &out)
+        return out.unicodeScalars.count < maxlen ? out : nil
+    }
+
+    private static func render(_ node: Node, level: Int, into out: inout String) {
+        switch node {
+        case let .tuple(items):
+            out += "("
+            for (index, item) in items.enumerated() {
+                if index > 0 { out += ", " }
+                render(.json(item), level: level + 1, into: &out)
+            }
+            out += items.count == 1 ? ",)" : ")"
+        case let .json(.string(s)):
+            out += quote(s, .max)
+        case let .json(.array(items)):
+            if level >= maxLevels {
+                out += "[...]"
+                return
+            }
+            out += "["
+            for (index, item) in items.enumerated() {
+                if index > 0 { out += ", " }
+                render(.json(item), level: level + 1, into: &out)
+            }
+            out += "]"
+        case let .json(.object(object)):
+            if level >= maxLevels {
+                out += "{...}"
+                return
+            }
+            out += "{"
+            for (index, member) in object.enumerated() {
+                if index > 0 { out += ", " }
+                out += quote(member.key, .max)
+                out += ": "
+                render(.json(member.value), level: level + 1, into: &out)
+            }
+            out += "}"
+        case let .json(value):
+            out += scalarText(value)
+        }
     }
 
     private static let maxLevels = 3

@@ -64,7 +64,7 @@ extension TaskMessage {
     static let defaultOrigin: String = "gen\(ProcessInfo.processInfo.processIdentifier)@\(ProcessInfo.processInfo.hostName)"
 
     /// A per-process id in Celery's reply-to slot (meaningful only to the rpc:// backend).
-    static let processReplyTo: String = UUID().uuidString.lowercased()
+    static let processReplyTo: String = TaskID.make()
 
     /// Decodes a delivery into a task, or says why it is not one. Nothing is deserialised
     /// unless the content type is JSON.

@@ -52,7 +52,7 @@ public struct TaskMessage: Sendable {
     /// AMQP per-message TTL (milliseconds, as text), set alongside `expires`.
     public var expiration: String?
 
-    public init(id: String = UUID().uuidString.lowercased(), task: String, args: [JSON] = [], kwargs: JSONObject = [:]) {
+    public init(id: String = TaskID.make(), task: String, args: [JSON] = [], kwargs: JSONObject = [:]) {
         self.id = id
         self.task = task
         self.args = args

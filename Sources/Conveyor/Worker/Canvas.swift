@@ -54,7 +54,7 @@ extension Worker {
             return expand(first, parentValue: parentValue, parent: parent, remainingChain: remainingChain + steps.reversed())
         case "group":
             let members = signature.kwargs["tasks"]?.array?.compactMap { $0.object.map(Signature.init(json:)) } ?? []
-            let groupId = signature.options["task_id"]?.string ?? UUID().uuidString.lowercased()
+            let groupId = signature.options["task_id"]?.string ?? TaskID.make()
             return members.enumerated().flatMap { index, member -> [(TaskMessage, String)] in
                 expand(member, parentValue: parentValue, parent: parent).map { child, queue in
                     var child = child
@@ -66,7 +66,7 @@ extension Worker {
         default:
             guard let task = signature.task else { return [] }
             let options = signature.options
-            var child = TaskMessage(id: signature.taskId ?? UUID().uuidString.lowercased(), task: task,
+            var child = TaskMessage(id: signature.taskId ?? TaskID.make(), task: task,
                                     args: signature.immutable ? signature.args : [parentValue] + signature.args,
                                     kwargs: signature.kwargs)
             child.parentId = parent.id

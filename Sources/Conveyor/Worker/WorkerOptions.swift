@@ -22,12 +22,12 @@ public struct WorkerOptions: Sendable {
     /// Runs of one task that may start and never finish (the worker died each time) before its
     /// message is dead-lettered as poison instead of killing worker after worker.
     public var maxUnfinishedRuns: Int
-    /// How long start counts are kept, seconds.
+    /// How long redelivery counts are kept, seconds.
     public var startCountTTL: Int
 
     public init(queues: [String] = [], concurrency: Int = 16, prefetch: Int? = nil, hostname: String = WorkerOptions.defaultHostname,
                 shutdownGracePeriod: Double = 30, trackStarted: Bool = true, storeRetryWindow: Double = 60, allowCrash: Bool = false,
-                maxUnfinishedRuns: Int = 5, startCountTTL: Int = 7 * 86_400) {
+                maxUnfinishedRuns: Int = 5, startCountTTL: Int = 86_400) {
         self.queues = queues
         self.concurrency = concurrency
         self.prefetch = prefetch

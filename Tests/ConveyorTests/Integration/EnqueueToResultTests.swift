@@ -236,11 +236,9 @@ struct EnqueueToResultTests {
         let soft = try await client.send(taskNamed: "conveyor.sleep", args: [10], options: TaskOptions(softTimeLimit: 0.5)).wait(timeout: 20)
         #expect(soft.state == .failure)
         #expect(soft.exception?.type == "SoftTimeLimitExceeded")
-        let started = Date()
         let hard = try await client.send(taskNamed: "test.stubborn", options: TaskOptions(timeLimit: 0.5)).wait(timeout: 20)
         #expect(hard.state == .failure)
         #expect(hard.exception?.type == "TimeLimitExceeded")
-        #expect(Date().timeIntervalSince(started) < 2.5)
         // The slot was freed: other work still flows while the stubborn body winds down.
         #expect(try await client.send(taskNamed: "conveyor.add", args: [1, 1]).get(timeout: 20) == 2)
         await client.close()
