@@ -15,7 +15,8 @@ final class ResultWaiter: Sendable {
     }
 
     private struct State {
-        var waiters: [String: [ObjectIdentifier: Waiter]] = [:]
+        var waiters: [String: [UInt64: Waiter]] = [:]
+        var nextToken: UInt64 = 0
     }
 
     private let store: ResultStore
@@ -42,12 +43,24 @@ final class ResultWaiter: Sendable {
     }
 
     /// Waits until the task is SUCCESS, FAILURE or REVOKED, or throws `timeout`.
+    /// Cancelling the calling task stops the wait with `CancellationError`.
     func wait(for taskId: String, timeout: Double) async throws -> ResultMeta {
         let key = ResultMeta.key(for: taskId)
         let subscriber = try sharedSubscriber()
-        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ResultMeta, Error>) in
+        let id = state.withLock { s -> UInt64 in
+            s.nextToken += 1
+            return s.nextToken
+        }
+        return try await withTaskCancellationHandler {
+            try await wait(key: key, id: id, taskId: taskId, timeout: timeout, subscriber: subscriber)
+        } onCancel: {
+            finish(key: key, id: id, with: .failure(CancellationError()))
+        }
+    }
+
+    private func wait(key: String, id: UInt64, taskId: String, timeout: Double, subscriber: RedisSubscriber) async throws -> ResultMeta {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ResultMeta, Error>) in
             let waiter = Waiter(continuation: continuation)
-            let id = ObjectIdentifier(waiter)
             let first = state.withLock { s -> Bool in
                 let isFirst = s.waiters[key]?.isEmpty ?? true
                 s.waiters[key, default: [:]][id] = waiter
@@ -102,7 +115,7 @@ final class ResultWaiter: Sendable {
         }
     }
 
-    private func finish(key: String, id: ObjectIdentifier, with result: Result<ResultMeta, Error>) {
+    private func finish(key: String, id: UInt64, with result: Result<ResultMeta, Error>) {
         let (waiter, empty) = state.withLock { s -> (Waiter?, Bool) in
             let removed = s.waiters[key]?.removeValue(forKey: id)
             let empty = s.waiters[key]?.isEmpty ?? true

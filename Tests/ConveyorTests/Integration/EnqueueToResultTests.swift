@@ -42,6 +42,24 @@ struct EnqueueToResultTests {
         try await worker.stop()
     }
 
+    @Test("call sends and waits in one go, and reports a publish failure instead of waiting")
+    func callSendsAndWaits() async throws {
+        let queue = TestEnvironment.uniqueQueue("call")
+        let worker = try await TestWorker(queue: queue)
+        let client = try testClient(queue: queue, createMissingQueues: false)
+        for i in 0..<20 {
+            let result = try await client.call(taskNamed: "conveyor.add", args: [.int(Int64(i)), 1], timeout: 20)
+            #expect(try result.get() == .int(Int64(i) + 1))
+        }
+        let missing = TestEnvironment.uniqueQueue("call-missing")
+        let error = await #expect(throws: ConveyorError.self) {
+            _ = try await client.call(taskNamed: "conveyor.add", args: [1, 1], options: TaskOptions(queue: missing), timeout: 60)
+        }
+        #expect(error?.code == .unroutable)
+        await client.close()
+        try await worker.stop()
+    }
+
     @Test("a typed task decodes its arguments from kwargs and its output from the result")
     func typedTask() async throws {
         let queue = TestEnvironment.uniqueQueue("typed")

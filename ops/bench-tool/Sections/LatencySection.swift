@@ -11,12 +11,12 @@ struct LatencySection {
 
     static func plan(_ sizes: BenchSizes) -> [Row] {
         percentiles.map { name, _ in
-            Row(key: "latency.conveyor.\(name)", section: "latency", label: "Conveyor send + get, \(name)", unit: .milliseconds,
+            Row(key: "latency.conveyor.\(name)", section: "latency", label: "Conveyor call(), \(name)", unit: .milliseconds,
                 count: sizes.roundTrips, celery: "latency.celery.\(name)",
                 note: name == "p50" ? "worker --concurrency \(EndToEndSection.conveyorConcurrency)" : nil)
         } + [
-            Row(key: "latency.conveyor.confirm.p50", section: "latency", label: "  of which send() until confirmed, p50", unit: .milliseconds,
-                count: sizes.roundTrips, note: "RabbitMQ confirms a persistent message after writing it"),
+            Row(key: "latency.conveyor.confirm.p50", section: "latency", label: "  send() alone, until confirmed, p50", unit: .milliseconds,
+                count: sizes.roundTrips, note: "call() waits for this confirm and the result together"),
         ] + percentiles.map { name, _ in
             Row(key: "latency.celery.\(name)", section: "latency", label: "Celery delay().get(), \(name)", unit: .milliseconds,
                 count: sizes.celeryRoundTrips, note: name == "p50" ? "prefork -c \(EndToEndSection.celeryConcurrency), Redis backend" : nil)
@@ -54,8 +54,10 @@ struct LatencySection {
         }
     }
 
-    /// Conveyor: `send` then `get` on the handle, against a running `conveyor-worker`.
-    /// - Returns: round trips, and the part until `send` returned (the broker's confirm), in µs.
+    /// Conveyor: `call` (send, and wait for the result at the same time, as Celery's
+    /// `delay().get()` subscribes first), against a running `conveyor-worker`; then `send` alone
+    /// for the broker's confirm latency.
+    /// - Returns: round trips and confirms, in µs.
     private func conveyorLatencies() async throws -> (roundTrips: [UInt64], confirms: [UInt64]) {
         let sizes = bench.sizes
         return try await bench.withQueue("rtt") { queue in
@@ -66,19 +68,24 @@ struct LatencySection {
             var confirms: [UInt64] = []
             do {
                 for index in 0..<(sizes.warmupRoundTrips + sizes.roundTrips) {
+                    let id = TaskID.make()
+                    bench.track([id])
+                    ids.append(id)
+                    let started = monotonicSeconds()
+                    let result = try await bench.client.call(taskNamed: "conveyor.add", args: [.int(Int64(index)), 1],
+                                                             options: TaskOptions(queue: queue, taskId: id), timeout: 30)
+                    let elapsed = monotonicSeconds() - started
+                    let value = try result.get()
+                    guard value == .int(Int64(index + 1)) else { throw BenchError("conveyor.add(\(index), 1) returned \(value)") }
+                    if index >= sizes.warmupRoundTrips { latencies.append(UInt64(elapsed * 1_000_000)) }
+                }
+                for index in 0..<sizes.roundTrips {
                     let started = monotonicSeconds()
                     let handle = try await bench.client.send(taskNamed: "conveyor.add", args: [.int(Int64(index)), 1],
                                                              options: TaskOptions(queue: queue))
-                    let confirmed = monotonicSeconds() - started
+                    confirms.append(UInt64((monotonicSeconds() - started) * 1_000_000))
                     bench.track([handle.id])
-                    let value = try await handle.get(timeout: 30)
-                    let elapsed = monotonicSeconds() - started
                     ids.append(handle.id)
-                    guard value == .int(Int64(index + 1)) else { throw BenchError("conveyor.add(\(index), 1) returned \(value)") }
-                    if index >= sizes.warmupRoundTrips {
-                        latencies.append(UInt64(elapsed * 1_000_000))
-                        confirms.append(UInt64(confirmed * 1_000_000))
-                    }
                 }
             } catch {
                 await worker.process.stop()
