@@ -151,10 +151,10 @@ final class ConnectionLoop: @unchecked Sendable {
             for command in commands.takeAll() {
                 // Settlements wait for the end of the turn, but never overtake a later command
                 // (an inspect or a close must see them applied).
-                if case .settle = command {} else if let current = self.session { try sendSettlements(current) }
+                if case .settle = command {} else if let current = self.session { try sendSettlements(current, flush: true) }
                 handle(command)
             }
-            if let current = self.session { try sendSettlements(current) }
+            if let current = self.session { try sendSettlements(current, flush: closing != nil) }
             guard self.session != nil, closing == nil else { return }
             try flushOutbox(session)
             var frames = 0
@@ -179,7 +179,11 @@ final class ConnectionLoop: @unchecked Sendable {
             pollfd(fd: commands.wakeup.readDescriptor, events: Int16(POLLIN), revents: 0),
         ]
         let heartbeat = session.negotiatedHeartbeat
-        let tick = heartbeat > 0 ? min(250, Int32(heartbeat * 1000 / 4)) : 250
+        var tick = heartbeat > 0 ? min(250, Int32(heartbeat * 1000 / 4)) : 250
+        if let deadline = acks.nextDeadline {
+            // Wake in time to send the acknowledgements held back.
+            tick = min(tick, Int32(max(0, ((deadline - monotonicSeconds()) * 1000).rounded(.up))))
+        }
         guard commands.prepareToSleep() else { return }
         _ = poll(&fds, 2, tick)
         commands.awake()
@@ -194,19 +198,28 @@ final class ConnectionLoop: @unchecked Sendable {
         report(.reconnecting(attempt: 0, retryIn: 0, reason: error.message), error, generation)
     }
 
-    /// Sends this turn's acknowledgements and rejections in as few frames as possible.
-    private func sendSettlements(_ session: Session) throws {
-        guard !settlements.isEmpty else { return }
-        let plan = acks.settle(settlements)
+    /// Sends this turn's acknowledgements and rejections in as few frames as possible; with
+    /// `flush`, nothing is held back.
+    private func sendSettlements(_ session: Session, flush: Bool = false) throws {
+        guard !settlements.isEmpty || acks.hasHeld else { return }
+        let now = monotonicSeconds()
+        var plan = acks.settle(settlements, now: now)
         settlements.removeAll(keepingCapacity: true)
-        if let through = plan.acknowledgeThrough {
-            try session.ack(channel: Self.mainChannel, tag: through, multiple: true)
+        if flush {
+            let rest = acks.flush(now: now)
+            plan.acknowledgeThrough = rest.acknowledgeThrough ?? plan.acknowledgeThrough
+            plan.individually += rest.individually
         }
+        // Single settlements first: a rejection inside the run must reach the broker before the
+        // multiple ack that would otherwise acknowledge it.
         for (tag, settlement) in plan.individually {
             switch settlement {
             case .ack: try session.ack(channel: Self.mainChannel, tag: tag)
             case let .reject(requeue): try session.reject(channel: Self.mainChannel, tag: tag, requeue: requeue)
             }
+        }
+        if let through = plan.acknowledgeThrough {
+            try session.ack(channel: Self.mainChannel, tag: through, multiple: true)
         }
     }
 

@@ -41,6 +41,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(help: "Register conveyor.crash, which ends the process abruptly (fault tests only).")
     var allowCrash = false
 
+    @Flag(inversion: .prefixedNo, help: "Store STARTED (with pid and host) when a task starts (Celery's task_track_started).")
+    var trackStarted = true
+
     @Option(help: "classic or quorum: how work queues are declared (must match the other clients; default CONVEYOR_QUEUE_TYPE or classic).")
     var queueType: String?
 
@@ -77,8 +80,8 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         guard poisonAfter >= 1 else { fail("--poison-after must be at least 1") }
         if let maxMessageSize { configuration.maxMessageSize = maxMessageSize }
-        var options = WorkerOptions(concurrency: concurrency, prefetch: prefetch, shutdownGracePeriod: gracePeriod, allowCrash: allowCrash,
-                                    maxUnfinishedRuns: poisonAfter)
+        var options = WorkerOptions(concurrency: concurrency, prefetch: prefetch, shutdownGracePeriod: gracePeriod,
+                                    trackStarted: trackStarted, allowCrash: allowCrash, maxUnfinishedRuns: poisonAfter)
         if let queues { options.queues = queues.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         if let hostname {
             // Celery's node-name placeholders: %h = host name, %n = its first label.

@@ -22,21 +22,6 @@ public final class ResultStore: Sendable {
         return reply.integer == 1
     }
 
-    /// Stores SUCCESS and publishes it: a plain pipelined `SETEX` + `PUBLISH`, no script. No
-    /// guard is needed: SUCCESS may replace any state, and a duplicate run's SUCCESS replacing
-    /// the first one's is harmless.
-    func storeSuccess(_ meta: ResultMeta) async throws {
-        let key = Array(ResultMeta.key(for: meta.taskId).utf8)
-        let value = meta.serialized
-        let write: [[UInt8]] = if let ttl, ttl > 0 {
-            [Array("SETEX".utf8), key, Array(String(ttl).utf8), value]
-        } else {
-            [Array("SET".utf8), key, value]
-        }
-        let replies = try await redis.pipeline([write, [Array("PUBLISH".utf8), key, value]])
-        for case let .error(message) in replies { throw RedisError(.server, message) }
-    }
-
     /// The stored state, or nil when nothing is stored (PENDING).
     public func meta(for taskId: String) async throws -> ResultMeta? {
         let reply = try await redis.send("GET", ResultMeta.key(for: taskId))
@@ -67,6 +52,62 @@ public final class ResultStore: Sendable {
         case "done": return .alreadySucceeded
         default: return .run(unfinishedRuns: Int(parts.count > 1 ? parts[1].integer ?? 0 : 0))
         }
+    }
+
+    /// One task to admit in `begin(_:countTTL:)`.
+    struct Entry: Sendable {
+        let taskId: String
+        let started: ResultMeta?
+        let redelivered: Bool
+    }
+
+    /// `begin` for many tasks in one round trip and one script call.
+    func begin(_ entries: [Entry], countTTL: Int) async throws -> [Admission] {
+        guard entries.count > 1 else {
+            guard let entry = entries.first else { return [] }
+            return [try await begin(taskId: entry.taskId, started: entry.started, redelivered: entry.redelivered, countTTL: countTTL)]
+        }
+        var keys: [any RedisArgument] = []
+        var arguments: [any RedisArgument] = [ttl ?? 0, countTTL]
+        keys.reserveCapacity(entries.count * 3)
+        arguments.reserveCapacity(2 + entries.count * 3)
+        for entry in entries {
+            keys += [ResultMeta.key(for: entry.taskId), Keys.starts(entry.taskId), Keys.revoked(entry.taskId)]
+            arguments += [entry.started?.serialized ?? [], entry.started == nil ? "0" : "1", entry.redelivered ? "1" : "0"]
+        }
+        let reply = try await redis.evaluate(Scripts.beginTasks, keys: keys, arguments: arguments)
+        let items = reply.array ?? []
+        guard items.count == entries.count else {
+            throw RedisError(.protocolError, "beginTasks returned \(items.count) decisions for \(entries.count) tasks")
+        }
+        return items.map { item in
+            let parts = item.array ?? []
+            switch parts.first?.string {
+            case "revoked": return .revoked
+            case "done": return .alreadySucceeded
+            default: return .run(unfinishedRuns: Int(parts.count > 1 ? parts[1].integer ?? 0 : 0))
+            }
+        }
+    }
+
+    /// Stores SUCCESS for tasks and publishes each: plain pipelined `SETEX` + `PUBLISH`, one
+    /// round trip for all, no script. No guard is needed: SUCCESS may replace any state, and a
+    /// duplicate run's SUCCESS replacing the first one's is harmless.
+    func storeSuccess(_ metas: [ResultMeta]) async throws {
+        var commands: [[[UInt8]]] = []
+        commands.reserveCapacity(metas.count * 2)
+        for meta in metas {
+            let key = Array(ResultMeta.key(for: meta.taskId).utf8)
+            let value = meta.serialized
+            if let ttl, ttl > 0 {
+                commands.append([Array("SETEX".utf8), key, Array(String(ttl).utf8), value])
+            } else {
+                commands.append([Array("SET".utf8), key, value])
+            }
+            commands.append([Array("PUBLISH".utf8), key, value])
+        }
+        let replies = try await redis.pipeline(commands)
+        for case let .error(message) in replies { throw RedisError(.server, message) }
     }
 
     /// Marks task ids revoked for `ttl` seconds; workers check before running them.

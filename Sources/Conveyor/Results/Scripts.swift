@@ -39,6 +39,36 @@ enum Scripts {
         return {'run', starts}
         """)
 
+    /// `beginTask` for many tasks in one call (a busy worker admits deliveries in batches).
+    ///
+    /// KEYS = for each task: meta key, redelivery counter, revoked marker.
+    /// ARGV[1] = result TTL, ARGV[2] = counter TTL, then for each task: STARTED meta JSON,
+    /// "1" to store STARTED, "1" when redelivered.
+    /// Returns one `{decision, n}` per task, as `beginTask` does.
+    static let beginTasks = RedisScript("""
+        \(currentStatus)
+        \(writeMeta)
+        local out = {}
+        for i = 0, (#KEYS / 3) - 1 do
+          local meta, counter, revoked = KEYS[i * 3 + 1], KEYS[i * 3 + 2], KEYS[i * 3 + 3]
+          local started, store, redelivered = ARGV[3 + i * 3], ARGV[4 + i * 3], ARGV[5 + i * 3]
+          if redis.call('EXISTS', revoked) == 1 then
+            out[i + 1] = {'revoked', 0}
+          elseif current_status(meta) == 'SUCCESS' then
+            out[i + 1] = {'done', 0}
+          else
+            local starts = 0
+            if redelivered == '1' then
+              starts = redis.call('INCR', counter)
+              redis.call('EXPIRE', counter, tonumber(ARGV[2]))
+            end
+            if store == '1' then write_meta(meta, started, ARGV[1]) end
+            out[i + 1] = {'run', starts}
+          end
+        end
+        return out
+        """)
+
     /// Marks task ids revoked for `ARGV[1]` seconds. KEYS = revoked markers. Returns how many.
     static let revoke = RedisScript("""
         for i, key in ipairs(KEYS) do redis.call('SET', key, '1', 'EX', tonumber(ARGV[1])) end

@@ -33,6 +33,15 @@ final class Slots: Sendable {
         }
     }
 
+    /// Takes a free slot if there is one, without waiting.
+    func tryAcquire() -> Bool {
+        state.withLock { s in
+            guard s.free > 0 else { return false }
+            s.free -= 1
+            return true
+        }
+    }
+
     func release() {
         let (next, drained) = state.withLock { s -> (CheckedContinuation<Void, Never>?, [CheckedContinuation<Void, Never>]) in
             if let next = s.waiting.popFirst() { return (next, []) }

@@ -3,15 +3,52 @@ import Foundation
 import IOSupport
 import Logging
 
-/// The life of one delivery on a worker, from bytes to acknowledgement.
+/// A delivery that decoded into a task this worker runs.
+struct Runnable: Sendable {
+    let message: TaskMessage
+    let delivery: Delivery
+    let task: RegisteredTask
+    let ignoreResult: Bool
+}
+
+/// The life of one delivery on a worker, from bytes to acknowledgement: `prepare`, then
+/// `admit` (in batches), then `run`.
 extension Worker {
-    func execute(_ delivery: Delivery) async {
+    /// Everything before admission: decoding (a bad message goes to the dead letters), a future
+    /// ETA (into the delay cascade), expiry, unknown tasks. Nil when the delivery was fully
+    /// handled here.
+    func prepare(_ delivery: Delivery) async -> Runnable? {
+        let message: TaskMessage
         switch TaskMessage.decode(properties: delivery.properties, body: delivery.body, maxBodySize: configuration.maxMessageSize) {
         case let .failure(reason):
             await reject(delivery, reason: reason)
-        case let .success(message):
-            await execute(message, delivery)
+            return nil
+        case let .success(decoded):
+            message = decoded
         }
+        // A future ETA (older Celery clients hold these in worker memory): into the delay cascade.
+        if let eta = message.eta {
+            let remaining = eta.timeIntervalSinceNow
+            if remaining >= 1 {
+                await delay(message, delivery: delivery)
+                return nil
+            }
+            if remaining > 0 { try? await Task.sleep(for: .milliseconds(Int(remaining * 1000))) }
+        }
+        if let expires = message.expires, expires < Date() {
+            await recordRevoked(message, delivery: delivery, reason: "expired")
+            return nil
+        }
+        guard let task = registry.task(named: message.task) else {
+            let info = ExceptionInfo.notRegistered(message.task)
+            log(.error, "task unknown", id: message.id, task: message.task, ["queue": "\(delivery.queue)"])
+            _ = await persist(ResultMeta(taskId: message.id, status: .failure, result: info.json,
+                                         traceback: info.traceback(task: message.task, id: message.id, hostname: options.hostname),
+                                         dateDone: Date(), parentId: message.parentId), delivery: nil)
+            await deadLetter(delivery, reason: .unknownTask(message.task))
+            return nil
+        }
+        return Runnable(message: message, delivery: delivery, task: task, ignoreResult: message.ignoreResult || task.defaults.ignoreResult)
     }
 
     /// A message that is not a runnable task: tell a waiting client (when there is a task id)
@@ -31,40 +68,40 @@ extension Worker {
         await deadLetter(delivery, reason: reason)
     }
 
-    private func execute(_ message: TaskMessage, _ delivery: Delivery) async {
-        // A future ETA (older Celery clients hold these in worker memory): into the delay cascade.
-        if let eta = message.eta {
-            let remaining = eta.timeIntervalSinceNow
-            if remaining >= 1 {
-                await delay(message, delivery: delivery)
-                return
+    /// Checks revocation and the dedupe guard, counts redelivered starts and stores STARTED, for
+    /// all of `runnables` in one Redis call. If Redis is down each one retries on its own
+    /// (bounded); those it gives up on are requeued and left out of the answer.
+    func admit(_ runnables: [Runnable]) async -> [(Runnable, ResultStore.Admission)] {
+        let entries = runnables.map { runnable in
+            ResultStore.Entry(taskId: runnable.message.id, started: startedMeta(runnable), redelivered: runnable.delivery.redelivered)
+        }
+        if let admissions = try? await client.results.begin(entries, countTTL: options.startCountTTL) {
+            return Array(zip(runnables, admissions))
+        }
+        var admitted: [(Runnable, ResultStore.Admission)] = []
+        for (runnable, entry) in zip(runnables, entries) {
+            let admission = await withStoreRetries(taskId: entry.taskId, delivery: runnable.delivery) {
+                try await self.client.results.begin(taskId: entry.taskId, started: entry.started, redelivered: entry.redelivered,
+                                                    countTTL: self.options.startCountTTL)
             }
-            if remaining > 0 { try? await Task.sleep(for: .milliseconds(Int(remaining * 1000))) }
+            if let admission { admitted.append((runnable, admission)) }
         }
-        if let expires = message.expires, expires < Date() {
-            await recordRevoked(message, delivery: delivery, reason: "expired")
-            return
-        }
-        guard let task = registry.task(named: message.task) else {
-            let info = ExceptionInfo.notRegistered(message.task)
-            log(.error, "task unknown", id: message.id, task: message.task, ["queue": "\(delivery.queue)"])
-            _ = await persist(ResultMeta(taskId: message.id, status: .failure, result: info.json,
-                                         traceback: info.traceback(task: message.task, id: message.id, hostname: options.hostname),
-                                         dateDone: Date(), parentId: message.parentId), delivery: nil)
-            await deadLetter(delivery, reason: .unknownTask(message.task))
-            return
-        }
-        let ignoreResult = message.ignoreResult || task.defaults.ignoreResult
-        let started = options.trackStarted && !ignoreResult
-            ? ResultMeta(taskId: message.id, status: .started,
-                         result: ["pid": .int(Int64(processIdentifier)), "hostname": .string(options.hostname)],
-                         children: .null, parentId: message.parentId)
-            : nil
-        // Revoked? Already done (a redelivered duplicate)? How many times has it started?
-        guard let admission = await withStoreRetries(taskId: message.id, delivery: delivery, {
-            try await self.client.results.begin(taskId: message.id, started: started, redelivered: delivery.redelivered,
-                                                countTTL: self.options.startCountTTL)
-        }) else { return }
+        return admitted
+    }
+
+    private func startedMeta(_ runnable: Runnable) -> ResultMeta? {
+        guard options.trackStarted && !runnable.ignoreResult else { return nil }
+        return ResultMeta(taskId: runnable.message.id, status: .started,
+                          result: ["pid": .int(Int64(processIdentifier)), "hostname": .string(options.hostname)],
+                          children: .null, parentId: runnable.message.parentId)
+    }
+
+    /// Runs an admitted task (or skips a revoked, duplicate or poison one) and records the outcome.
+    func run(_ runnable: Runnable, admission: ResultStore.Admission) async {
+        let message = runnable.message
+        let delivery = runnable.delivery
+        let task = runnable.task
+        let ignoreResult = runnable.ignoreResult
         switch admission {
         case .revoked:
             await recordRevoked(message, delivery: delivery, reason: "revoked")
@@ -117,14 +154,37 @@ extension Worker {
     private func recordSuccess(_ message: TaskMessage, delivery: Delivery, value: JSON, ignoreResult: Bool, runtime: String) async {
         // Celery dispatches links and the chain before storing the result.
         guard await dispatchCallbacks(of: message, value: value, delivery: delivery) else { return }
-        if !ignoreResult {
-            let meta = ResultMeta(taskId: message.id, status: .success, result: value, dateDone: Date(),
-                                  groupId: message.group, parentId: message.parentId)
-            guard await withStoreRetries(taskId: message.id, delivery: delivery, { try await self.client.results.storeSuccess(meta) }) != nil
-            else { return }
+        if ignoreResult {
+            succeeded(message.id, task: message.task, delivery: delivery, runtime: runtime)
+            return
         }
-        stats.record(\.succeeded, task: message.task)
-        log(.info, "task succeeded", id: message.id, task: message.task, ["runtime": "\(runtime)"])
+        // Stored in a batch with other results by the flusher, which then acknowledges.
+        results.submit(ResultFlusher.Item(
+            meta: ResultMeta(taskId: message.id, status: .success, result: value, dateDone: Date(), groupId: message.group,
+                             parentId: message.parentId),
+            delivery: delivery, task: message.task, runtime: runtime))
+    }
+
+    /// Writes a batch of successes, retrying while Redis is unreachable for up to
+    /// `storeRetryWindow`, then acknowledges them; requeues them if Redis stays down.
+    func storeSuccesses(_ items: [ResultFlusher.Item]) async {
+        let metas = items.map(\.meta)
+        let stored: Void? = await withStoreRetries(taskId: items.first?.meta.taskId ?? "?", delivery: nil) {
+            try await self.client.results.storeSuccess(metas)
+        }
+        for item in items {
+            if stored != nil {
+                succeeded(item.meta.taskId, task: item.task, delivery: item.delivery, runtime: item.runtime)
+            } else {
+                stats.record(\.requeued)
+                consumer.reject(item.delivery, requeue: true)
+            }
+        }
+    }
+
+    private func succeeded(_ id: String, task: String, delivery: Delivery, runtime: String) {
+        stats.record(\.succeeded, task: task)
+        log(.info, "task succeeded", id: id, task: task, ["runtime": "\(runtime)"])
         consumer.ack(delivery)
     }
 

@@ -21,7 +21,7 @@ public final class Worker: Sendable {
 
     private struct Control {
         var mode: Mode = .starting
-        var intake: AsyncStream<Delivery>.Continuation?
+        var started = false
         var running: [UInt64: Task<Void, Never>] = [:]
         /// Which runs carry which task id, for terminate.
         var runsByTask: [String: Set<UInt64>] = [:]
@@ -38,6 +38,12 @@ public final class Worker: Sendable {
     let stats = WorkerStats()
     let slots: Slots
     let queues: [WorkQueue]
+    /// Deliveries waiting for a slot.
+    let inbox = DeliveryInbox()
+    /// Results of succeeded tasks on their way to Redis.
+    let results = ResultFlusher()
+    /// Most deliveries prepared and admitted together.
+    static let maxBatch = 64
     private let control = Mutex(Control())
 
     /// - Parameters:
@@ -67,22 +73,22 @@ public final class Worker: Sendable {
     /// Connects (retrying with backoff while the servers are down), declares the queues, then
     /// consumes until `shutdown` is called and the shutdown completes.
     public func run() async throws {
-        let (stream, continuation) = AsyncStream<Delivery>.makeStream()
-        let proceed = control.withLock { c -> Bool in
-            guard c.mode == .starting else { return false }
-            c.intake = continuation
-            return true
+        let first = control.withLock { c -> Bool in
+            defer { c.started = true }
+            return !c.started
         }
-        guard proceed else { throw ConveyorError(.closed, "worker already ran") }
+        guard first else { throw ConveyorError(.closed, "worker already ran") }
+        results.storeWith { [unowned self] items in await self.storeSuccesses(items) }
         consumer.start()
         try await prepareTopology()
         if control.withLock({ $0.stopRequested != nil }) {
             await finish()
             return
         }
+        let inbox = self.inbox
         for queue in queues {
             try await consumer.consume(queue: queue.name, options: ConsumerOptions(prefetch: options.effectivePrefetch),
-                                       timeout: .infinity) { delivery in continuation.yield(delivery) }
+                                       timeout: .infinity) { delivery in inbox.append(delivery) }
         }
         control.withLock { $0.mode = .running }
         logger.info("worker ready", metadata: [
@@ -91,8 +97,9 @@ public final class Worker: Sendable {
         ])
         let heartbeat = Task { await self.heartbeatLoop() }
         let controlListener = try? await listenForControl()
-        await intake(stream)
+        await intake()
         await slots.drained()
+        await results.drained()
         heartbeat.cancel()
         await controlListener?.close()
         await finish()
@@ -120,44 +127,69 @@ public final class Worker: Sendable {
         }
     }
 
-    /// The intake loop: one delivery at a time into a free slot; while draining, what is left
-    /// in the prefetch buffer goes back to the queue.
-    private func intake(_ stream: AsyncStream<Delivery>) async {
-        for await delivery in stream {
-            if control.withLock({ $0.mode }) != .running {
-                consumer.reject(delivery, requeue: true)
-                stats.record(\.requeued)
-                continue
-            }
+    /// The intake loop: waits for a free slot and a delivery, then takes whatever else waits (up
+    /// to the free slots) and prepares and admits them together; each runs in its own slot.
+    /// While draining, what is left in the prefetch buffer goes back to the queue.
+    private func intake() async {
+        while true {
             await slots.acquire()
-            if control.withLock({ $0.mode }) != .running {
+            guard let first = await inbox.next() else {
                 slots.release()
-                consumer.reject(delivery, requeue: true)
-                stats.record(\.requeued)
+                return
+            }
+            var batch = [first]
+            while batch.count < Self.maxBatch, slots.tryAcquire() {
+                guard let more = inbox.poll() else {
+                    slots.release()
+                    break
+                }
+                batch.append(more)
+            }
+            if control.withLock({ $0.mode }) != .running {
+                for delivery in batch {
+                    consumer.reject(delivery, requeue: true)
+                    stats.record(\.requeued)
+                    slots.release()
+                }
                 continue
             }
-            let id = control.withLock { c -> UInt64 in
-                c.nextRun += 1
-                return c.nextRun
-            }
-            let taskId = delivery.properties.headers?["id"]?.stringValue
-            control.withLock { c in
-                // Created under the lock, so it is registered before it can unregister itself.
-                let task = Task {
-                    await self.execute(delivery)
-                    self.control.withLock { c in
-                        c.running.removeValue(forKey: id)
-                        if let taskId {
-                            c.runsByTask[taskId]?.remove(id)
-                            if c.runsByTask[taskId]?.isEmpty == true { c.runsByTask[taskId] = nil }
-                        }
-                    }
-                    self.slots.release()
+            Task { await self.handle(batch) }
+        }
+    }
+
+    /// Prepares and admits a batch, then starts a run for each admitted task. Every delivery
+    /// holds a slot until it is handled.
+    private func handle(_ batch: [Delivery]) async {
+        var runnables: [Runnable] = []
+        for delivery in batch {
+            if let runnable = await prepare(delivery) { runnables.append(runnable) } else { slots.release() }
+        }
+        guard !runnables.isEmpty else { return }
+        let admitted = await admit(runnables)
+        for _ in 0..<(runnables.count - admitted.count) { slots.release() }
+        for (runnable, admission) in admitted { start(runnable, admission: admission) }
+    }
+
+    /// Runs one task in a registered Swift task (so cold shutdown and terminate can cancel it),
+    /// releasing its slot at the end.
+    private func start(_ runnable: Runnable, admission: ResultStore.Admission) {
+        let taskId = runnable.message.id
+        control.withLock { c in
+            c.nextRun += 1
+            let id = c.nextRun
+            // Created under the lock, so it is registered before it can unregister itself.
+            let task = Task {
+                await self.run(runnable, admission: admission)
+                self.control.withLock { c in
+                    c.running.removeValue(forKey: id)
+                    c.runsByTask[taskId]?.remove(id)
+                    if c.runsByTask[taskId]?.isEmpty == true { c.runsByTask[taskId] = nil }
                 }
-                c.running[id] = task
-                if let taskId { c.runsByTask[taskId, default: []].insert(id) }
-                if c.mode == .stopping { task.cancel() }
+                self.slots.release()
             }
+            c.running[id] = task
+            c.runsByTask[taskId, default: []].insert(id)
+            if c.mode == .stopping { task.cancel() }
         }
     }
 
@@ -165,12 +197,12 @@ public final class Worker: Sendable {
     /// period, then cancel them; unstarted prefetched messages are requeued. `.cold`: cancel
     /// running tasks now. Calling again with `.cold` escalates a warm shutdown.
     public func shutdown(_ mode: ShutdownMode = .warm) {
-        let (previous, intake, running) = control.withLock { c -> (ShutdownMode?, AsyncStream<Delivery>.Continuation?, [Task<Void, Never>]) in
+        let (previous, running) = control.withLock { c -> (ShutdownMode?, [Task<Void, Never>]) in
             let previous = c.stopRequested
             if previous == nil || mode == .cold { c.stopRequested = mode }
             if c.mode == .running || c.mode == .starting { c.mode = .draining }
             if mode == .cold { c.mode = .stopping }
-            return (previous, c.intake, mode == .cold ? Array(c.running.values) : [])
+            return (previous, mode == .cold ? Array(c.running.values) : [])
         }
         if mode == .cold {
             logger.warning("cold shutdown: cancelling running tasks", metadata: ["running": "\(running.count)"])
@@ -182,7 +214,7 @@ public final class Worker: Sendable {
         ])
         Task {
             try? await self.consumer.cancelConsumers(timeout: 10)
-            intake?.finish()
+            self.inbox.finish()
             try? await Task.sleep(for: .milliseconds(Int(self.options.shutdownGracePeriod * 1000)))
             if self.control.withLock({ $0.mode }) != .stopped { self.shutdown(.cold) }
         }
