@@ -60,7 +60,7 @@ struct Checker {
                 pending.remove(result.id)
             }
             if !pending.isEmpty {
-                deadIds = Set(try await DeadLetterBox(client: client).list(queue: queue, limit: 100_000).compactMap(\.taskId))
+                deadIds = try await deadLetterIds()
                 pending.subtract(deadIds)
             }
             if pending.isEmpty || Date() > deadline { break }
@@ -70,10 +70,17 @@ struct Checker {
         let results = try await client.results(for: ok)
         verdict.succeeded = results.filter { $0.state == .success }.count
         verdict.failed = results.filter { $0.state == .failure || $0.state == .revoked }.count
-        deadIds = Set(try await DeadLetterBox(client: client).list(queue: queue, limit: 100_000).compactMap(\.taskId))
+        deadIds = try await deadLetterIds()
         verdict.deadLettered = deadIds.count
         verdict.duplicates = duplicateExecutions(workers: workers, ids: Set(ok))
         return verdict
+    }
+
+    /// Task ids in the dead letters. A dead-letter queue that does not exist (yet) holds none:
+    /// after a broker crash it comes back when a worker reconnects and re-declares it.
+    private func deadLetterIds() async throws -> Set<String> {
+        guard try await Fleet(client: client).queue(queue)?.deadLetters != nil else { return [] }
+        return Set(try await DeadLetterBox(client: client).list(queue: queue, limit: 100_000).compactMap(\.taskId))
     }
 
     /// Tasks that started more than once, counted from the workers' `task started` log lines.

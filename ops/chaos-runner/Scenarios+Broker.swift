@@ -15,6 +15,10 @@ extension Scenarios {
     static let delayedAcrossRestart = Scenario(name: "delayed+restart", summary: "countdown tasks waiting in the delay cascade while RabbitMQ is killed and restarted") { context in
         let stage = try await context.stage("delay", broker: context.brokerURL(), workers: ["delay-a"])
         return try await withCleanup({ await stage.tearDown() }) {
+            // RabbitMQ 3.10 can forget a queue declared a fraction of a second before kill -9
+            // (measured: 1 of 15 queues declared 0.2 s before the kill was gone after restart);
+            // this scenario is about the cascade, so let the declarations of the stage settle.
+            try await Task.sleep(for: .seconds(1.5))
             var due: [String: Date] = [:]
             let count = context.size(quick: 60, full: 300)
             for index in 0..<count {
