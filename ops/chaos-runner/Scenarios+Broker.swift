@@ -4,7 +4,9 @@ import Foundation
 extension Scenarios {
     static let brokerRestart = Scenario(name: "broker-restart", summary: "RabbitMQ killed (-9) and started again mid-load") { context in
         try await context.standard("broker", workers: ["broker-a", "broker-b"], count: context.size(quick: 600, full: 3000)) { _ in
-            try await Task.sleep(for: .milliseconds(800))
+            // Mid-load, but not within the fraction of a second in which RabbitMQ can still forget
+            // the stage's fresh queue on kill -9 (see delayed+restart, and the README's limits).
+            try await Task.sleep(for: .milliseconds(1500))
             try await context.infrastructure.run("rabbit-kill", "chaos1")
             try await Task.sleep(for: .seconds(1))
             try await context.infrastructure.run("rabbit-start", "chaos1", "\(ScenarioContext.brokerPort)", "25681")
