@@ -1,6 +1,7 @@
 import AMQP
 import Foundation
 import Logging
+import Redis
 import Synchronization
 
 /// A message in a dead-letter queue, with why it is there.
@@ -26,7 +27,9 @@ public struct DeadLetter: Sendable {
 /// Listing takes messages on a private connection and closes it without acknowledging, so the
 /// broker puts every one back; `replay` publishes each chosen message (reason headers removed,
 /// `retries` reset) to its origin queue and acknowledges it from the dead letters only after the
-/// broker confirmed the copy, so a message is never in neither place.
+/// broker confirmed the copy, so a message is never in neither place. Before that it clears the
+/// task's stored result (the FAILURE that sent it here) and its poison count, so the replay runs
+/// afresh and `wait`/`AsyncResult.get()` wait for the new outcome instead of returning the old one.
 public struct DeadLetterBox: Sendable {
     let client: ConveyorClient
 
@@ -58,6 +61,13 @@ public struct DeadLetterBox: Sendable {
                 if headers["retries"] != nil { headers["retries"] = .int32(0) }
                 properties.headers = headers
                 let origin = letter.originQueue ?? String(Self.deadLetterQueue(for: queue).dropLast(".dead".count))
+                if let taskId = letter.taskId {
+                    do {
+                        try await client.results.resetForReplay(taskId)
+                    } catch let error as RedisError {
+                        throw ConveyorError(.backendUnavailable, "result store unavailable: \(error.message)")
+                    }
+                }
                 try await client.publisher.ensure(queue: origin)
                 try await client.brokerConnection.publish(OutgoingMessage(routingKey: origin, properties: properties, body: letter.body))
                 done.append(delivery)

@@ -125,4 +125,10 @@ public final class ResultStore: Sendable {
     public func forget(_ taskId: String) async throws {
         _ = try await redis.send("DEL", ResultMeta.key(for: taskId))
     }
+
+    /// Clears what an earlier run of a task left — its result and its poison-start count — so
+    /// a replayed message runs afresh and waiters see PENDING until the new run ends.
+    func resetForReplay(_ taskId: String) async throws {
+        _ = try await redis.send("DEL", ResultMeta.key(for: taskId), Keys.starts(taskId))
+    }
 }

@@ -223,6 +223,10 @@ struct ReliabilityTests {
         }
         #expect(try await box.drop(queue: queue, taskIds: [ids[2]]) == 1)
         #expect(try await box.replay(queue: queue) == 2)
+        // Replay cleared the FAILURE of the first run, so waiting returns the new outcome; the
+        // dropped one keeps its FAILURE.
+        for id in ids[0...1] { #expect(try await client.result(for: id).state != .failure) }
+        #expect(try await client.result(for: ids[2]).state == .failure)
         #expect(try await client.wait(for: ids[0], timeout: 20).get() == 0)
         #expect(try await client.wait(for: ids[1], timeout: 20).get() == 1)
         #expect(try await box.list(queue: queue).isEmpty)
