@@ -48,7 +48,7 @@ public struct LogfmtLogHandler: LogHandler {
             line += " "
             line += key
             line += "="
-            Self.appendQuoted("\(value)", to: &line)
+            Self.appendQuoted(Self.text(value), to: &line)
         }
         line += "\n"
         LogWriter.shared.append(line)
@@ -60,11 +60,27 @@ public struct LogfmtLogHandler: LogHandler {
     }
 
     // Who and what first, details after.
-    private static let leading = ["worker", "task", "id"]
+    private static func rank(_ key: String) -> Int {
+        switch key {
+        case "worker": 0
+        case "task": 1
+        case "id": 2
+        default: 3
+        }
+    }
+
     private static func order(_ a: String, _ b: String) -> Bool {
-        let ia = leading.firstIndex(of: a) ?? leading.count
-        let ib = leading.firstIndex(of: b) ?? leading.count
+        let ia = rank(a), ib = rank(b)
         return ia != ib ? ia < ib : a < b
+    }
+
+    /// A metadata value as text; strings (nearly all of them) without going through interpolation.
+    private static func text(_ value: Logger.MetadataValue) -> String {
+        switch value {
+        case .string(let string): string
+        case .stringConvertible(let convertible): convertible.description
+        default: "\(value)"
+        }
     }
 
     /// The current UTC time as Python writes it; the part up to the second is kept between calls.
@@ -85,13 +101,16 @@ public struct LogfmtLogHandler: LogHandler {
     private static let secondCache = Mutex<(second: Int, text: String)>((-1, ""))
 
     private static func appendQuoted(_ value: String, to line: inout String) {
-        line += quote(value)
+        if isBare(value) { line += value } else { line += quote(value) }
+    }
+
+    /// Printable ASCII with nothing logfmt would need to escape: written as is.
+    private static func isBare(_ value: String) -> Bool {
+        !value.isEmpty && value.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "=") && $0 != UInt8(ascii: "\\") }
     }
 
     static func quote(_ value: String) -> String {
-        if !value.isEmpty, value.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0 != "\"" && $0 != "=" && $0 != "\\" && $0.value < 0x7F }) {
-            return value
-        }
+        if isBare(value) { return value }
         var out = "\""
         for scalar in value.unicodeScalars {
             switch scalar {
@@ -105,10 +124,11 @@ public struct LogfmtLogHandler: LogHandler {
     }
 }
 
-/// Writes log lines to standard error from a thread of its own, as soon as they come: one
-/// write(2) for however many lines arrived while the previous write was under way. Under load
-/// that is one system call for many lines instead of one per line, and a line waits at most for
-/// the write before it.
+/// Writes log lines to standard error from a thread of its own. The thread is woken once for a
+/// batch, not once per line: after the first line it lets more gather for up to `linger` seconds
+/// (or `batchBytes`), then writes them with one write(2). Under load that is one wake-up and one
+/// system call for dozens of lines; a line reaches stderr at most `linger` late, and `flush()`
+/// (called before the process exits on purpose) waits for everything.
 final class LogWriter: @unchecked Sendable {
     static let shared = LogWriter()
 
@@ -117,6 +137,11 @@ final class LogWriter: @unchecked Sendable {
     private var pending: [UInt8] = []
     private var writing = false
     private var started = false
+    /// The thread waits for the first line of a batch (only then does `append` wake it).
+    private var idle = false
+
+    private static let linger = 0.002
+    private static let batchBytes = 64 * 1024
 
     func append(_ line: String) {
         condition.lock()
@@ -127,7 +152,10 @@ final class LogWriter: @unchecked Sendable {
             thread.name = "conveyor:log"
             thread.start()
         }
-        condition.signal()
+        if idle {
+            idle = false
+            condition.signal()
+        }
         condition.unlock()
     }
 
@@ -141,7 +169,12 @@ final class LogWriter: @unchecked Sendable {
     private func run() {
         while true {
             condition.lock()
-            while pending.isEmpty { condition.wait() }
+            while pending.isEmpty {
+                idle = true
+                condition.wait()
+            }
+            idle = false
+            if pending.count < Self.batchBytes { _ = condition.wait(until: Date().addingTimeInterval(Self.linger)) }
             let chunk = pending
             pending.removeAll(keepingCapacity: true)
             writing = true
