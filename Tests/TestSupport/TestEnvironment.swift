@@ -37,9 +37,12 @@ public enum TestEnvironment {
         return configuration
     }
 
-    /// A queue name no other test uses.
+    /// The test run (`CONVEYOR_TEST_RUN`, set by ops/test, which deletes the run's queues when it ends).
+    public static let run: String = ProcessInfo.processInfo.environment["CONVEYOR_TEST_RUN"] ?? "adhoc"
+
+    /// A queue name no other test uses: `conveyor-test.<run>.<label>.<id>`.
     public static func uniqueQueue(_ label: String = "test") -> String {
-        "conveyor-test.\(label).\(UUID().uuidString.prefix(8).lowercased())"
+        "conveyor-test.\(run).\(label).\(UUID().uuidString.prefix(8).lowercased())"
     }
 
     /// Throws (failing the test, never skipping it) when RabbitMQ or Redis does not answer,
