@@ -31,12 +31,18 @@ public struct LogfmtLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var line = "ts="
+        LogWriter.shared.append(render(event))
+    }
+
+    /// The event's line, newline included; rendered as bytes, without a string per field.
+    func render(_ event: LogEvent) -> [UInt8] {
+        var line: [UInt8] = []
         line.reserveCapacity(256)
-        line += Self.timestamp()
-        line += " level="
-        line += event.level.rawValue
-        line += " msg="
+        line.append(contentsOf: "ts=".utf8)
+        Self.appendTimestamp(to: &line)
+        line.append(contentsOf: " level=".utf8)
+        line.append(contentsOf: event.level.rawValue.utf8)
+        line.append(contentsOf: " msg=".utf8)
         Self.appendQuoted(event.message.description, to: &line)
         // Event metadata wins over the logger's; who and what first, the rest by name.
         var pairs: [(key: String, value: Logger.MetadataValue)] = []
@@ -45,13 +51,13 @@ public struct LogfmtLogHandler: LogHandler {
         if let extra = event.metadata { for (key, value) in extra { pairs.append((key, value)) } }
         pairs.sort { Self.order($0.key, $1.key) }
         for (key, value) in pairs {
-            line += " "
-            line += key
-            line += "="
+            line.append(UInt8(ascii: " "))
+            line.append(contentsOf: key.utf8)
+            line.append(UInt8(ascii: "="))
             Self.appendQuoted(Self.text(value), to: &line)
         }
-        line += "\n"
-        LogWriter.shared.append(line)
+        line.append(UInt8(ascii: "\n"))
+        return line
     }
 
     /// Writes out every line logged so far (before exiting the process on purpose).
@@ -83,44 +89,71 @@ public struct LogfmtLogHandler: LogHandler {
         }
     }
 
-    /// The current UTC time as Python writes it; the part up to the second is kept between calls.
-    private static func timestamp() -> String {
+    /// The current UTC time as Python writes it (`2026-11-27T15:02:16.728123+00:00`); the part up
+    /// to the second is kept between calls.
+    private static func appendTimestamp(to line: inout [UInt8]) {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         let seconds = Int(now.tv_sec)
-        let prefix = secondCache.withLock { cache -> String in
+        let prefix = secondCache.withLock { cache -> [UInt8] in
             if cache.second == seconds { return cache.text }
-            let text = ISO8601.format(Date(timeIntervalSince1970: Double(seconds))).dropLast(6)  // without "+00:00"
-            cache = (seconds, String(text))
+            let text = ISO8601.format(Date(timeIntervalSince1970: Double(seconds))).utf8.dropLast(6)  // without "+00:00"
+            cache = (seconds, Array(text))
             return cache.text
         }
-        let micros = String(now.tv_nsec / 1000)
-        return prefix + "." + String(repeating: "0", count: 6 - micros.count) + micros + "+00:00"
+        line.append(contentsOf: prefix)
+        line.append(UInt8(ascii: "."))
+        var micros = Int(now.tv_nsec / 1000)
+        let end = line.count + 6
+        line.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: 6))
+        for index in stride(from: end - 1, through: end - 6, by: -1) {
+            line[index] = UInt8(ascii: "0") + UInt8(micros % 10)
+            micros /= 10
+        }
+        line.append(contentsOf: "+00:00".utf8)
     }
 
-    private static let secondCache = Mutex<(second: Int, text: String)>((-1, ""))
+    private static let secondCache = Mutex<(second: Int, text: [UInt8])>((-1, []))
 
-    private static func appendQuoted(_ value: String, to line: inout String) {
-        if isBare(value) { line += value } else { line += quote(value) }
-    }
-
-    /// Printable ASCII with nothing logfmt would need to escape: written as is.
-    private static func isBare(_ value: String) -> Bool {
-        !value.isEmpty && value.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "=") && $0 != UInt8(ascii: "\\") }
+    /// Printable ASCII without `"`, `=` or a backslash is written as is; anything else in quotes,
+    /// with `"`, backslashes and newlines escaped.
+    private static func appendQuoted(_ value: String, to line: inout [UInt8]) {
+        var bare = !value.isEmpty, plain = true
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "\n"):
+                bare = false
+                plain = false
+            case UInt8(ascii: "="), ...0x20, 0x7F...:
+                bare = false
+            default:
+                break
+            }
+        }
+        if bare {
+            line.append(contentsOf: value.utf8)
+            return
+        }
+        line.append(UInt8(ascii: "\""))
+        if plain {
+            line.append(contentsOf: value.utf8)
+        } else {
+            for byte in value.utf8 {
+                switch byte {
+                case UInt8(ascii: "\""): line.append(contentsOf: "\\\"".utf8)
+                case UInt8(ascii: "\\"): line.append(contentsOf: "\\\\".utf8)
+                case UInt8(ascii: "\n"): line.append(contentsOf: "\\n".utf8)
+                default: line.append(byte)
+                }
+            }
+        }
+        line.append(UInt8(ascii: "\""))
     }
 
     static func quote(_ value: String) -> String {
-        if isBare(value) { return value }
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        var bytes: [UInt8] = []
+        appendQuoted(value, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 
@@ -143,9 +176,9 @@ final class LogWriter: @unchecked Sendable {
     private static let linger = 0.002
     private static let batchBytes = 64 * 1024
 
-    func append(_ line: String) {
+    func append(_ line: [UInt8]) {
         condition.lock()
-        pending.append(contentsOf: line.utf8)
+        pending.append(contentsOf: line)
         if !started {
             started = true
             let thread = Thread { [unowned self] in self.run() }

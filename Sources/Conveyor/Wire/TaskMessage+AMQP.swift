@@ -69,12 +69,13 @@ extension TaskMessage {
     /// Decodes a delivery into a task, or says why it is not one. Nothing is deserialised
     /// unless the content type is JSON.
     public static func decode(properties: BasicProperties, body: [UInt8], maxBodySize: Int = .max) -> Result<TaskMessage, RejectionReason> {
-        let contentType = properties.contentType?.lowercased()
+        let contentType = properties.contentType == "application/json" ? "application/json" : properties.contentType?.lowercased()
         guard let contentType, contentType == "application/json" || contentType.hasPrefix("application/json;") else {
             return .failure(.contentType(properties.contentType))
         }
-        if let encoding = properties.contentEncoding?.lowercased(), !["utf-8", "utf8", "binary", ""].contains(encoding) {
-            return .failure(.contentEncoding(encoding))
+        if let encoding = properties.contentEncoding, encoding != "utf-8", case let lowered = encoding.lowercased(),
+           !["utf-8", "utf8", "binary", ""].contains(lowered) {
+            return .failure(.contentEncoding(lowered))
         }
         let headers = properties.headers ?? [:]
         if let codec = headers["compression"]?.stringValue { return .failure(.compressed(codec)) }
@@ -106,36 +107,44 @@ extension TaskMessage {
         message.chain = Signature.list(embed["chain"])
         if let chord = embed["chord"], !chord.isNull { message.chord = chord }
 
-        let known: Set<String> = ["lang", "task", "id", "shadow", "eta", "expires", "group", "group_index", "retries", "timelimit",
-                                  "root_id", "parent_id", "argsrepr", "kwargsrepr", "origin", "ignore_result",
-                                  "replaced_task_nesting", "stamped_headers", "stamps"]
-        message.lang = headers["lang"]?.stringValue ?? "py"
-        message.shadow = headers["shadow"]?.stringValue
-        for (name, keyPath) in [("eta", \TaskMessage.eta), ("expires", \TaskMessage.expires)] {
-            guard let value = headers[name], !value.isVoid else { continue }
-            if let text = value.stringValue, let date = ISO8601.parse(text) {
-                message[keyPath: keyPath] = date
-            } else if let seconds = value.doubleValue {
-                message[keyPath: keyPath] = Date(timeIntervalSince1970: seconds)
-            } else {
-                return .failure(.invalidHeader(name, "is not an ISO-8601 time"))
+        // One pass over the headers (a linear lookup per header would compare ~170 keys).
+        var extra: [FieldTable.Entry] = []
+        for entry in headers.entries {
+            let value = entry.value
+            switch entry.key {
+            case "task", "id", "stamped_headers", "stamps": continue
+            case "lang": message.lang = value.stringValue ?? "py"
+            case "shadow": message.shadow = value.stringValue
+            case "eta", "expires":
+                guard !value.isVoid else { continue }
+                let date: Date
+                if let text = value.stringValue, let parsed = ISO8601.parse(text) {
+                    date = parsed
+                } else if let seconds = value.doubleValue {
+                    date = Date(timeIntervalSince1970: seconds)
+                } else {
+                    return .failure(.invalidHeader(entry.key, "is not an ISO-8601 time"))
+                }
+                if entry.key == "eta" { message.eta = date } else { message.expires = date }
+            case "group": message.group = value.stringValue
+            case "group_index": message.groupIndex = value.intValue.map { Int($0) }
+            case "retries": message.retries = Int(value.intValue ?? 0)
+            case "timelimit":
+                if case let .array(limits) = value {
+                    message.timeLimit = limits.first?.doubleValue
+                    message.softTimeLimit = limits.count > 1 ? limits[1].doubleValue : nil
+                }
+            case "root_id": message.rootId = value.stringValue
+            case "parent_id": message.parentId = value.stringValue
+            case "argsrepr": message.argsrepr = value.stringValue
+            case "kwargsrepr": message.kwargsrepr = value.stringValue
+            case "origin": message.origin = value.stringValue
+            case "ignore_result": message.ignoreResult = value.boolValue ?? false
+            case "replaced_task_nesting": message.replacedTaskNesting = Int(value.intValue ?? 0)
+            default: extra.append(entry)
             }
         }
-        message.group = headers["group"]?.stringValue
-        message.groupIndex = headers["group_index"]?.intValue.map { Int($0) }
-        message.retries = Int(headers["retries"]?.intValue ?? 0)
-        if case let .array(limits)? = headers["timelimit"] {
-            message.timeLimit = limits.first?.doubleValue
-            message.softTimeLimit = limits.count > 1 ? limits[1].doubleValue : nil
-        }
-        message.rootId = headers["root_id"]?.stringValue
-        message.parentId = headers["parent_id"]?.stringValue
-        message.argsrepr = headers["argsrepr"]?.stringValue
-        message.kwargsrepr = headers["kwargsrepr"]?.stringValue
-        message.origin = headers["origin"]?.stringValue
-        message.ignoreResult = headers["ignore_result"]?.boolValue ?? false
-        message.replacedTaskNesting = Int(headers["replaced_task_nesting"]?.intValue ?? 0)
-        message.extraHeaders = FieldTable(headers.entries.filter { !known.contains($0.key) })
+        message.extraHeaders = FieldTable(extra)
         message.priority = properties.priority
         message.replyTo = properties.replyTo
         message.expiration = properties.expiration

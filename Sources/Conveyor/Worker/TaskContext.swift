@@ -22,8 +22,14 @@ public struct TaskContext: Sendable {
     public let redelivered: Bool
     /// The worker's node name.
     public let hostname: String
-    /// A logger tagged with the task's id and name.
-    public let logger: Logger
+    /// A logger tagged with the task's id and name (made when asked for: most tasks never log).
+    public var logger: Logger {
+        var logger = workerLogger
+        logger[metadataKey: "task"] = .string(name)
+        logger[metadataKey: "id"] = .string(id)
+        return logger
+    }
+    let workerLogger: Logger
     let client: ConveyorClient
     let children = ChildProcesses()
 

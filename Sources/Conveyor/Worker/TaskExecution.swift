@@ -120,13 +120,14 @@ extension Worker {
             }
         }
         log(.info, "task started", id: message.id, task: message.task, [
-            "queue": "\(delivery.queue)", "retries": "\(message.retries)", "redelivered": "\(delivery.redelivered)",
+            "queue": .string(delivery.queue), "retries": .stringConvertible(message.retries),
+            "redelivered": .string(delivery.redelivered ? "true" : "false"),
         ])
         let context = TaskContext(
             id: message.id, name: message.task, args: message.args, kwargs: message.kwargs, retries: message.retries,
             headers: message.extraHeaders, eta: message.eta, expires: message.expires, rootId: message.rootId ?? message.id,
             parentId: message.parentId, queue: delivery.queue, redelivered: delivery.redelivered, hostname: options.hostname,
-            logger: taskLogger(message), client: client)
+            workerLogger: logger, client: client)
         let began = monotonicSeconds()
         let outcome = await TaskRunner.run(task, context: context, soft: message.softTimeLimit ?? task.defaults.softTimeLimit,
                                            hard: message.timeLimit ?? task.defaults.timeLimit)
@@ -184,7 +185,7 @@ extension Worker {
 
     private func succeeded(_ id: String, task: String, delivery: Delivery, runtime: String) {
         stats.record(\.succeeded, task: task)
-        log(.info, "task succeeded", id: id, task: task, ["runtime": "\(runtime)"])
+        log(.info, "task succeeded", id: id, task: task, ["runtime": .string(runtime)])
         consumer.ack(delivery)
     }
 
@@ -330,17 +331,12 @@ extension Worker {
     }
 
     func log(_ level: Logger.Level, _ event: String, id: String, task: String, _ extra: Logger.Metadata = [:]) {
+        guard logger.logLevel <= level else { return }
         var metadata = extra
-        metadata["task"] = "\(task)"
-        metadata["id"] = "\(id)"
-        logger.log(level: level, "\(event)", metadata: metadata)
-    }
-
-    private func taskLogger(_ message: TaskMessage) -> Logger {
-        var logger = self.logger
-        logger[metadataKey: "task"] = "\(message.task)"
-        logger[metadataKey: "id"] = "\(message.id)"
-        return logger
+        metadata.reserveCapacity(extra.count + 2)
+        metadata["task"] = .string(task)
+        metadata["id"] = .string(id)
+        logger.log(level: level, Logger.Message(stringLiteral: event), metadata: metadata)
     }
 }
 

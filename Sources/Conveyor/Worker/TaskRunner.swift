@@ -82,6 +82,15 @@ enum TaskRunner {
     }
 
     static func run(_ task: RegisteredTask, context: TaskContext, soft: Double?, hard: Double?) async -> RunOutcome {
+        // Without limits nothing races the body: run it in the caller's task, whose cancellation
+        // (cold shutdown, revoke with terminate) it sees directly.
+        guard soft != nil || hard != nil else {
+            do {
+                return .succeeded(try await task.body(context))
+            } catch {
+                return Task.isCancelled ? .cancelled : .failed(error)
+            }
+        }
         let race = Race()
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<RunOutcome, Never>) in
