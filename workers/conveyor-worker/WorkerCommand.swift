@@ -26,7 +26,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Tasks run at the same time.")
     var concurrency: Int = 16
 
-    @Option(help: "Unacknowledged messages held per queue (default: 2 x concurrency).")
+    @Option(help: "Unacknowledged messages held per queue (default: 4 x concurrency, as Celery; for long tasks set it to the concurrency).")
     var prefetch: Int?
 
     @Option(help: "Node name shown to operators, %h = host name (default: conveyor@<host>).")

@@ -6,7 +6,10 @@ public struct WorkerOptions: Sendable {
     public var queues: [String]
     /// Tasks run at the same time.
     public var concurrency: Int
-    /// Unacknowledged messages held per queue (`basic.qos`); defaults to twice the concurrency.
+    /// Unacknowledged messages held per queue (`basic.qos`); defaults to four times the
+    /// concurrency, Celery's `worker_prefetch_multiplier`. Results are stored and acknowledged in
+    /// batches, so fewer starve the pipeline; for long tasks shared by several workers, set it
+    /// to the concurrency so no worker holds tasks another could start.
     public var prefetch: Int?
     /// The node name shown to operators (`conveyor@host`).
     public var hostname: String
@@ -44,7 +47,7 @@ public struct WorkerOptions: Sendable {
     public static var defaultHostname: String { "conveyor@\(ProcessInfo.processInfo.hostName)" }
 
     /// The prefetch actually used.
-    var effectivePrefetch: UInt16 { UInt16(clamping: prefetch ?? max(1, concurrency * 2)) }
+    var effectivePrefetch: UInt16 { UInt16(clamping: prefetch ?? max(1, concurrency * 4)) }
 }
 
 /// How to stop a worker.

@@ -16,7 +16,7 @@ struct ScalingSection {
         rows += concurrencies.map { concurrency in
             Row(key: "scaling.e2e.c\(concurrency)", section: "scaling", label: "e2e: 1 worker, --concurrency \(concurrency)",
                 unit: .tasksPerSecond, count: concurrency == 1 ? sizes.slowScalingCount : sizes.scalingCount, ceiling: "e2e.ceiling",
-                note: "prefetch \(2 * concurrency)")
+                note: "prefetch \(4 * concurrency)")
         }
         rows += [
             Row(key: "scaling.e2e.small", section: "scaling", label: "e2e: conveyor.echo, \(small) payload", unit: .tasksPerSecond,
