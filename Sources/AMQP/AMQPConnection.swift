@@ -229,13 +229,22 @@ public final class AMQPConnection: Sendable {
     /// already requeued it when that connection died.
     public func ack(_ delivery: Delivery) {
         guard !delivery.noAck else { return }
-        commands.push(.settle(tag: delivery.deliveryTag, generation: delivery.generation, .ack))
+        commands.push(.settle([SettleRequest(tag: delivery.deliveryTag, generation: delivery.generation, settlement: .ack)]))
+    }
+
+    /// Acknowledges several deliveries with one hand-off to the I/O thread.
+    public func ack(_ deliveries: some Sequence<Delivery>) {
+        let requests = deliveries.filter { !$0.noAck }.map {
+            SettleRequest(tag: $0.deliveryTag, generation: $0.generation, settlement: .ack)
+        }
+        if !requests.isEmpty { commands.push(.settle(requests)) }
     }
 
     /// Rejects a delivery, requeueing it or dropping it.
     public func reject(_ delivery: Delivery, requeue: Bool) {
         guard !delivery.noAck else { return }
-        commands.push(.settle(tag: delivery.deliveryTag, generation: delivery.generation, .reject(requeue: requeue)))
+        commands.push(.settle([SettleRequest(tag: delivery.deliveryTag, generation: delivery.generation,
+                                             settlement: .reject(requeue: requeue))]))
     }
 
     /// The current connection incarnation; deliveries from older ones cannot be settled.

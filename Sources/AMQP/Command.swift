@@ -15,6 +15,13 @@ struct ConsumerRegistration: Sendable {
     let handler: @Sendable (Delivery) -> Void
 }
 
+/// One delivery to settle, from the connection incarnation that delivered it.
+struct SettleRequest: Sendable {
+    let tag: UInt64
+    let generation: UInt64
+    let settlement: Settlement
+}
+
 /// How to settle a delivery.
 enum Settlement: Sendable {
     case ack
@@ -27,7 +34,8 @@ enum Command: Sendable {
     case declare([TopologyDeclaration], remember: Bool, Completion<Void>)
     case consume(ConsumerRegistration, Completion<Void>)
     case cancelConsumers(Completion<Void>)
-    case settle(tag: UInt64, generation: UInt64, Settlement)
+    /// Deliveries to settle, in order (one command for a batch: one lock and at most one wake-up).
+    case settle([SettleRequest])
     case inspect(queue: String, Completion<QueueStatus>)
     case purge(queue: String, Completion<UInt32>)
     case deleteQueue(queue: String, Completion<UInt32>)

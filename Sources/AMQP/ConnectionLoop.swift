@@ -249,9 +249,11 @@ final class ConnectionLoop: @unchecked Sendable {
         switch command {
         case let .publish(items):
             outbox.append(contentsOf: items)
-        case let .settle(tag, generation, settlement):
-            guard generation == self.generation else { return }  // that delivery was requeued
-            settlements.append((tag, settlement))
+        case let .settle(requests):
+            // Deliveries of an older incarnation were requeued by the broker already.
+            for request in requests where request.generation == generation {
+                settlements.append((request.tag, request.settlement))
+            }
         case let .declare(declarations, remember, completion):
             controlOperation(completion) {
                 for declaration in declarations {

@@ -96,15 +96,14 @@ public final class ResultStore: Sendable {
     func storeSuccess(_ metas: [ResultMeta]) async throws {
         var commands: [[[UInt8]]] = []
         commands.reserveCapacity(metas.count * 2)
+        let expiring = ttl.map { $0 > 0 } ?? false
+        let set = Array((expiring ? "SETEX" : "SET").utf8), publish = Array("PUBLISH".utf8)
+        let seconds = Array(String(ttl ?? 0).utf8)
         for meta in metas {
             let key = Array(ResultMeta.key(for: meta.taskId).utf8)
             let value = meta.serialized
-            if let ttl, ttl > 0 {
-                commands.append([Array("SETEX".utf8), key, Array(String(ttl).utf8), value])
-            } else {
-                commands.append([Array("SET".utf8), key, value])
-            }
-            commands.append([Array("PUBLISH".utf8), key, value])
+            commands.append(expiring ? [set, key, seconds, value] : [set, key, value])
+            commands.append([publish, key, value])
         }
         let replies = try await redis.pipeline(commands)
         for case let .error(message) in replies { throw RedisError(.server, message) }

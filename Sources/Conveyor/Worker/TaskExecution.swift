@@ -173,14 +173,18 @@ extension Worker {
         let stored: Void? = await withStoreRetries(taskId: items.first?.meta.taskId ?? "?", delivery: nil) {
             try await self.client.results.storeSuccess(metas)
         }
-        for item in items {
-            if stored != nil {
-                succeeded(item.meta.taskId, task: item.task, delivery: item.delivery, runtime: item.runtime)
-            } else {
+        guard stored != nil else {
+            for item in items {
                 stats.record(\.requeued)
                 consumer.reject(item.delivery, requeue: true)
             }
+            return
         }
+        stats.record(\.succeeded, tasks: items.lazy.map(\.task))
+        for item in items {
+            log(.info, "task succeeded", id: item.meta.taskId, task: item.task, ["runtime": .string(item.runtime)])
+        }
+        consumer.ack(items.lazy.map(\.delivery))
     }
 
     private func succeeded(_ id: String, task: String, delivery: Delivery, runtime: String) {

@@ -24,6 +24,16 @@ final class WorkerStats: Sendable {
         }
     }
 
+    /// Counts one event for each of `tasks` (a batch), under one lock.
+    func record(_ keyPath: WritableKeyPath<Snapshot, Int>, tasks: some Sequence<String>) {
+        counters.withLock { s in
+            for task in tasks {
+                s[keyPath: keyPath] += 1
+                s.byTask[task, default: 0] += 1
+            }
+        }
+    }
+
     var snapshot: Snapshot { counters.withLock { $0 } }
 }
 
