@@ -21,9 +21,8 @@ import json
 import os
 import sys
 import urllib.parse
+import urllib.error
 import urllib.request
-
-import redis
 
 PREFIX = "conveyor-test."
 IDLE_SECONDS = 600
@@ -83,11 +82,19 @@ def main():
         doomed = [q["name"] for q in test_queues(BASE, PREFIX) if idle_for(q, now) > IDLE_SECONDS]
     else:
         sys.exit("usage: drop_test_queues.py --run RUN | --stale")
+    dropped = []
     for name in doomed:
-        request(BASE, "DELETE", "/api/queues/%2F/" + urllib.parse.quote(name, safe=""))
-    if doomed:
-        redis.Redis.from_url(REDIS_URL, socket_timeout=5).srem(QUEUES_KEY, *doomed)
-    print(f"dropped {len(doomed)} {what} test queues")
+        # if-unused: a consumer that attached since the listing keeps its queue.
+        try:
+            request(BASE, "DELETE", "/api/queues/%2F/" + urllib.parse.quote(name, safe="") + "?if-unused=true")
+        except urllib.error.HTTPError as error:
+            if error.code != 404:  # 404: already gone (another run's clean-up); 400: in use again
+                continue
+        dropped.append(name)
+    if dropped:
+        import redis  # the venv's; only needed when something was dropped
+        redis.Redis.from_url(REDIS_URL, socket_timeout=5).srem(QUEUES_KEY, *dropped)
+    print(f"dropped {len(dropped)} {what} test queues")
 
 
 if __name__ == "__main__":

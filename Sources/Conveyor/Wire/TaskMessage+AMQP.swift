@@ -60,6 +60,14 @@ extension TaskMessage {
         return .double(seconds)
     }
 
+    /// An `eta`/`expires` header: `.some(nil)` when absent or None, nil when it is not a time.
+    private static func time(_ value: FieldValue?) -> Date?? {
+        guard let value, !value.isVoid else { return .some(nil) }
+        if let text = value.stringValue, let date = ISO8601.parse(text) { return date }
+        if let seconds = value.doubleValue { return Date(timeIntervalSince1970: seconds) }
+        return nil
+    }
+
     /// `gen<pid>@<host>`, as Celery's `anon_nodename`.
     static let defaultOrigin: String = "gen\(ProcessInfo.processInfo.processIdentifier)@\(ProcessInfo.processInfo.hostName)"
 
@@ -107,25 +115,18 @@ extension TaskMessage {
         message.chain = Signature.list(embed["chain"])
         if let chord = embed["chord"], !chord.isNull { message.chord = chord }
 
-        // One pass over the headers (a linear lookup per header would compare ~170 keys).
+        // One pass over the headers (a linear lookup per header would compare ~170 keys), last to
+        // first, so that of a repeated header the first copy wins, as with a lookup.
         var extra: [FieldTable.Entry] = []
-        for entry in headers.entries {
+        var times: (eta: FieldValue?, expires: FieldValue?) = (nil, nil)
+        for entry in headers.entries.reversed() {
             let value = entry.value
             switch entry.key {
             case "task", "id", "stamped_headers", "stamps": continue
             case "lang": message.lang = value.stringValue ?? "py"
             case "shadow": message.shadow = value.stringValue
-            case "eta", "expires":
-                guard !value.isVoid else { continue }
-                let date: Date
-                if let text = value.stringValue, let parsed = ISO8601.parse(text) {
-                    date = parsed
-                } else if let seconds = value.doubleValue {
-                    date = Date(timeIntervalSince1970: seconds)
-                } else {
-                    return .failure(.invalidHeader(entry.key, "is not an ISO-8601 time"))
-                }
-                if entry.key == "eta" { message.eta = date } else { message.expires = date }
+            case "eta": times.eta = value
+            case "expires": times.expires = value
             case "group": message.group = value.stringValue
             case "group_index": message.groupIndex = value.intValue.map { Int($0) }
             case "retries": message.retries = Int(value.intValue ?? 0)
@@ -133,6 +134,8 @@ extension TaskMessage {
                 if case let .array(limits) = value {
                     message.timeLimit = limits.first?.doubleValue
                     message.softTimeLimit = limits.count > 1 ? limits[1].doubleValue : nil
+                } else {
+                    (message.timeLimit, message.softTimeLimit) = (nil, nil)
                 }
             case "root_id": message.rootId = value.stringValue
             case "parent_id": message.parentId = value.stringValue
@@ -144,7 +147,11 @@ extension TaskMessage {
             default: extra.append(entry)
             }
         }
-        message.extraHeaders = FieldTable(extra)
+        message.extraHeaders = FieldTable(extra.reversed())
+        guard let eta = time(times.eta), let expires = time(times.expires) else {
+            return .failure(.invalidHeader(time(times.eta) == nil ? "eta" : "expires", "is not an ISO-8601 time"))
+        }
+        (message.eta, message.expires) = (eta, expires)
         message.priority = properties.priority
         message.replyTo = properties.replyTo
         message.expiration = properties.expiration

@@ -22,7 +22,8 @@ public struct TaskContext: Sendable {
     public let redelivered: Bool
     /// The worker's node name.
     public let hostname: String
-    /// A logger tagged with the task's id and name (made when asked for: most tasks never log).
+    /// A logger tagged with the task's id and name. Made when asked for (most tasks never log),
+    /// so a body that logs in a loop should keep it in a local.
     public var logger: Logger {
         var logger = workerLogger
         logger[metadataKey: "task"] = .string(name)

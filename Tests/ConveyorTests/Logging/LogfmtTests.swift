@@ -1,4 +1,5 @@
 @testable import Conveyor
+import Foundation
 import Logging
 import Testing
 
@@ -31,8 +32,9 @@ struct LogfmtTests {
     @Test("quotes only values that need it, and escapes quotes, backslashes and newlines")
     func quoting() {
         let text = line("ready", event: ["a": "plain", "b": "two words", "c": #"say "hi"\now"#, "d": "x=1", "e": "",
-                                           "f": "line\nbreak", "g": "clé"])
-        #expect(fields(text) == #"level=info msg=ready a=plain b="two words" c="say \"hi\"\\now" d="x=1" e="" f="line\nbreak" g="clé""# + "\n")
+                                           "f": "line\nbreak", "g": "clé", "h": "tab\there", "i": "cr\r", "j": "del\u{7F}"])
+        #expect(fields(text) == #"level=info msg=ready a=plain b="two words" c="say \"hi\"\\now" d="x=1" e="" f="line\nbreak" g="clé""#
+                + " h=\"tab\there\" i=\"cr\r\" j=\"del\u{7F}\"\n")
     }
 
     @Test("non-string values are written as their description, quoted like any text")
@@ -41,16 +43,18 @@ struct LogfmtTests {
         #expect(fields(text) == #"level=warning msg=x list="[\"a\", \"b\"]" n=42"# + "\n")
     }
 
-    @Test("the timestamp is UTC with microseconds, as Python writes it")
+    @Test("the timestamp is UTC with microseconds, as Python writes it, and reads back as the time of the call")
     func timestamp() throws {
+        let before = Date().timeIntervalSince1970
         let text = line("x")
+        let after = Date().timeIntervalSince1970
         let stamp = try #require(text.split(separator: " ").first).dropFirst(3)
         #expect(stamp.count == "2026-11-27T15:02:16.728123+00:00".count)
         #expect(stamp.hasSuffix("+00:00"))
-        let parsed = try #require(ISO8601.parse(String(stamp)))
-        #expect(abs(parsed.timeIntervalSinceNow) < 60)
-        // Microseconds are zero-padded to six digits.
         let fraction = stamp.split(separator: ".")[1].prefix(6)
         #expect(fraction.count == 6 && fraction.allSatisfy(\.isNumber))
+        // To the microsecond: digits in the wrong order or a wrong fraction would fall outside.
+        let parsed = try #require(ISO8601.parse(String(stamp))).timeIntervalSince1970
+        #expect(parsed >= before - 0.000_001 && parsed <= after + 0.000_001, "\(stamp) not within [\(before), \(after)]")
     }
 }

@@ -170,6 +170,30 @@ extension WireTests {
             #expect(message.lang == "py", "a missing lang reads as py")
         }
 
+        @Test("of a repeated header the first copy counts; custom headers keep their order; a bad eta is named before a bad expires")
+        func repeatedHeaders() throws {
+            func entry(_ key: String, _ value: FieldValue) -> FieldTable.Entry { .init(key: key, value: value) }
+            let headers = FieldTable([
+                entry("task", .string("t")), entry("id", .string("i")), entry("x-tenant", .string("a")),
+                entry("retries", .int64(2)), entry("timelimit", .array([.int64(10), .int64(5)])), entry("eta", .void),
+                entry("x-trace", .string("1")), entry("retries", .int64(9)), entry("timelimit", .void),
+                entry("eta", .string("2026-01-01T00:00:00+00:00")), entry("x-tenant", .string("b")),
+            ])
+            let message = try Self.decode(Self.celeryProperties(headers: headers), "[[], {}, null]").get()
+            #expect(message.retries == 2)
+            #expect(message.timeLimit == 10 && message.softTimeLimit == 5)
+            #expect(message.eta == nil, "the first eta is None")
+            #expect(message.extraHeaders.entries.map(\.key) == ["x-tenant", "x-trace", "x-tenant"])
+            #expect(message.extraHeaders["x-tenant"]?.stringValue == "a")
+
+            let bothBad = FieldTable([entry("task", .string("t")), entry("id", .string("i")), entry("expires", .string("later")),
+                                      entry("eta", .string("soon"))])
+            guard case let .failure(reason) = Self.decode(Self.celeryProperties(headers: bothBad), "[[], {}, {}]") else {
+                Issue.record("bad eta and expires accepted"); return
+            }
+            #expect(reason.code == "invalid-header" && reason.detail.contains("eta"))
+        }
+
         @Test("content types: application/json with parameters and in any case is accepted")
         func contentTypeVariants() {
             for type in ["application/json", "application/json; charset=utf-8", "APPLICATION/JSON"] {
