@@ -67,31 +67,52 @@ final class Context {
 
     /// Queues a command in the output buffer (nothing is sent yet).
     func append(_ arguments: [[UInt8]]) {
-        var flat: [UInt8] = []
-        flat.reserveCapacity(arguments.reduce(0) { $0 + $1.count })
-        var lengths: [Int] = []
-        lengths.reserveCapacity(arguments.count)
+        append(commands: CollectionOfOne(arguments))
+    }
+
+    /// Queues commands in the output buffer: written in the protocol's own format into one
+    /// buffer, handed to hiredis with one copy (its argv path allocates several times per command).
+    func append(commands: some Sequence<[[UInt8]]>) {
+        var wire: [UInt8] = []
+        for arguments in commands { Self.format(arguments, into: &wire) }
+        guard !wire.isEmpty else { return }
+        wire.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) {
+                _ = redisAppendFormattedCommand(context, $0.baseAddress, $0.count)
+            }
+        }
+    }
+
+    /// `*<count>\r\n` then `$<length>\r\n<bytes>\r\n` per argument (RESP).
+    static func format(_ arguments: [[UInt8]], into wire: inout [UInt8]) {
+        wire.append(UInt8(ascii: "*"))
+        appendDecimal(arguments.count, to: &wire)
         for argument in arguments {
-            flat.append(contentsOf: argument)
-            lengths.append(argument.count)
+            wire.append(UInt8(ascii: "$"))
+            appendDecimal(argument.count, to: &wire)
+            wire.append(contentsOf: argument)
+            wire.append(UInt8(ascii: "\r"))
+            wire.append(UInt8(ascii: "\n"))
         }
-        flat.append(0)  // never empty, so the buffer always has a base address
-        flat.withUnsafeBufferPointer { buffer in
-            guard let start = buffer.baseAddress else { return }
-            let base = UnsafeRawPointer(start)
-            var pointers: [UnsafePointer<CChar>?] = []
-            pointers.reserveCapacity(arguments.count)
-            var offset = 0
-            for length in lengths {
-                pointers.append((base + offset).assumingMemoryBound(to: CChar.self))
-                offset += length
-            }
-            pointers.withUnsafeMutableBufferPointer { argv in
-                lengths.withUnsafeBufferPointer { argvlen in
-                    _ = redisAppendCommandArgv(context, Int32(arguments.count), argv.baseAddress, argvlen.baseAddress)
-                }
-            }
+    }
+
+    /// `value` in decimal followed by CRLF.
+    private static func appendDecimal(_ value: Int, to wire: inout [UInt8]) {
+        var digits = 1, scan = value
+        while scan >= 10 {
+            scan /= 10
+            digits += 1
         }
+        var index = wire.count + digits
+        wire.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
+        var rest = value
+        repeat {
+            index -= 1
+            wire[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+        } while rest > 0
+        wire.append(UInt8(ascii: "\r"))
+        wire.append(UInt8(ascii: "\n"))
     }
 
     /// Sends what is buffered if needed and reads the next reply.

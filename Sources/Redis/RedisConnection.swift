@@ -296,9 +296,7 @@ final class RedisLoop: @unchecked Sendable {
         let count = min(configuration.maxPipeline, waiting.count)
         let batch = Array(waiting.prefix(count))
         waiting.removeFirst(count)
-        for request in batch {
-            for command in request.commands { context.append(command) }
-        }
+        context.append(commands: batch.lazy.flatMap(\.commands))
         for (index, request) in batch.enumerated() {
             do {
                 var replies: [RedisReply] = []

@@ -106,6 +106,16 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
         members.append((key: key, value: value))
     }
 
+    /// Makes room for `count` members (a writer that knows how many it will append).
+    mutating func reserveCapacity(_ count: Int) {
+        members.reserveCapacity(count)
+    }
+
+    /// Whether `key` is a member (without copying its value or the key list).
+    func containsKey(_ key: String) -> Bool {
+        members.contains { $0.key == key }
+    }
+
     public var keys: [String] { members.map(\.key) }
     public var count: Int { members.count }
     public var isEmpty: Bool { members.isEmpty }

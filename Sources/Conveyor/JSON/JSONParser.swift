@@ -107,7 +107,7 @@ struct JSONParser {
             let value = try parseValue()
             // Python keeps the first position and the last value of a repeated key.
             if object.count >= 16 && seen == nil { seen = Set(object.keys) }
-            let repeated = seen.map { $0.contains(key) } ?? object.keys.contains(key)
+            let repeated = seen.map { $0.contains(key) } ?? object.containsKey(key)
             if repeated { object[key] = value } else {
                 object.appendUnchecked(key, value)
                 seen?.insert(key)

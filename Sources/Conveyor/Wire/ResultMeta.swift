@@ -37,6 +37,7 @@ public struct ResultMeta: Sendable, Hashable {
     /// The JSON Celery writes, key order included.
     public var json: JSON {
         var object = JSONObject()
+        object.reserveCapacity(8)
         object.appendUnchecked("status", .string(status.rawValue))
         object.appendUnchecked("result", result)
         object.appendUnchecked("traceback", traceback.map(JSON.string) ?? .null)

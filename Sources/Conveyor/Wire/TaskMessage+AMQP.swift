@@ -47,6 +47,7 @@ extension TaskMessage {
     /// `[args, kwargs, {"callbacks", "errbacks", "chain", "chord"}]` as Python's `json.dumps`.
     public var body: [UInt8] {
         var embed = JSONObject()
+        embed.reserveCapacity(4)
         embed.appendUnchecked("callbacks", callbacks.map { .array($0.map { .object($0.json) }) } ?? .null)
         embed.appendUnchecked("errbacks", errbacks.map { .array($0.map { .object($0.json) }) } ?? .null)
         embed.appendUnchecked("chain", chain.map { .array($0.map { .object($0.json) }) } ?? .null)

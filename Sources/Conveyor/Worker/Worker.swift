@@ -22,9 +22,9 @@ public final class Worker: Sendable {
     private struct Control {
         var mode: Mode = .starting
         var started = false
-        var running: [UInt64: Task<Void, Never>] = [:]
-        /// Which runs carry which task id, for terminate.
-        var runsByTask: [String: Set<UInt64>] = [:]
+        /// Runs in progress with their task ids (terminate looks ids up here: it is rare, and
+        /// at most `concurrency` runs are listed).
+        var running: [UInt64: (task: Task<Void, Never>, taskId: String)] = [:]
         var nextRun: UInt64 = 0
         var stopRequested: ShutdownMode?
     }
@@ -180,15 +180,10 @@ public final class Worker: Sendable {
             // Created under the lock, so it is registered before it can unregister itself.
             let task = Task {
                 await self.run(runnable, admission: admission)
-                self.control.withLock { c in
-                    c.running.removeValue(forKey: id)
-                    c.runsByTask[taskId]?.remove(id)
-                    if c.runsByTask[taskId]?.isEmpty == true { c.runsByTask[taskId] = nil }
-                }
+                _ = self.control.withLock { $0.running.removeValue(forKey: id) }
                 self.slots.release()
             }
-            c.running[id] = task
-            c.runsByTask[taskId, default: []].insert(id)
+            c.running[id] = (task, taskId)
             if c.mode == .stopping { task.cancel() }
         }
     }
@@ -202,7 +197,7 @@ public final class Worker: Sendable {
             if previous == nil || mode == .cold { c.stopRequested = mode }
             if c.mode == .running || c.mode == .starting { c.mode = .draining }
             if mode == .cold { c.mode = .stopping }
-            return (previous, mode == .cold ? Array(c.running.values) : [])
+            return (previous, mode == .cold ? c.running.values.map(\.task) : [])
         }
         if mode == .cold {
             logger.warning("cold shutdown: cancelling running tasks", metadata: ["running": "\(running.count)"])
@@ -225,7 +220,8 @@ public final class Worker: Sendable {
     /// - Returns: how many runs were cancelled here.
     @discardableResult
     public func terminate(_ taskIds: [String]) -> Int {
-        let tasks = control.withLock { c in taskIds.flatMap { id in (c.runsByTask[id] ?? []).compactMap { c.running[$0] } } }
+        let wanted = Set(taskIds)
+        let tasks = control.withLock { c in c.running.values.filter { wanted.contains($0.taskId) }.map(\.task) }
         tasks.forEach { $0.cancel() }
         if !tasks.isEmpty { logger.warning("terminating tasks", metadata: ["ids": "\(taskIds.joined(separator: ","))"]) }
         return tasks.count
