@@ -14,10 +14,12 @@ enum WorkerView {
         ]
     }
 
+    /// One line; the counters are as of the last heartbeat (every 5 s), whose age ends the line.
     static func line(_ beat: WorkerHeartbeat) -> String {
         let uptime = Int(Date().timeIntervalSince(beat.startedAt))
+        let age = max(0, Date().timeIntervalSince(beat.sentAt))
         return "\(beat.hostname)  \(beat.state)  pid=\(beat.pid)  queues=\(beat.queues.joined(separator: ","))  "
             + "active=\(beat.active)/\(beat.concurrency)  succeeded=\(beat.succeeded)  failed=\(beat.failed)  "
-            + "dead=\(beat.deadLettered)  up=\(uptime)s"
+            + "dead=\(beat.deadLettered)  up=\(uptime)s  as of \(Int(age.rounded()))s ago"
     }
 }
