@@ -30,19 +30,14 @@ struct AMQPSettlementTests {
         try await TestBroker.withConnection("ack-batch") { connection in
             try await TestBroker.withQueue(on: connection, "ack-batch") { queue in
                 _ = await connection.publish(batch: (0..<5).map { OutgoingMessage(routingKey: queue, body: [UInt8($0)]) })
-                let consumer = try TestBroker.connection("ack-batch-consumer")
-                let inbox = DeliveryInbox()
-                do {
+                // Closing the consumer sends the acknowledgements, then the broker requeues what is unsettled.
+                try await TestBroker.withConnection("ack-batch-consumer") { consumer in
+                    let inbox = DeliveryInbox()
                     try await consumer.consume(queue: queue, handler: inbox.handler)
                     let deliveries = try await inbox.wait(for: 5)
                     // 0, 1 and 3 acknowledged in one call (3 ahead of the still open 2); 2 and 4 left open.
                     consumer.ack([deliveries[3], deliveries[0], deliveries[1]])
-                } catch {
-                    await consumer.close()
-                    throw error
                 }
-                // Closing sends the acknowledgements, then the broker requeues what is unsettled.
-                await consumer.close()
                 try await eventually(timeout: 10, "the two unsettled deliveries are back in the queue") {
                     try await connection.inspect(queue: queue).messageCount == 2
                 }
@@ -61,17 +56,12 @@ struct AMQPSettlementTests {
         try await TestBroker.withConnection("reject-drop") { connection in
             try await TestBroker.withQueue(on: connection, "reject-drop") { queue in
                 try await connection.publish(OutgoingMessage(routingKey: queue, body: [1]))
-                let consumer = try TestBroker.connection("reject-drop-consumer")
                 let inbox = DeliveryInbox()
-                do {
+                try await TestBroker.withConnection("reject-drop-consumer") { consumer in
                     try await consumer.consume(queue: queue, handler: inbox.handler)
                     let first = try #require(try await inbox.wait(for: 1).first)
                     consumer.reject(first, requeue: false)
-                } catch {
-                    await consumer.close()
-                    throw error
                 }
-                await consumer.close()
                 // Had the message been left unsettled or requeued, closing the consumer would have put it back.
                 let status = try await connection.inspect(queue: queue)
                 #expect(status.messageCount == 0)
