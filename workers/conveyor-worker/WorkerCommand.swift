@@ -62,6 +62,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Largest task body accepted, in bytes; bigger ones are dead-lettered unread.")
     var maxMessageSize: Int?
 
+    @Option(help: "Seconds results live in Redis, Celery's result_expires (default: CONVEYOR_RESULT_EXPIRES or 86400; 0 keeps them).")
+    var resultExpires: Int?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
@@ -80,6 +83,10 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         guard poisonAfter >= 1 else { fail("--poison-after must be at least 1") }
         if let maxMessageSize { configuration.maxMessageSize = maxMessageSize }
+        if let resultExpires {
+            guard resultExpires >= 0 else { fail("--result-expires must be 0 (keep) or more seconds") }
+            configuration.resultTTL = resultExpires == 0 ? nil : resultExpires
+        }
         var options = WorkerOptions(concurrency: concurrency, prefetch: prefetch, shutdownGracePeriod: gracePeriod,
                                     trackStarted: trackStarted, allowCrash: allowCrash, maxUnfinishedRuns: poisonAfter)
         if let queues { options.queues = queues.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }

@@ -33,6 +33,9 @@ public struct ConveyorConfiguration: Sendable {
     public var connectTimeout: Double
     /// Largest task body a worker accepts; bigger ones are dead-lettered unread.
     public var maxMessageSize: Int
+    /// An environment setting that could not be read (a typo must not silently fall back to the
+    /// default); `validate()` reports it.
+    var environmentProblem: String?
 
     public init(brokerURL: String = ConveyorConfiguration.defaultBrokerURL, resultURL: String = ConveyorConfiguration.defaultResultURL,
                 defaultQueue: String = "celery", queueType: QueueType = .classic, maxPriority: Int? = nil, resultTTL: Int? = 86_400,
@@ -51,13 +54,27 @@ public struct ConveyorConfiguration: Sendable {
     }
 
     /// Defaults overridden by `CONVEYOR_BROKER_URL`, `CONVEYOR_RESULT_URL`,
-    /// `CONVEYOR_DEFAULT_QUEUE` and `CONVEYOR_QUEUE_TYPE` when set.
+    /// `CONVEYOR_DEFAULT_QUEUE`, `CONVEYOR_QUEUE_TYPE` and `CONVEYOR_RESULT_EXPIRES` (seconds results
+    /// live in Redis, Celery's `result_expires`; 0 keeps them) when set.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> ConveyorConfiguration {
         var configuration = ConveyorConfiguration()
         if let url = environment["CONVEYOR_BROKER_URL"], !url.isEmpty { configuration.brokerURL = url }
         if let url = environment["CONVEYOR_RESULT_URL"], !url.isEmpty { configuration.resultURL = url }
         if let queue = environment["CONVEYOR_DEFAULT_QUEUE"], !queue.isEmpty { configuration.defaultQueue = queue }
-        if let type = environment["CONVEYOR_QUEUE_TYPE"], let parsed = QueueType(rawValue: type) { configuration.queueType = parsed }
+        if let type = environment["CONVEYOR_QUEUE_TYPE"], !type.isEmpty {
+            if let parsed = QueueType(rawValue: type) {
+                configuration.queueType = parsed
+            } else {
+                configuration.environmentProblem = "CONVEYOR_QUEUE_TYPE must be classic or quorum, not '\(type)'"
+            }
+        }
+        if let text = environment["CONVEYOR_RESULT_EXPIRES"], !text.isEmpty {
+            if let seconds = Int(text.trimmingCharacters(in: .whitespaces)), seconds >= 0 {
+                configuration.resultTTL = seconds == 0 ? nil : seconds
+            } else {
+                configuration.environmentProblem = "CONVEYOR_RESULT_EXPIRES must be whole seconds (0 keeps results), not '\(text)'"
+            }
+        }
         return configuration
     }
 
@@ -81,6 +98,8 @@ public struct ConveyorConfiguration: Sendable {
 
     /// Checks everything that can be checked without connecting.
     public func validate() throws {
+        if let environmentProblem { throw ConveyorError(.invalidConfiguration, environmentProblem) }
+        if let resultTTL, resultTTL < 0 { throw ConveyorError(.invalidConfiguration, "resultTTL must not be negative") }
         _ = try brokerEndpoints()
         _ = try resultEndpoint()
         try WorkQueue.validate(name: defaultQueue)
