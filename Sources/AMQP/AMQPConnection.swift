@@ -228,23 +228,26 @@ public final class AMQPConnection: Sendable {
     /// Acknowledges a delivery. A delivery from an earlier connection is ignored: the broker
     /// already requeued it when that connection died.
     public func ack(_ delivery: Delivery) {
-        guard !delivery.noAck else { return }
-        commands.push(.settle([SettleRequest(tag: delivery.deliveryTag, generation: delivery.generation, settlement: .ack)]))
+        settle(CollectionOfOne(delivery), .ack)
     }
 
     /// Acknowledges several deliveries with one hand-off to the I/O thread.
     public func ack(_ deliveries: some Sequence<Delivery>) {
-        let requests = deliveries.filter { !$0.noAck }.map {
-            SettleRequest(tag: $0.deliveryTag, generation: $0.generation, settlement: .ack)
-        }
-        if !requests.isEmpty { commands.push(.settle(requests)) }
+        settle(deliveries, .ack)
     }
 
     /// Rejects a delivery, requeueing it or dropping it.
     public func reject(_ delivery: Delivery, requeue: Bool) {
-        guard !delivery.noAck else { return }
-        commands.push(.settle([SettleRequest(tag: delivery.deliveryTag, generation: delivery.generation,
-                                             settlement: .reject(requeue: requeue))]))
+        settle(CollectionOfOne(delivery), .reject(requeue: requeue))
+    }
+
+    /// Hands settlements to the I/O thread as one command; deliveries taken without
+    /// acknowledgement need none.
+    private func settle(_ deliveries: some Sequence<Delivery>, _ settlement: Settlement) {
+        let requests = deliveries.filter { !$0.noAck }.map {
+            SettleRequest(tag: $0.deliveryTag, generation: $0.generation, settlement: settlement)
+        }
+        if !requests.isEmpty { commands.push(.settle(requests)) }
     }
 
     /// The current connection incarnation; deliveries from older ones cannot be settled.

@@ -174,19 +174,13 @@ final class ConnectionLoop: @unchecked Sendable {
     }
 
     private func waitForInput(_ session: Session) {
-        var fds = [
-            pollfd(fd: session.socketDescriptor, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: commands.wakeup.readDescriptor, events: Int16(POLLIN), revents: 0),
-        ]
         let heartbeat = session.negotiatedHeartbeat
         var tick = heartbeat > 0 ? min(250, Int32(heartbeat * 1000 / 4)) : 250
         if let deadline = acks.nextDeadline {
             // Wake in time to send the acknowledgements held back.
             tick = min(tick, Int32(max(0, ((deadline - monotonicSeconds()) * 1000).rounded(.up))))
         }
-        guard commands.prepareToSleep() else { return }
-        _ = poll(&fds, 2, tick)
-        commands.awake()
+        commands.sleep(timeoutMilliseconds: tick, orReadable: session.socketDescriptor)
     }
 
     private func lose(_ error: AMQPError) {

@@ -40,7 +40,7 @@ public final class CommandQueue<Command: Sendable>: Sendable {
 
     /// For the owner, right before it blocks: returns false when commands are waiting (do not
     /// block), true after recording that the next push must wake it.
-    public func prepareToSleep() -> Bool {
+    private func prepareToSleep() -> Bool {
         state.withLock { s in
             guard s.pending.isEmpty && !s.closed else { return false }
             s.sleeping = true
@@ -49,15 +49,20 @@ public final class CommandQueue<Command: Sendable>: Sendable {
     }
 
     /// For the owner, right after it woke: pushes need not wake it again until the next sleep.
-    public func awake() {
+    private func awake() {
         state.withLock { $0.sleeping = false }
         wakeup.drain()
     }
 
-    /// Blocks the owner until a command arrives or `timeoutMilliseconds` pass.
-    public func sleep(timeoutMilliseconds: Int32) {
-        if prepareToSleep() { wakeup.wait(timeoutMilliseconds: timeoutMilliseconds) }
+    /// Blocks the owner until a command arrives, `descriptor` (its socket, if any) is readable,
+    /// or `timeoutMilliseconds` pass; returns at once when commands are already waiting.
+    /// - Returns: whether `descriptor` is readable.
+    @discardableResult
+    public func sleep(timeoutMilliseconds: Int32, orReadable descriptor: Int32? = nil) -> Bool {
+        guard prepareToSleep() else { return false }
+        let readable = wakeup.wait(timeoutMilliseconds: timeoutMilliseconds, orReadable: descriptor)
         awake()
+        return readable
     }
 
     /// Removes and returns everything queued, oldest first.

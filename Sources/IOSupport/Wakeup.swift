@@ -43,10 +43,16 @@ public final class Wakeup: @unchecked Sendable {
         while read(readDescriptor, &buffer, buffer.count) > 0 {}
     }
 
-    /// Blocks until signalled or until `timeoutMilliseconds` pass (-1 = no limit), then drains.
-    public func wait(timeoutMilliseconds: Int32) {
-        var pfd = pollfd(fd: readDescriptor, events: Int16(POLLIN), revents: 0)
-        if poll(&pfd, 1, timeoutMilliseconds) > 0 { drain() }
+    /// Blocks until signalled, until `descriptor` (if any) is readable, or until
+    /// `timeoutMilliseconds` pass (-1 = no limit), then drains.
+    /// - Returns: whether `descriptor` is readable.
+    @discardableResult
+    public func wait(timeoutMilliseconds: Int32, orReadable descriptor: Int32? = nil) -> Bool {
+        var fds = [pollfd(fd: readDescriptor, events: Int16(POLLIN), revents: 0)]
+        if let descriptor { fds.append(pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)) }
+        guard poll(&fds, nfds_t(fds.count), timeoutMilliseconds) > 0 else { return false }
+        if fds[0].revents != 0 { drain() }
+        return fds.count > 1 && fds[1].revents != 0
     }
 }
 

@@ -124,15 +124,7 @@ final class SubscriberLoop: @unchecked Sendable {
             do {
                 try process(commands.takeAll())
                 guard let context, onClose == nil else { continue }
-                var fds = [
-                    pollfd(fd: context.descriptor, events: Int16(POLLIN), revents: 0),
-                    pollfd(fd: commands.wakeup.readDescriptor, events: Int16(POLLIN), revents: 0),
-                ]
-                guard commands.prepareToSleep() else { continue }
-                let ready = poll(&fds, 2, 1000)
-                commands.awake()
-                guard ready > 0 else { continue }
-                if fds[0].revents != 0 {
+                if commands.sleep(timeoutMilliseconds: 1000, orReadable: context.descriptor) {
                     for reply in try context.readAvailable() { dispatch(reply) }
                 }
             } catch {

@@ -149,12 +149,6 @@ public struct LogfmtLogHandler: LogHandler {
         }
         line.append(UInt8(ascii: "\""))
     }
-
-    static func quote(_ value: String) -> String {
-        var bytes: [UInt8] = []
-        appendQuoted(value, to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
-    }
 }
 
 /// Writes log lines to standard error from a thread of its own. The thread is woken once for a

@@ -40,20 +40,6 @@ public final class ResultStore: Sendable {
         case run(unfinishedRuns: Int)
     }
 
-    /// Atomically checks revocation and the dedupe guard, counts a redelivered start and (when
-    /// `started` is given) stores STARTED.
-    func begin(taskId: String, started: ResultMeta?, redelivered: Bool, countTTL: Int) async throws -> Admission {
-        let reply = try await redis.evaluate(
-            Scripts.beginTask, keys: [ResultMeta.key(for: taskId), Keys.starts(taskId), Keys.revoked(taskId)],
-            arguments: [started?.serialized ?? [], ttl ?? 0, started == nil ? "0" : "1", countTTL, redelivered ? "1" : "0"])
-        let parts = reply.array ?? []
-        switch parts.first?.string {
-        case "revoked": return .revoked
-        case "done": return .alreadySucceeded
-        default: return .run(unfinishedRuns: Int(parts.count > 1 ? parts[1].integer ?? 0 : 0))
-        }
-    }
-
     /// One task to admit in `begin(_:countTTL:)`.
     struct Entry: Sendable {
         let taskId: String
@@ -61,12 +47,10 @@ public final class ResultStore: Sendable {
         let redelivered: Bool
     }
 
-    /// `begin` for many tasks in one round trip and one script call.
+    /// Atomically, for each task: checks revocation and the dedupe guard, counts a redelivered
+    /// start and (when `started` is given) stores STARTED. One round trip and one script call.
     func begin(_ entries: [Entry], countTTL: Int) async throws -> [Admission] {
-        guard entries.count > 1 else {
-            guard let entry = entries.first else { return [] }
-            return [try await begin(taskId: entry.taskId, started: entry.started, redelivered: entry.redelivered, countTTL: countTTL)]
-        }
+        guard !entries.isEmpty else { return [] }
         var keys: [any RedisArgument] = []
         var arguments: [any RedisArgument] = [ttl ?? 0, countTTL]
         keys.reserveCapacity(entries.count * 3)

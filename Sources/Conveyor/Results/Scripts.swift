@@ -15,36 +15,15 @@ enum Scripts {
         return 1
         """)
 
-    /// Decides, atomically, whether a delivered task may start, and records that it started.
-    ///
-    /// KEYS[1] = meta key, KEYS[2] = redelivery counter, KEYS[3] = revoked marker.
-    /// ARGV[1] = STARTED meta JSON, ARGV[2] = result TTL, ARGV[3] = "1" to store STARTED,
-    /// ARGV[4] = counter TTL, ARGV[5] = "1" when the broker redelivered the message.
-    /// Returns `{"revoked", 0}`, `{"done", 0}` (SUCCESS already stored: a duplicate), or
-    /// `{"run", n}` where `n` counts the redelivered starts of this task id (0 on a first
-    /// delivery, which is not counted: no key per task on the hot path).
-    static let beginTask = RedisScript("""
-        \(currentStatus)
-        if redis.call('EXISTS', KEYS[3]) == 1 then return {'revoked', 0} end
-        if current_status(KEYS[1]) == 'SUCCESS' then return {'done', 0} end
-        local starts = 0
-        if ARGV[5] == '1' then
-          starts = redis.call('INCR', KEYS[2])
-          redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
-        end
-        if ARGV[3] == '1' then
-          \(writeMeta)
-          write_meta(KEYS[1], ARGV[1], ARGV[2])
-        end
-        return {'run', starts}
-        """)
-
-    /// `beginTask` for many tasks in one call (a busy worker admits deliveries in batches).
+    /// Decides, atomically, whether delivered tasks may start, and records that they started (a
+    /// busy worker admits deliveries in batches; a lone one is a batch of one).
     ///
     /// KEYS = for each task: meta key, redelivery counter, revoked marker.
     /// ARGV[1] = result TTL, ARGV[2] = counter TTL, then for each task: STARTED meta JSON,
     /// "1" to store STARTED, "1" when redelivered.
-    /// Returns one `{decision, n}` per task, as `beginTask` does.
+    /// Returns one `{decision, n}` per task: `{"revoked", 0}`, `{"done", 0}` (SUCCESS already
+    /// stored: a duplicate), or `{"run", n}` where `n` counts the redelivered starts of this task
+    /// id (0 on a first delivery, which is not counted: no key per task on the hot path).
     static let beginTasks = RedisScript("""
         \(currentStatus)
         \(writeMeta)

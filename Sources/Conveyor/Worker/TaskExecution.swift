@@ -81,10 +81,9 @@ extension Worker {
         var admitted: [(Runnable, ResultStore.Admission)] = []
         for (runnable, entry) in zip(runnables, entries) {
             let admission = await withStoreRetries(taskId: entry.taskId, delivery: runnable.delivery) {
-                try await self.client.results.begin(taskId: entry.taskId, started: entry.started, redelivered: entry.redelivered,
-                                                    countTTL: self.options.startCountTTL)
+                try await self.client.results.begin([entry], countTTL: self.options.startCountTTL)
             }
-            if let admission { admitted.append((runnable, admission)) }
+            if let admission = admission?.first { admitted.append((runnable, admission)) }
         }
         return admitted
     }

@@ -58,6 +58,7 @@ struct Row: Encodable, Sendable {
         case note, error
     }
 
+    /// Written by hand so every key is present (null when unknown) and the median goes out as `value`.
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(key, forKey: .key)

@@ -58,24 +58,24 @@ final class BenchContext: Sendable {
 
     /// A fresh queue for one measurement: `bench.<row>.<run>.<n>`; deleted by `cleanUp`.
     func queue(_ row: String) -> String {
-        let n = serial.withLock { value -> Int in
-            value += 1
-            return value
-        }
-        let name = "bench.\(row).\(runId).\(n)"
+        let name = "bench.\(row).\(runId).\(nextSerial())"
         created.withLock { $0.queues.append(name) }
         return name
     }
 
     /// A worker node name for this run (registered for cleanup).
     func workerName(_ kind: String) -> String {
-        let n = serial.withLock { value -> Int in
+        let name = "bench-\(kind)-\(runId)-\(nextSerial())@\(host)"
+        created.withLock { $0.workers.append(name) }
+        return name
+    }
+
+    /// Numbers names within this run.
+    private func nextSerial() -> Int {
+        serial.withLock { value -> Int in
             value += 1
             return value
         }
-        let name = "bench-\(kind)-\(runId)-\(n)@\(host)"
-        created.withLock { $0.workers.append(name) }
-        return name
     }
 
     /// A log file for a process started by the bench.
