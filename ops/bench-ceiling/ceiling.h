@@ -26,6 +26,7 @@ struct options {
     int prefetch;     /* drain: basic.qos prefetch count */
     long payload;     /* publish: bytes of padding in the args (0 = conveyor.add(i, 1)) */
     int echo;         /* drain: store the message body as the result (conveyor.echo) */
+    long result_ttl;  /* drain: seconds the stored results live */
     double timeout;   /* seconds the whole run may take */
 };
 

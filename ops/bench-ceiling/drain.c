@@ -9,7 +9,6 @@
 #include <time.h>
 #include <hiredis/hiredis.h>
 
-#define RESULT_TTL "86400"
 #define MAX_BATCH 512
 
 /* Celery's date_done: UTC ISO-8601 with microseconds and +00:00. */
@@ -24,7 +23,8 @@ static void date_done(char *out, size_t size) {
 }
 
 /* Appends SETEX and PUBLISH of the SUCCESS meta for one delivery to the Redis pipeline. */
-static void store_result(redisContext *redis, const amqp_envelope_t *envelope, int echo, char **buffer, size_t *capacity) {
+static void store_result(redisContext *redis, const amqp_envelope_t *envelope, int echo, const char *ttl, char **buffer,
+                         size_t *capacity) {
     const amqp_basic_properties_t *p = &envelope->message.properties;
     if (!(p->_flags & AMQP_BASIC_CORRELATION_ID_FLAG)) die("a delivery without a correlation id (task id)");
     int id_length = (int)p->correlation_id.len;
@@ -44,8 +44,8 @@ static void store_result(redisContext *redis, const amqp_envelope_t *envelope, i
                           (int)body_length, echo ? (const char *)envelope->message.body.bytes : "null", done, id_length, id);
     char key[128];
     int key_length = snprintf(key, sizeof key, "celery-task-meta-%.*s", id_length, id);
-    const char *setex[] = {"SETEX", key, RESULT_TTL, *buffer};
-    size_t setex_lengths[] = {5, (size_t)key_length, strlen(RESULT_TTL), (size_t)length};
+    const char *setex[] = {"SETEX", key, ttl, *buffer};
+    size_t setex_lengths[] = {5, (size_t)key_length, strlen(ttl), (size_t)length};
     const char *publish[] = {"PUBLISH", key, *buffer};
     size_t publish_lengths[] = {7, (size_t)key_length, (size_t)length};
     if (redisAppendCommandArgv(redis, 4, setex, setex_lengths) != REDIS_OK ||
@@ -83,6 +83,8 @@ int run_drain(const struct options *options) {
     uint64_t last_tag = 0;
     size_t capacity = 0;
     char *buffer = NULL;
+    char ttl[24];
+    snprintf(ttl, sizeof ttl, "%ld", options->result_ttl > 0 ? options->result_ttl : 1);
     while (stored < options->count) {
         if (now_seconds() > deadline) die("timed out: %ld of %ld results stored", stored, options->count);
         amqp_maybe_release_buffers(connection);
@@ -91,7 +93,7 @@ int run_drain(const struct options *options) {
         amqp_rpc_reply_t reply = amqp_consume_message(connection, &envelope, &wait, 0);
         if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && reply.library_error == AMQP_STATUS_TIMEOUT) continue;
         check_reply(reply, "consume");
-        store_result(redis, &envelope, options->echo, &buffer, &capacity);
+        store_result(redis, &envelope, options->echo, ttl, &buffer, &capacity);
         last_tag = envelope.delivery_tag;
         pending++;
         amqp_destroy_envelope(&envelope);

@@ -4,7 +4,7 @@
  *   publish --queue Q --count N [--window 1000] [--payload BYTES]
  *       Publishes N persistent, mandatory Celery-format messages to Q with a sliding window of
  *       publisher confirms; prints {"count", "seconds", "failed", ...}.
- *   drain --queue Q --count N [--prefetch 1000] [--echo]
+ *   drain --queue Q --count N [--prefetch 1000] [--echo] [--result-ttl 86400]
  *       Consumes N messages, stores a Celery SUCCESS result for each in Redis (pipelined
  *       SETEX + PUBLISH), acks after storing; prints {"count", "seconds", ...}.
  *   delete NAME...
@@ -32,7 +32,7 @@ int main(int argc, char **argv) {
     struct options options = {
         .amqp_host = "127.0.0.1", .amqp_port = 5672, .amqp_user = "guest", .amqp_password = "guest",
         .amqp_vhost = "/", .redis_host = "127.0.0.1", .redis_port = 6379, .queue = NULL, .count = 0,
-        .window = 1000, .prefetch = 1000, .payload = 0, .echo = 0, .timeout = 120,
+        .window = 1000, .prefetch = 1000, .payload = 0, .echo = 0, .timeout = 120, .result_ttl = 86400,
     };
     static const struct option long_options[] = {
         {"amqp-host", required_argument, 0, 'H'}, {"amqp-port", required_argument, 0, 'P'},
@@ -42,6 +42,7 @@ int main(int argc, char **argv) {
         {"count", required_argument, 0, 'n'},     {"window", required_argument, 0, 'w'},
         {"prefetch", required_argument, 0, 'f'},  {"payload", required_argument, 0, 'b'},
         {"echo", no_argument, 0, 'e'},            {"timeout", required_argument, 0, 't'},
+        {"result-ttl", required_argument, 0, 'T'},
         {0, 0, 0, 0},
     };
     optind = 2;
@@ -62,6 +63,7 @@ int main(int argc, char **argv) {
         case 'b': options.payload = number(optarg, "payload"); break;
         case 'e': options.echo = 1; break;
         case 't': options.timeout = (double)number(optarg, "timeout"); break;
+        case 'T': options.result_ttl = number(optarg, "result-ttl"); break;
         default: die("unknown option; see the comment at the top of main.c");
         }
     }

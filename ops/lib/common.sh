@@ -113,6 +113,7 @@ pid_from_file() {
 # open files: su leaves it PAM's soft 1,024, and a node with a few thousand durable queues needs
 # more (one was still recovering 2,423 queues when ops/services gave up after 120 s).
 start_rabbit_node() {
+  # shellcheck disable=SC2016 # expanded by the node's shell, not this one
   local raise='n=$(ulimit -Hn); [ "$n" = unlimited ] && n=65536; ulimit -n "$n" 2>/dev/null;'
   if [ "$(id -u)" -eq 0 ]; then
     setsid nohup su rabbitmq -s /bin/sh -c "$raise cd /var/lib/rabbitmq && exec /usr/lib/rabbitmq/bin/rabbitmq-server" \
