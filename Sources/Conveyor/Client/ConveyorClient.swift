@@ -165,7 +165,7 @@ public final class ConveyorClient: Sendable {
                      timeout: Double) async throws -> TaskResult {
         let message = try options.message(task: name, args: args, kwargs: kwargs)
         let queue = options.queue ?? configuration.defaultQueue
-        let race = FirstOutcome<TaskResult>()
+        let race = FirstOutcome<TaskResult, Error>()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<TaskResult, Error>) in
                 race.attach(continuation)
@@ -222,61 +222,5 @@ public final class ConveyorClient: Sendable {
         await publisher.connection.close()
         await waiter.close()
         await redis.close()
-    }
-}
-
-/// The first of several racing outcomes resumes the caller; later ones are ignored.
-final class FirstOutcome<Value: Sendable>: Sendable {
-    private struct State {
-        var continuation: CheckedContinuation<Value, Error>?
-        var early: Result<Value, Error>?
-        var settled = false
-        var cleanup: [@Sendable () -> Void] = []
-    }
-    private let state = Mutex(State())
-
-    func attach(_ continuation: CheckedContinuation<Value, Error>) {
-        let early = state.withLock { s -> Result<Value, Error>? in
-            s.continuation = continuation
-            return s.early
-        }
-        if let early { continuation.resume(with: early) }
-    }
-
-    /// Runs `action` once the race is settled (at once if it already is).
-    func onSettle(_ action: @escaping @Sendable () -> Void) {
-        let now = state.withLock { s -> Bool in
-            if s.settled { return true }
-            s.cleanup.append(action)
-            return false
-        }
-        if now { action() }
-    }
-
-    func settle(_ result: Result<Value, Error>) {
-        let (continuation, cleanup) = state.withLock { s -> (CheckedContinuation<Value, Error>?, [@Sendable () -> Void]) in
-            guard !s.settled else { return (nil, []) }
-            s.settled = true
-            defer { s.cleanup = [] }
-            guard let continuation = s.continuation else {
-                s.early = result
-                return (nil, s.cleanup)
-            }
-            s.continuation = nil
-            return (continuation, s.cleanup)
-        }
-        continuation?.resume(with: result)
-        cleanup.forEach { $0() }
-    }
-}
-
-extension Result where Failure == Error {
-    /// The outcome of an async throwing call.
-    init(catching body: () async throws -> Success) async {
-        do {
-            self = .success(try await body())
-        } catch {
-            self = .failure(error)
-        }
     }
 }

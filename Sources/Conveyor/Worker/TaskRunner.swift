@@ -23,47 +23,30 @@ enum RunOutcome: Sendable {
 /// and the task's subprocesses killed, but Swift cannot stop a body that ignores cancellation;
 /// it keeps running in the background until it returns, and its result is discarded.
 enum TaskRunner {
-    /// Shared between the body, the limit timer, the waiting caller and its cancellation
-    /// handler; the first outcome wins.
+    /// Shared between the body, the limit timers, the waiting caller and its cancellation
+    /// handler: the first outcome wins (and cancels the timers).
     private final class Race: Sendable {
         private struct State {
-            var continuation: CheckedContinuation<RunOutcome, Never>?
-            var settled = false
             var softFired = false
             var cancelled = false
             var work: Task<Void, Never>?
-            var alarms: [UInt64] = []
-            /// An outcome that arrived before the continuation was attached.
-            var early: RunOutcome?
         }
+        private let first = FirstOutcome<RunOutcome, Never>()
         private let state = Mutex(State())
 
         func attach(_ continuation: CheckedContinuation<RunOutcome, Never>, work: Task<Void, Never>) {
-            let (cancelNow, early) = state.withLock { s -> (Bool, RunOutcome?) in
-                s.continuation = continuation
+            let cancelNow = state.withLock { s -> Bool in
                 s.work = work
-                return (s.cancelled, s.early)
+                return s.cancelled
             }
-            if let early {
-                continuation.resume(returning: early)
-            } else if cancelNow {
-                work.cancel()
-            }
+            first.attach(continuation)
+            if cancelNow { work.cancel() }
         }
 
-        func settle(_ outcome: RunOutcome) {
-            let (continuation, alarms) = state.withLock { s -> (CheckedContinuation<RunOutcome, Never>?, [UInt64]) in
-                guard !s.settled else { return (nil, []) }
-                s.settled = true
-                let alarms = s.alarms
-                guard let c = s.continuation else {
-                    s.early = outcome
-                    return (nil, alarms)
-                }
-                return (c, alarms)
-            }
-            alarms.forEach(Watchdog.shared.cancel)
-            continuation?.resume(returning: outcome)
+        /// - Returns: whether `outcome` was the first.
+        @discardableResult
+        func settle(_ outcome: RunOutcome) -> Bool {
+            first.settle(.success(outcome))
         }
 
         /// The caller was cancelled (cold shutdown): cancel the body too.
@@ -75,10 +58,11 @@ enum TaskRunner {
             work?.cancel()
         }
 
-        var isSettled: Bool { state.withLock { $0.settled } }
+        var isSettled: Bool { first.isSettled }
         var softLimitFired: Bool { state.withLock { $0.softFired } }
         func markSoftFired() { state.withLock { $0.softFired = true } }
-        func addAlarm(_ id: UInt64) { state.withLock { $0.alarms.append(id) } }
+        /// A watchdog alarm to cancel once the race is settled.
+        func addAlarm(_ id: UInt64) { first.onSettle { Watchdog.shared.cancel(id) } }
     }
 
     static func run(_ task: RegisteredTask, context: TaskContext, soft: Double?, hard: Double?) async -> RunOutcome {
@@ -120,8 +104,9 @@ enum TaskRunner {
                 }
                 if let hard {
                     race.addAlarm(Watchdog.shared.schedule(after: hard) {
-                        // Settle first, so the body's reaction to cancellation cannot win the race.
-                        race.settle(.hardTimeLimit(hard))
+                        // Settle first, so the body's reaction to cancellation cannot win the race;
+                        // a body that returned just before the alarm keeps its outcome and its children.
+                        guard race.settle(.hardTimeLimit(hard)) else { return }
                         work.cancel()
                         context.children.signalAll(SIGKILL)
                     })
