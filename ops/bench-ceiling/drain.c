@@ -44,6 +44,7 @@ static void store_result(redisContext *redis, const amqp_envelope_t *envelope, i
                           (int)body_length, echo ? (const char *)envelope->message.body.bytes : "null", done, id_length, id);
     char key[128];
     int key_length = snprintf(key, sizeof key, "celery-task-meta-%.*s", id_length, id);
+    if (key_length < 0 || (size_t)key_length >= sizeof key) die("a task id of %d bytes is too long for this ceiling", id_length);
     const char *setex[] = {"SETEX", key, ttl, *buffer};
     size_t setex_lengths[] = {5, (size_t)key_length, strlen(ttl), (size_t)length};
     const char *publish[] = {"PUBLISH", key, *buffer};
@@ -84,7 +85,7 @@ int run_drain(const struct options *options) {
     size_t capacity = 0;
     char *buffer = NULL;
     char ttl[24];
-    snprintf(ttl, sizeof ttl, "%ld", options->result_ttl > 0 ? options->result_ttl : 1);
+    snprintf(ttl, sizeof ttl, "%ld", options->result_ttl);
     while (stored < options->count) {
         if (now_seconds() > deadline) die("timed out: %ld of %ld results stored", stored, options->count);
         amqp_maybe_release_buffers(connection);

@@ -63,7 +63,10 @@ int main(int argc, char **argv) {
         case 'b': options.payload = number(optarg, "payload"); break;
         case 'e': options.echo = 1; break;
         case 't': options.timeout = (double)number(optarg, "timeout"); break;
-        case 'T': options.result_ttl = number(optarg, "result-ttl"); break;
+        case 'T':
+            options.result_ttl = number(optarg, "result-ttl");
+            if (options.result_ttl == 0) die("--result-ttl must be at least 1 second (results are stored with SETEX)");
+            break;
         default: die("unknown option; see the comment at the top of main.c");
         }
     }

@@ -110,11 +110,12 @@ pid_from_file() {
 # start_rabbit_node LOGFILE — starts rabbitmq-server (configured by the caller's RABBITMQ_*
 # environment) in a session of its own, in the background; $! is its launcher. As root it runs
 # as the rabbitmq user, as Debian's wrapper does. Either way the node gets the hard limit of
-# open files: su leaves it PAM's soft 1,024, and a node with a few thousand durable queues needs
-# more (one was still recovering 2,423 queues when ops/services gave up after 120 s).
+# open files, at most 65,536: su leaves it PAM's soft 1,024, and a node with a few thousand durable
+# queues needs more (one was still recovering 2,423 queues when ops/services gave up after 120 s);
+# Erlang sizes its port table by the limit, so a container's huge hard limit is not passed on.
 start_rabbit_node() {
   # shellcheck disable=SC2016 # expanded by the node's shell, not this one
-  local raise='n=$(ulimit -Hn); [ "$n" = unlimited ] && n=65536; ulimit -n "$n" 2>/dev/null;'
+  local raise='n=$(ulimit -Hn); if [ "$n" = unlimited ] || [ "$n" -gt 65536 ]; then n=65536; fi; ulimit -n "$n" 2>/dev/null;'
   if [ "$(id -u)" -eq 0 ]; then
     setsid nohup su rabbitmq -s /bin/sh -c "$raise cd /var/lib/rabbitmq && exec /usr/lib/rabbitmq/bin/rabbitmq-server" \
       </dev/null >"$1" 2>&1 9>&- &

@@ -37,19 +37,29 @@ struct FirstOutcomeTests {
     }
 
     @Test("clean-ups run once: at the settle, before the caller resumes, or at once when already settled")
-    func cleanups() async {
+    func cleanups() async throws {
         let race = FirstOutcome<Int, Never>()
         let log = Mutex<[String]>([])
-        race.onSettle { log.withLock { $0.append("before") } }
+        let attached = Mutex(false)
         let waiting = Task {
-            let value = await withCheckedContinuation { race.attach($0) }
+            let value = await withCheckedContinuation { continuation in
+                race.attach(continuation)
+                attached.withLock { $0 = true }
+            }
             log.withLock { $0.append("resumed \(value)") }
         }
-        await Task.yield()
+        while !attached.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(1)) }
+        race.onSettle {
+            // Give a caller resumed too early 20 ms to show up in the log.
+            let until = ContinuousClock.now + .milliseconds(20)
+            var early = false
+            while ContinuousClock.now < until && !early { early = log.withLock { !$0.isEmpty } }
+            log.withLock { $0.append(early ? "clean-up after resume" : "clean-up") }
+        }
         race.settle(.success(1))
         race.settle(.success(2))
         await waiting.value
-        race.onSettle { log.withLock { $0.append("after") } }
-        #expect(log.withLock { $0 } == ["before", "resumed 1", "after"])
+        race.onSettle { log.withLock { $0.append("late clean-up") } }
+        #expect(log.withLock { $0 } == ["clean-up", "resumed 1", "late clean-up"])
     }
 }
