@@ -14,7 +14,8 @@ enum WorkerView {
         ]
     }
 
-    /// One line; the counters are as of the last heartbeat (every 5 s), whose age ends the line.
+    /// One line; the counters are as of the last heartbeat (within a second of a change, every 5 s
+    /// when idle), whose age ends the line.
     static func line(_ beat: WorkerHeartbeat) -> String {
         let uptime = Int(Date().timeIntervalSince(beat.startedAt))
         let age = max(0, Date().timeIntervalSince(beat.sentAt))

@@ -16,9 +16,6 @@ final class Slots: Sendable {
         state = Mutex(State(free: capacity, capacity: capacity))
     }
 
-    /// Slots in use.
-    var busy: Int { state.withLock { $0.capacity - $0.free } }
-
     func acquire() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let granted = state.withLock { s -> Bool in

@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import IOSupport
 import Logging
 import Redis
 import Synchronization
@@ -205,7 +206,7 @@ public final class Worker: Sendable {
         }
         guard previous == nil else { return }
         logger.info("warm shutdown: no new tasks; waiting for running ones", metadata: [
-            "running": "\(slots.busy)", "grace_period": "\(options.shutdownGracePeriod)",
+            "running": "\(runningCount)", "grace_period": "\(options.shutdownGracePeriod)",
         ])
         Task {
             try? await self.consumer.cancelConsumers(timeout: 10)
@@ -251,22 +252,43 @@ public final class Worker: Sendable {
 
     var isStopping: Bool { control.withLock { $0.mode == .stopping } }
 
+    /// Task bodies running now (what operators see as active). Not `slots`: the intake holds one
+    /// while it waits for the next delivery.
+    var runningCount: Int { control.withLock { $0.running.count } }
+
     /// Whether the worker is consuming (declared its queues and subscribed).
     public var isReady: Bool { control.withLock { $0.mode == .running } }
 
+    /// Publishes the worker's heartbeat (what `conveyor status` shows): within a second of its
+    /// counters or state changing, and every `heartbeatInterval` seconds regardless, so an
+    /// operator looking right after a burst sees the burst.
     private func heartbeatLoop() async {
+        var lastSent: (counters: [Int], at: Double)?
         while !Task.isCancelled {
             let s = stats.snapshot
             let mode = control.withLock { $0.mode }
-            let beat = WorkerHeartbeat(hostname: options.hostname, pid: Int(ProcessInfo.processInfo.processIdentifier),
-                                       queues: queues.map(\.name), concurrency: options.concurrency, active: slots.busy,
-                                       succeeded: s.succeeded, failed: s.failed, deadLettered: s.deadLettered,
-                                       startedAt: stats.startedAt, sentAt: Date(), state: mode == .running ? "online" : "draining",
-                                       tasks: registry.names)
-            _ = try? await client.redis.send("SET", WorkerHeartbeat.key(options.hostname), beat.json.serialized(.compact), "EX", 15, timeout: 2)
-            _ = try? await client.redis.send(["SADD", WorkerHeartbeat.registryKey, options.hostname], timeout: 2)
-            _ = try? await client.redis.send(["SADD", WorkerHeartbeat.queuesKey] + queues.map(\.name), timeout: 2)
-            try? await Task.sleep(for: .seconds(5))
+            let active = runningCount
+            let counters = [s.succeeded, s.failed, s.deadLettered, active, mode == .running ? 1 : 0]
+            let now = monotonicSeconds()
+            if lastSent.map({ $0.counters != counters || now - $0.at >= Self.heartbeatInterval }) ?? true {
+                await sendHeartbeat(s, active: active, state: mode == .running ? "online" : "draining")
+                lastSent = (counters, now)
+            }
+            try? await Task.sleep(for: .seconds(1))
         }
+    }
+
+    /// Seconds between heartbeats of an idle worker (its key lives three times as long).
+    static let heartbeatInterval = 5.0
+
+    private func sendHeartbeat(_ s: WorkerStats.Snapshot, active: Int, state: String) async {
+        let beat = WorkerHeartbeat(hostname: options.hostname, pid: Int(ProcessInfo.processInfo.processIdentifier),
+                                   queues: queues.map(\.name), concurrency: options.concurrency, active: active,
+                                   succeeded: s.succeeded, failed: s.failed, deadLettered: s.deadLettered,
+                                   startedAt: stats.startedAt, sentAt: Date(), state: state, tasks: registry.names)
+        _ = try? await client.redis.send("SET", WorkerHeartbeat.key(options.hostname), beat.json.serialized(.compact), "EX",
+                                         Int(3 * Self.heartbeatInterval), timeout: 2)
+        _ = try? await client.redis.send(["SADD", WorkerHeartbeat.registryKey, options.hostname], timeout: 2)
+        _ = try? await client.redis.send(["SADD", WorkerHeartbeat.queuesKey] + queues.map(\.name), timeout: 2)
     }
 }
