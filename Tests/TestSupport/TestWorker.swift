@@ -11,6 +11,7 @@ public final class TestWorker: Sendable {
 
     /// Starts consuming `queue` and returns once the worker is ready.
     public init(queue: String, concurrency: Int = 8, prefetch: Int? = nil, configuration: ConveyorConfiguration? = nil,
+                gracePeriod: Double = 5, poisonAfter: Int = 5, hostname: String? = nil,
                 register: (inout TaskRegistry) -> Void = { _ in }) async throws {
         try TestEnvironment.requireServices()
         var registry = TaskRegistry()
@@ -19,7 +20,8 @@ public final class TestWorker: Sendable {
         var logger = Logger(label: "test.worker")
         logger.logLevel = ProcessInfo.processInfo.environment["CONVEYOR_TEST_LOG"] == nil ? .critical : .debug
         let options = WorkerOptions(queues: [queue], concurrency: concurrency, prefetch: prefetch,
-                                    hostname: "test@\(queue)", shutdownGracePeriod: 5, storeRetryWindow: 10)
+                                    hostname: hostname ?? "test@\(queue)", shutdownGracePeriod: gracePeriod, storeRetryWindow: 10,
+                                    maxUnfinishedRuns: poisonAfter)
         worker = try Worker(configuration: configuration ?? TestEnvironment.configuration(queue: queue), options: options,
                             registry: registry, logger: logger)
         self.queue = queue

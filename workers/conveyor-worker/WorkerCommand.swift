@@ -56,7 +56,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Seconds a warm shutdown waits for running tasks before cancelling them.")
     var gracePeriod: Double = 30
 
-    @Option(help: "Dead-letter a task as poison once it has started this many times without finishing (its worker died each time).")
+    @Option(help: "Dead-letter a task as poison once it has started this many times without finishing (its worker died each time; runs stopped by a shutdown do not count).")
     var poisonAfter: Int = 5
 
     @Option(help: "Largest task body accepted, in bytes; bigger ones are dead-lettered unread.")

@@ -93,6 +93,13 @@ public final class ResultStore: Sendable {
         for case let .error(message) in replies { throw RedisError(.server, message) }
     }
 
+    /// Clears the STARTED (or custom) state of a run a clean shutdown stopped, before its message
+    /// is requeued: the task is waiting again (PENDING), and its redelivery does not count towards
+    /// the poison limit.
+    func clearRunMark(_ taskId: String) async throws {
+        _ = try await redis.evaluate(Scripts.clearRunMark, keys: [ResultMeta.key(for: taskId)], timeout: 2)
+    }
+
     /// Marks task ids revoked for `ttl` seconds; workers check before running them.
     func revoke(_ taskIds: [String], ttl: Int) async throws {
         guard !taskIds.isEmpty else { return }

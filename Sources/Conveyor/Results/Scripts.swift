@@ -22,22 +22,30 @@ enum Scripts {
     /// ARGV[1] = result TTL, ARGV[2] = counter TTL, then for each task: STARTED meta JSON,
     /// "1" to store STARTED, "1" when redelivered.
     /// Returns one `{decision, n}` per task: `{"revoked", 0}`, `{"done", 0}` (SUCCESS already
-    /// stored: a duplicate), or `{"run", n}` where `n` counts the redelivered starts of this task
-    /// id (0 on a first delivery, which is not counted: no key per task on the hot path).
+    /// stored: a duplicate), or `{"run", n}` where `n` counts the unfinished earlier runs of this
+    /// task id. A first delivery is not counted (no key per task on the hot path). A redelivery
+    /// is counted when the earlier run got as far as starting: while STARTED is tracked, only
+    /// if a run's mark (STARTED or a custom state) is still stored, so messages handed back
+    /// unstarted (prefetched, or requeued by a clean shutdown, which clears the mark) do not
+    /// count; without tracking, every redelivery counts.
     static let beginTasks = RedisScript("""
         \(currentStatus)
         \(writeMeta)
+        \(runMark)
         local out = {}
         for i = 0, (#KEYS / 3) - 1 do
           local meta, counter, revoked = KEYS[i * 3 + 1], KEYS[i * 3 + 2], KEYS[i * 3 + 3]
           local started, store, redelivered = ARGV[3 + i * 3], ARGV[4 + i * 3], ARGV[5 + i * 3]
-          if redis.call('EXISTS', revoked) == 1 then
+          local is_revoked = redis.call('EXISTS', revoked) == 1
+          local status = nil
+          if not is_revoked then status = current_status(meta) end
+          if is_revoked then
             out[i + 1] = {'revoked', 0}
-          elseif current_status(meta) == 'SUCCESS' then
+          elseif status == 'SUCCESS' then
             out[i + 1] = {'done', 0}
           else
             local starts = 0
-            if redelivered == '1' then
+            if redelivered == '1' and (store ~= '1' or is_run_mark(status)) then
               starts = redis.call('INCR', counter)
               redis.call('EXPIRE', counter, tonumber(ARGV[2]))
             end
@@ -46,6 +54,19 @@ enum Scripts {
           end
         end
         return out
+        """)
+
+    /// Clears the mark of a run that a clean shutdown stopped and requeued (STARTED, or a custom
+    /// state the task set), so its redelivery does not count as an unfinished run.
+    /// KEYS[1] = meta key. Returns 1 when a mark was cleared.
+    static let clearRunMark = RedisScript("""
+        \(currentStatus)
+        \(runMark)
+        if is_run_mark(current_status(KEYS[1])) then
+          redis.call('DEL', KEYS[1])
+          return 1
+        end
+        return 0
         """)
 
     /// Marks task ids revoked for `ARGV[1]` seconds. KEYS = revoked markers. Returns how many.
@@ -65,6 +86,16 @@ enum Scripts {
           local ok, meta = pcall(cjson.decode, current)
           if ok and type(meta) == 'table' then return meta['status'] end
           return nil
+        end
+        """
+
+    // What a run leaves while it is under way: STARTED, or a custom state such as PROGRESS (not
+    // Celery's PENDING, RETRY or ready states, which a run that never started can leave too).
+    private static let runMark = """
+        local celery_states = {PENDING = true, RECEIVED = true, RETRY = true, SUCCESS = true, FAILURE = true,
+                               REVOKED = true, REJECTED = true, IGNORED = true}
+        local function is_run_mark(status)
+          return status == 'STARTED' or (status ~= nil and not celery_states[status])
         end
         """
 

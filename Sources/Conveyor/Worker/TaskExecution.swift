@@ -135,6 +135,8 @@ extension Worker {
         case let .succeeded(value):
             await recordSuccess(message, delivery: delivery, value: value, ignoreResult: ignoreResult, runtime: runtime)
         case .cancelled where isStopping:
+            // Stopped by the worker, not by the task: the requeued run is not an unfinished one.
+            if options.trackStarted && !ignoreResult { try? await client.results.clearRunMark(message.id) }
             log(.warning, "task requeued", id: message.id, task: message.task, ["reason": "worker shutting down"])
             stats.record(\.requeued)
             consumer.reject(delivery, requeue: true)

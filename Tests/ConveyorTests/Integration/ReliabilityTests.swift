@@ -137,6 +137,37 @@ struct ReliabilityTests {
         await client.close()
     }
 
+    @Test("a task stopped and requeued by clean shutdowns (deploys) is not counted as poison, and shows PENDING while it waits")
+    func cleanShutdownsAreNotPoison() async throws {
+        let queue = TestEnvironment.uniqueQueue("deploys")
+        let client = try testClient(queue: queue)
+        try await client.declare(queue: queue)
+        let runs = ExecutionCounter()
+        let register: (inout TaskRegistry) -> Void = { registry in
+            registry.register("test.long-then-short") { context in
+                runs.hit(context.id)
+                // Long enough to be caught by each of the first three shutdowns.
+                if runs.count(context.id) <= 3 { try await Task.sleep(for: .seconds(60)) }
+                return "done"
+            }
+        }
+        let handle = try await client.send(taskNamed: "test.long-then-short")
+        // Three deploys, each stopping the worker while the task runs; the limit is 2.
+        for deploy in 1...3 {
+            let worker = try await TestWorker(queue: queue, concurrency: 1, prefetch: 1, gracePeriod: 0.2, poisonAfter: 2,
+                                              hostname: "deploy\(deploy)@\(queue)", register: register)
+            try await eventually(timeout: 20, "run \(deploy) started") { runs.count(handle.id) == deploy }
+            try await worker.stop(.warm)
+            #expect(try await client.result(for: handle.id).state == .pending)
+        }
+        let last = try await TestWorker(queue: queue, concurrency: 1, poisonAfter: 2, hostname: "deploy4@\(queue)", register: register)
+        #expect(try await handle.get(timeout: 20) == "done")
+        #expect(runs.count(handle.id) == 4)
+        #expect(try await DeadLetterBox(client: client).list(queue: queue).isEmpty)
+        try await last.stop()
+        await client.close()
+    }
+
     @Test("a revoked task is not run when it arrives, even on a worker started after the revoke")
     func revokeBeforeRun() async throws {
         let queue = TestEnvironment.uniqueQueue("revoke")
