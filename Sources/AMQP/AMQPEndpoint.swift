@@ -1,3 +1,5 @@
+import IOSupport
+
 /// One broker address parsed from an `amqp://` or `amqps://` URL.
 ///
 /// `amqp://user:pass@host:port/vhost?heartbeat=30&connection_timeout=5`; an empty path or `/`
@@ -71,7 +73,7 @@ public struct AMQPEndpoint: Sendable, Hashable, CustomStringConvertible {
         }
         host = hostPart.isEmpty ? "localhost" : String(hostPart)
         if let portPart, !portPart.isEmpty {
-            guard let p = Int(portPart), (1...65535).contains(p) else { throw invalid("port '\(portPart)' is not a number in 1...65535") }
+            guard let p = Int(portPart), (1...65535).contains(p) else { throw invalid("the port is not a number in 1...65535") }
             port = p
         } else {
             port = tls ? 5671 : 5672
@@ -106,7 +108,7 @@ public struct AMQPEndpoint: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses a comma-separated failover list (`CONVEYOR_BROKER_URL`).
     public static func list(_ urls: String) throws -> [AMQPEndpoint] {
-        let parts = urls.split(separator: ",").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
+        let parts = splitURLList(urls).map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
         guard !parts.isEmpty else { throw AMQPError(.invalidURL, "no broker URL given") }
         return try parts.map { try AMQPEndpoint(url: $0) }
     }
@@ -118,15 +120,9 @@ public struct AMQPEndpoint: Sendable, Hashable, CustomStringConvertible {
         return "\(scheme)://\(user)@\(hostText):\(port)/\(percentEncodeVhost(vhost))"
     }
 
-    /// Replaces any password in a URL (or comma-separated list) with `***`.
+    /// Replaces any password in a URL (or comma-separated list, or malformed text) with `***`.
     public static func redact(_ url: String) -> String {
-        url.split(separator: ",", omittingEmptySubsequences: false).map { part -> String in
-            let s = String(part)
-            guard let schemeEnd = s.range(of: "://"), let at = s[schemeEnd.upperBound...].lastIndex(of: "@") else { return s }
-            let userInfo = s[schemeEnd.upperBound..<at]
-            guard let colon = userInfo.firstIndex(of: ":") else { return s }
-            return String(s[..<colon]) + ":***" + String(s[at...])
-        }.joined(separator: ",")
+        splitURLList(url).map { maskingPassword(in: String($0), bareInfoIsSecret: false) }.joined(separator: ",")
     }
 }
 

@@ -1,3 +1,5 @@
+import IOSupport
+
 /// Where a Redis server is, parsed from `redis://[user:password@]host[:port][/db]` or
 /// `unix:///path/to/socket?db=N`.
 ///
@@ -94,10 +96,7 @@ public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
 
     /// Replaces the password in a URL with `***`.
     public static func redact(_ url: String) -> String {
-        guard let schemeEnd = url.range(of: "://"), let at = url[schemeEnd.upperBound...].lastIndex(of: "@") else { return url }
-        let info = url[schemeEnd.upperBound..<at]
-        if let colon = info.firstIndex(of: ":") { return String(url[..<colon]) + ":***" + String(url[at...]) }
-        return String(url[..<schemeEnd.upperBound]) + "***" + String(url[at...])
+        maskingPassword(in: url, bareInfoIsSecret: true)
     }
 
     private static func decode(_ text: Substring) -> String {

@@ -173,6 +173,24 @@ struct AMQPEndpointTests {
         #expect(error?.message.contains("amqp://admin:***@broker:99999/") == true)
     }
 
+    @Test("a malformed URL, or a password with a comma, never shows the password either",
+          arguments: ["guest:s3cret@127.0.0.1:5672", "amqp//guest:s3cret@127.0.0.1", "amqp:/guest:s3cret@host/",
+                      "amqp://guest:s3cret@host:notaport/", "ftp://guest:s3cret@host/", "amqp://guest:s3,cret@host:x/"])
+    func malformedURLsAreRedacted(url: String) throws {
+        #expect(!AMQPEndpoint.redact(url).contains("s3"))
+        let error = #expect(throws: AMQPError.self) { try AMQPEndpoint.list(url) }
+        #expect(error?.message.contains("s3") == false, "\(error?.message ?? "")")
+        #expect(error?.message.contains("***@") == true, "\(error?.message ?? "")")
+    }
+
+    @Test("a comma inside a password does not split the failover list")
+    func commaInPassword() throws {
+        let endpoints = try AMQPEndpoint.list("amqp://guest:se,cret@rabbit1/,amqp://b:pb@rabbit2/")
+        #expect(endpoints.map(\.host) == ["rabbit1", "rabbit2"])
+        #expect(endpoints[0].password == "se,cret")
+        #expect(AMQPEndpoint.redact("amqp://guest:se,cret@rabbit1/, amqp://b:pb@rabbit2/") == "amqp://guest:***@rabbit1/, amqp://b:***@rabbit2/")
+    }
+
     @Test("a comma-separated list is a failover list, in order, blanks skipped")
     func failoverList() throws {
         let endpoints = try AMQPEndpoint.list(" amqp://a:pa@rabbit1:5672/%2F , amqps://b:pb@rabbit2/prod,, ")

@@ -98,4 +98,11 @@ struct RedisEndpointTests {
         #expect(error?.message.contains("hunter2") == false)
         #expect(error?.message.contains("redis://alice:***@cache:notaport/0") == true)
     }
+
+    @Test("a malformed URL never shows the password", arguments: [":s3cret@cache:6379", "redis//:s3cret@cache", "cache://s3cret@x"])
+    func malformedURLsAreRedacted(url: String) throws {
+        #expect(!RedisEndpoint.redact(url).contains("s3"))
+        let error = #expect(throws: RedisError.self) { try RedisEndpoint(url: url) }
+        #expect(error?.message.contains("s3") == false, "\(error?.message ?? "")")
+    }
 }
