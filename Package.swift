@@ -44,7 +44,7 @@ let package = Package(
         ]),
 
         // Job families and the worker daemon.
-        .target(name: "Diagnostics", dependencies: ["Conveyor"], path: "workers/Diagnostics"),
+        .target(name: "Diagnostics", dependencies: ["Conveyor", "IOSupport"], path: "workers/Diagnostics"),
         .executableTarget(name: "conveyor-worker", dependencies: [
             "Conveyor", "Diagnostics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -105,7 +105,7 @@ public final class AMQPConnection: Sendable {
             return s.nextWaiter
         }
         let timer = Task { [weak self] in
-            try? await Task.sleep(for: .milliseconds(Int(timeout * 1000)))
+            try? await Task.sleep(for: .sleeping(seconds: timeout))
             self?.expireWaiter(id, after: timeout)
         }
         defer { timer.cancel() }

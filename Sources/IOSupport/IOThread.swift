@@ -20,3 +20,13 @@ public func monotonicSeconds() -> Double {
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
+
+extension Duration {
+    /// `seconds` as something to sleep or wait for, whatever the number: NaN and negatives are
+    /// zero, and anything beyond a century is a century (converting a huge Double to integer
+    /// milliseconds would trap).
+    public static func sleeping(seconds: Double) -> Duration {
+        guard seconds > 0 else { return .zero }
+        return .milliseconds(Int64(min(seconds, 3_155_760_000) * 1000))
+    }
+}

@@ -69,7 +69,7 @@ public final class RedisSubscriber: Sendable {
             }
             if !commands.push(.subscribe(channel, finish)) { finish(.failure(RedisError(.closed, "subscriber closed"))) }
             Task {
-                try? await Task.sleep(for: .milliseconds(Int(timeout * 1000)))
+                try? await Task.sleep(for: .sleeping(seconds: timeout))
                 finish(.failure(RedisError(.unavailable, "Redis at \(endpoint) did not confirm SUBSCRIBE \(channel) within \(timeout) s")))
             }
         }

@@ -31,6 +31,11 @@ struct CallCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait with --wait.")
     var timeout: Double = 30
 
+    func validate() throws {
+        try checkSeconds(countdown, "--countdown", allowZero: true)
+        try checkSeconds(timeout, "--timeout")
+    }
+
     func run() async throws {
         try await guarded {
             guard case let .array(positional) = try parseJSON(args, option: "--args") else {

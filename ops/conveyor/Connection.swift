@@ -20,6 +20,10 @@ struct ConnectionOptions: ParsableArguments {
     @Flag(help: "Print machine-readable JSON on standard output.")
     var json = false
 
+    func validate() throws {
+        try checkSeconds(connectTimeout, "--connect-timeout")
+    }
+
     var configuration: ConveyorConfiguration {
         var configuration = ConveyorConfiguration.fromEnvironment()
         if let broker { configuration.brokerURL = broker }

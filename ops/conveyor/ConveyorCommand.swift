@@ -12,4 +12,24 @@ struct ConveyorCommand: AsyncParsableCommand {
         discussion: "Environment: CONVEYOR_BROKER_URL, CONVEYOR_RESULT_URL. Every command takes --json.",
         subcommands: [StatusCommand.self, QueuesCommand.self, CallCommand.self, ResultCommand.self, PurgeCommand.self,
                       RevokeCommand.self, DeadCommand.self])
+
+    /// Runs the command; bad usage exits 2 as documented (ArgumentParser's own default is 64).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand { try await command.run() } else { try command.run() }
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(2)
+        }
+    }
+}
+
+/// A number of seconds an option may hold: finite and not negative (zero only where `allowZero`).
+func checkSeconds(_ value: Double?, _ option: String, allowZero: Bool = false) throws {
+    guard let value else { return }
+    guard value.isFinite, allowZero ? value >= 0 : value > 0 else {
+        throw ValidationError("\(option) must be a number of seconds \(allowZero ? "of 0 or more" : "above 0"), not \(value)")
+    }
 }

@@ -13,6 +13,10 @@ struct DeadCommand: AsyncParsableCommand {
         @Argument(help: "The work queue (or its .dead queue).") var queue: String
         @Option(help: "Show at most this many.") var limit: Int = 50
 
+        func validate() throws {
+            guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
+        }
+
         func run() async throws {
             try await guarded {
                 let client = try connection.client()
@@ -35,6 +39,10 @@ struct DeadCommand: AsyncParsableCommand {
         @Argument(help: "The work queue (or its .dead queue).") var queue: String
         @Argument(help: "The task id.") var id: String
         @Option(help: "Look through at most this many dead letters.") var limit: Int = 10_000
+
+        func validate() throws {
+            guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
+        }
 
         func run() async throws {
             try await guarded {

@@ -16,6 +16,10 @@ struct ResultCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait with --wait.")
     var timeout: Double = 30
 
+    func validate() throws {
+        try checkSeconds(timeout, "--timeout")
+    }
+
     func run() async throws {
         try await guarded {
             let client = try connection.client()

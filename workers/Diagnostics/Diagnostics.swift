@@ -1,4 +1,5 @@
 import Conveyor
+import IOSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -29,7 +30,7 @@ public enum Diagnostics {
         registry.register(sleep) { context in
             let seconds = try context.argument(0, "seconds", as: Double.self)
             guard seconds >= 0, seconds.isFinite else { throw TaskArgumentError("seconds must be a non-negative number") }
-            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+            try await Task.sleep(for: .sleeping(seconds: seconds))
             return .double(seconds)
         }
         // Fails with the given message (Python sees RuntimeError(message)).

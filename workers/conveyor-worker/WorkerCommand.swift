@@ -20,6 +20,17 @@ struct WorkerCommand: AsyncParsableCommand {
             a second TERM/INT, or QUIT = cold shutdown (cancel and requeue now); HUP = warm stop, then restart in place.
             """)
 
+    /// Runs the worker; bad usage exits 2, like the flag checks below (ArgumentParser's own default is 64).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand { try await command.run() } else { try command.run() }
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            fail(fullMessage(for: error))
+        }
+    }
+
     @Option(help: "Comma-separated queues to consume (default: the configured default queue, 'celery').")
     var queues: String?
 
@@ -82,14 +93,21 @@ struct WorkerCommand: AsyncParsableCommand {
             configuration.queueType = type
         }
         guard poisonAfter >= 1 else { fail("--poison-after must be at least 1") }
-        if let maxMessageSize { configuration.maxMessageSize = maxMessageSize }
+        guard gracePeriod.isFinite, gracePeriod >= 0 else { fail("--grace-period must be a number of seconds of 0 or more") }
+        if let maxMessageSize {
+            guard maxMessageSize >= 1 else { fail("--max-message-size must be at least 1 byte") }
+            configuration.maxMessageSize = maxMessageSize
+        }
         if let resultExpires {
             guard resultExpires >= 0 else { fail("--result-expires must be 0 (keep) or more seconds") }
             configuration.resultTTL = resultExpires == 0 ? nil : resultExpires
         }
         var options = WorkerOptions(concurrency: concurrency, prefetch: prefetch, shutdownGracePeriod: gracePeriod,
                                     trackStarted: trackStarted, allowCrash: allowCrash, maxUnfinishedRuns: poisonAfter)
-        if let queues { options.queues = queues.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        if let queues {
+            options.queues = queues.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard !options.queues.isEmpty else { fail("--queues needs at least one queue name") }
+        }
         if let hostname {
             // Celery's node-name placeholders: %h = host name, %n = its first label.
             let host = ProcessInfo.processInfo.hostName

@@ -1,3 +1,4 @@
+import IOSupport
 import Logging
 import Redis
 import Synchronization
@@ -67,7 +68,7 @@ final class ResultWaiter: Sendable {
                 return isFirst
             }
             let timer = Task { [weak self] in
-                try? await Task.sleep(for: .milliseconds(Int(timeout * 1000)))
+                try? await Task.sleep(for: .sleeping(seconds: timeout))
                 guard !Task.isCancelled else { return }
                 self?.finish(key: key, id: id, with: .failure(ConveyorError(.timeout, "no result for task \(taskId) within \(timeout) s")))
             }

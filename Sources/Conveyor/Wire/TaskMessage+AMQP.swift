@@ -133,8 +133,10 @@ extension TaskMessage {
             case "retries": message.retries = Int(value.intValue ?? 0)
             case "timelimit":
                 if case let .array(limits) = value {
-                    message.timeLimit = limits.first?.doubleValue
-                    message.softTimeLimit = limits.count > 1 ? limits[1].doubleValue : nil
+                    // Not a usable limit (NaN, infinite, zero or negative): no limit, as Celery's None.
+                    let usable = { (seconds: Double?) in seconds.flatMap { $0.isFinite && $0 > 0 ? $0 : nil } }
+                    message.timeLimit = usable(limits.first?.doubleValue)
+                    message.softTimeLimit = usable(limits.count > 1 ? limits[1].doubleValue : nil)
                 } else {
                     (message.timeLimit, message.softTimeLimit) = (nil, nil)
                 }

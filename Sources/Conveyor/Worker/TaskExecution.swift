@@ -33,7 +33,7 @@ extension Worker {
                 await delay(message, delivery: delivery)
                 return nil
             }
-            if remaining > 0 { try? await Task.sleep(for: .milliseconds(Int(remaining * 1000))) }
+            if remaining > 0 { try? await Task.sleep(for: .sleeping(seconds: remaining)) }
         }
         if let expires = message.expires, expires < Date() {
             await recordRevoked(message, delivery: delivery, reason: "expired")

@@ -211,7 +211,7 @@ public final class Worker: Sendable {
         Task {
             try? await self.consumer.cancelConsumers(timeout: 10)
             self.inbox.finish()
-            try? await Task.sleep(for: .milliseconds(Int(self.options.shutdownGracePeriod * 1000)))
+            try? await Task.sleep(for: .sleeping(seconds: self.options.shutdownGracePeriod))
             if self.control.withLock({ $0.mode }) != .stopped { self.shutdown(.cold) }
         }
     }

@@ -170,6 +170,20 @@ extension WireTests {
             #expect(message.lang == "py", "a missing lang reads as py")
         }
 
+        @Test("a time limit that is NaN, infinite, zero or negative means no limit",
+              arguments: [Double.nan, .infinity, -.infinity, 0, -5, 1e300])
+        func unusableTimeLimits(seconds: Double) throws {
+            let headers: FieldTable = ["task": .string("t"), "id": .string("i"), "timelimit": .array([.double(seconds), .double(seconds)])]
+            let message = try Self.decode(Self.celeryProperties(headers: headers), "[[], {}, null]").get()
+            if seconds.isFinite && seconds > 0 {
+                #expect(message.timeLimit == seconds)
+                #expect(message.softTimeLimit == seconds)
+            } else {
+                #expect(message.timeLimit == nil)
+                #expect(message.softTimeLimit == nil)
+            }
+        }
+
         @Test("of a repeated header the first copy counts; custom headers keep their order; a bad eta is named before a bad expires")
         func repeatedHeaders() throws {
             func entry(_ key: String, _ value: FieldValue) -> FieldTable.Entry { .init(key: key, value: value) }

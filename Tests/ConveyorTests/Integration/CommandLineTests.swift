@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The binaries' contract with scripts: bad usage exits 2 with a one-line reason, nothing
+/// crashes on odd numbers, and a password never shows, even in a malformed URL.
+@Suite("Command lines: exit codes and refusals")
+struct CommandLineTests {
+    /// Runs a binary to completion; returns its exit status and everything it printed.
+    private func run(_ binary: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> (Int32, String) {
+        let process = try ManagedProcess(try TestEnvironment.requireBinary(binary), arguments, environment: environment)
+        let status = try await process.waitForExit(timeout: 60)
+        return (status, process.log)
+    }
+
+    @Test("conveyor: bad usage and unusable numbers exit 2, naming the problem", arguments: [
+        (["bogus"], "bogus"),
+        (["result"], "<id>"),
+        (["call", "conveyor.add", "--wait", "--timeout", "inf"], "--timeout"),
+        (["call", "conveyor.add", "--countdown", "nan"], "--countdown"),
+        (["result", "some-id", "--wait", "--timeout", "-1"], "--timeout"),
+        (["status", "--connect-timeout", "nan"], "--connect-timeout"),
+        (["dead", "list", "q", "--limit", "0"], "--limit"),
+    ])
+    func cliUsage(arguments: [String], named: String) async throws {
+        let (status, output) = try await run("conveyor", arguments)
+        #expect(status == 2, "\(arguments): \(output)")
+        #expect(output.contains(named), "\(arguments): \(output)")
+    }
+
+    @Test("conveyor-worker: bad usage and destructive values exit 2 before connecting to anything", arguments: [
+        ["--bogus"], ["--concurrency", "0"], ["--queues", ",,"], ["--grace-period", "nan"], ["--max-message-size=0"],
+        ["--poison-after", "0"],
+    ])
+    func workerUsage(arguments: [String]) async throws {
+        let (status, output) = try await run("conveyor-worker", arguments,
+                                             environment: ["CONVEYOR_BROKER_URL": "amqp://guest:guest@127.0.0.1:1/%2F"])
+        #expect(status == 2, "\(arguments): \(output)")
+        #expect(output.hasPrefix("conveyor-worker: "), "\(arguments): \(output)")
+    }
+
+    @Test("a malformed URL is refused without showing its password", arguments: [
+        ["status", "--broker", "guest:s3cret@127.0.0.1:5672"],
+        ["status", "--broker", "amqp://guest:s3,cret@127.0.0.1:notaport/"],
+        ["status", "--result-backend", "redis//:s3cret@127.0.0.1:6379"],
+    ])
+    func urlsStayRedacted(arguments: [String]) async throws {
+        let (status, output) = try await run("conveyor", arguments)
+        #expect(status == 2, "\(arguments): \(output)")
+        #expect(!output.contains("s3"), "\(arguments): \(output)")
+        #expect(output.contains("***"), "\(arguments): \(output)")
+    }
+}
