@@ -83,6 +83,7 @@ struct DeadCommand: AsyncParsableCommand {
                 try await client.connect(timeout: connection.connectTimeout)
                 let count = try await DeadLetterBox(client: client).replay(queue: queue, taskIds: all ? nil : Set(ids))
                 if connection.json { connection.emit(["replayed": .int(Int64(count))]) } else { print("replayed \(count)") }
+                try DeadView.checkFound(count, of: all ? nil : ids)
             }
         }
     }
@@ -104,6 +105,7 @@ struct DeadCommand: AsyncParsableCommand {
                 try await client.connect(timeout: connection.connectTimeout)
                 let count = try await DeadLetterBox(client: client).drop(queue: queue, taskIds: all ? nil : Set(ids))
                 if connection.json { connection.emit(["dropped": .int(Int64(count))]) } else { print("dropped \(count)") }
+                try DeadView.checkFound(count, of: all ? nil : ids)
             }
         }
     }
@@ -111,6 +113,12 @@ struct DeadCommand: AsyncParsableCommand {
 
 /// How dead letters are shown.
 enum DeadView {
+    /// Fewer letters than task ids named: some are not there (or not among the first 10,000).
+    static func checkFound(_ count: Int, of ids: [String]?) throws {
+        guard let ids, count < Set(ids).count else { return }
+        throw CLIError("\(Set(ids).count - count) of the \(Set(ids).count) named tasks have no dead letter here (or not among the first 10,000)")
+    }
+
     static func json(_ letter: DeadLetter) -> JSON {
         [
             "task_id": letter.taskId.map(JSON.string) ?? .null, "task": letter.task.map(JSON.string) ?? .null,

@@ -49,9 +49,14 @@ public struct DeadLetterBox: Sendable {
         }
     }
 
-    /// Sends dead letters back to their origin queues; all of them, or those with these task ids.
+    /// Sends dead letters back to their origin queues: all of them (every one there when the call
+    /// began, `limit` at a time), or those with these task ids among the first `limit`.
     /// - Returns: how many were replayed.
     public func replay(queue: String, taskIds: Set<String>? = nil, limit: Int = 10_000) async throws -> Int {
+        try await sweep(queue: queue, all: taskIds == nil, limit: limit) { try await replayBatch(queue: queue, taskIds: taskIds, limit: $0) }
+    }
+
+    private func replayBatch(queue: String, taskIds: Set<String>?, limit: Int) async throws -> Int {
         try await session(queue: queue, limit: limit) { letters -> ([Bool], [Delivery]) in
             var done: [Delivery] = []
             for (delivery, letter) in letters where taskIds == nil || letter.taskId.map({ taskIds?.contains($0) ?? false }) == true {
@@ -76,13 +81,42 @@ public struct DeadLetterBox: Sendable {
         }.count
     }
 
-    /// Deletes dead letters for good; all of them, or those with these task ids.
+    /// Deletes dead letters for good: all of them (every one there when the call began, `limit`
+    /// at a time), or those with these task ids among the first `limit`.
     /// - Returns: how many were dropped.
     public func drop(queue: String, taskIds: Set<String>? = nil, limit: Int = 10_000) async throws -> Int {
-        try await session(queue: queue, limit: limit) { letters -> ([Bool], [Delivery]) in
-            let chosen = letters.filter { taskIds == nil || $0.1.taskId.map({ taskIds?.contains($0) ?? false }) == true }.map(\.0)
-            return (chosen.map { _ in true }, chosen)
-        }.count
+        try await sweep(queue: queue, all: taskIds == nil, limit: limit) { batchLimit in
+            try await session(queue: queue, limit: batchLimit) { letters -> ([Bool], [Delivery]) in
+                let chosen = letters.filter { taskIds == nil || $0.1.taskId.map({ taskIds?.contains($0) ?? false }) == true }.map(\.0)
+                return (chosen.map { _ in true }, chosen)
+            }.count
+        }
+    }
+
+    /// How many dead letters wait in `queue`'s dead-letter queue.
+    public func count(queue: String) async throws -> Int {
+        let name = Self.deadLetterQueue(for: queue)
+        do {
+            return Int(try await client.brokerConnection.inspect(queue: name, timeout: client.configuration.connectTimeout).messageCount)
+        } catch let error as AMQPError where error.code == .notFound {
+            throw ConveyorError(.invalidConfiguration, "dead-letter queue '\(name)' does not exist")
+        } catch let error as AMQPError {
+            throw TaskPublisher.translate(error, queue: name)
+        }
+    }
+
+    /// One batch for chosen ids; for all, batches until every letter there at the start is
+    /// handled (not the ones that arrive meanwhile, such as a replayed task failing again).
+    private func sweep(queue: String, all: Bool, limit: Int, _ batch: (Int) async throws -> Int) async throws -> Int {
+        guard all else { return try await batch(limit) }
+        let initial = try await count(queue: queue)
+        var total = 0
+        while total < initial {
+            let handled = try await batch(min(limit, initial - total))
+            guard handled > 0 else { break }
+            total += handled
+        }
+        return total
     }
 
     /// Takes up to `limit` messages from the dead-letter queue on a private connection, lets

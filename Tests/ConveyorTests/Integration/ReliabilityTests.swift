@@ -264,4 +264,21 @@ struct ReliabilityTests {
         await client.close()
         try await second.stop()
     }
+
+    @Test("--all goes through every dead letter in batches, stopping at those there when it began")
+    func deadLettersInBatches() async throws {
+        let queue = TestEnvironment.uniqueQueue("deadall")
+        let client = try testClient(queue: queue)
+        let box = DeadLetterBox(client: client)
+        // The worker does not know test.nowhere: every replay comes straight back as a dead letter.
+        let worker = try await TestWorker(queue: queue)
+        for i in 0..<7 { _ = try await client.send(taskNamed: "test.nowhere", args: [.int(Int64(i))]) }
+        try await eventually(timeout: 20, "seven dead letters") { try await box.count(queue: queue) == 7 }
+        #expect(try await box.replay(queue: queue, limit: 3) == 7, "three batches, and not the letters the replay caused")
+        try await eventually(timeout: 20, "the replays dead-lettered again") { try await box.count(queue: queue) == 7 }
+        #expect(try await box.drop(queue: queue, limit: 3) == 7)
+        #expect(try await box.count(queue: queue) == 0)
+        await client.close()
+        try await worker.stop()
+    }
 }
