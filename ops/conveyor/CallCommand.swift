@@ -46,7 +46,9 @@ struct CallCommand: AsyncParsableCommand {
             }
             let client = try connection.client(createMissingQueues: createQueue)
             defer { Task { await client.close() } }
-            try await client.connect(timeout: connection.connectTimeout)
+            if wait { try await client.connect(timeout: connection.connectTimeout) } else {
+                try await client.connectBroker(timeout: connection.connectTimeout)
+            }
             let handle = try await client.send(taskNamed: task, args: positional, kwargs: keywords,
                                                options: TaskOptions(queue: queue, countdown: countdown))
             guard wait else {

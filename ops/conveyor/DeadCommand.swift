@@ -21,7 +21,7 @@ struct DeadCommand: AsyncParsableCommand {
             try await guarded {
                 let client = try connection.client()
                 defer { Task { await client.close() } }
-                try await client.connect(timeout: connection.connectTimeout)
+                try await client.connectBroker(timeout: connection.connectTimeout)
                 let letters = try await DeadLetterBox(client: client).list(queue: queue, limit: limit)
                 if connection.json {
                     connection.emit(.array(letters.map(DeadView.json)))
@@ -48,7 +48,7 @@ struct DeadCommand: AsyncParsableCommand {
             try await guarded {
                 let client = try connection.client()
                 defer { Task { await client.close() } }
-                try await client.connect(timeout: connection.connectTimeout)
+                try await client.connectBroker(timeout: connection.connectTimeout)
                 let letters = try await DeadLetterBox(client: client).list(queue: queue, limit: limit)
                 guard let letter = letters.first(where: { $0.taskId == id }) else {
                     throw CLIError("no dead letter for task \(id) in \(DeadLetterBox.deadLetterQueue(for: queue))")
@@ -102,7 +102,7 @@ struct DeadCommand: AsyncParsableCommand {
                 guard yes else { throw CLIError("refusing to drop dead letters without --yes", exitCode: 2) }
                 let client = try connection.client()
                 defer { Task { await client.close() } }
-                try await client.connect(timeout: connection.connectTimeout)
+                try await client.connectBroker(timeout: connection.connectTimeout)
                 let count = try await DeadLetterBox(client: client).drop(queue: queue, taskIds: all ? nil : Set(ids))
                 if connection.json { connection.emit(["dropped": .int(Int64(count))]) } else { print("dropped \(count)") }
                 try DeadView.checkFound(count, of: all ? nil : ids)

@@ -18,7 +18,7 @@ struct PurgeCommand: AsyncParsableCommand {
             guard yes else { throw CLIError("refusing to purge '\(queue)' without --yes (the messages cannot be recovered)", exitCode: 2) }
             let client = try connection.client()
             defer { Task { await client.close() } }
-            try await client.connect(timeout: connection.connectTimeout)
+            try await client.connectBroker(timeout: connection.connectTimeout)
             let removed = try await Fleet(client: client).purge(queue)
             if connection.json {
                 connection.emit(["queue": .string(queue), "purged": .int(Int64(removed))])

@@ -14,7 +14,10 @@ struct QueuesCommand: AsyncParsableCommand {
         try await guarded {
             let client = try connection.client()
             defer { Task { await client.close() } }
-            try await client.connect(timeout: connection.connectTimeout)
+            // Named queues need only the broker; the fleet's list of queues lives in Redis.
+            if names.isEmpty { try await client.connect(timeout: connection.connectTimeout) } else {
+                try await client.connectBroker(timeout: connection.connectTimeout)
+            }
             let fleet = Fleet(client: client)
             let names = self.names.isEmpty ? try await fleet.queueNames() : self.names
             var reports: [(String, QueueReport?)] = []

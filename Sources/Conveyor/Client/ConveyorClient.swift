@@ -48,6 +48,12 @@ public final class ConveyorClient: Sendable {
         try await pingBackend(timeout: timeout)
     }
 
+    /// Connects to the broker only, for what needs nothing from Redis (purging a queue, reading
+    /// dead letters, sending without waiting), so it works while Redis is down.
+    public func connectBroker(timeout: Double? = nil) async throws {
+        try await publisher.connect(timeout: timeout ?? configuration.connectTimeout)
+    }
+
     /// Checks the result store answers.
     public func pingBackend(timeout: Double) async throws {
         do {

@@ -39,6 +39,27 @@ struct CommandLineTests {
         #expect(output.hasPrefix("conveyor-worker: "), "\(arguments): \(output)")
     }
 
+    @Test("commands that need only the broker work while Redis is down")
+    func brokerOnlyWithoutRedis() async throws {
+        try TestEnvironment.requireServices()
+        let queue = TestEnvironment.uniqueQueue("noredis")
+        let environment = ["CONVEYOR_BROKER_URL": TestEnvironment.brokerURL, "CONVEYOR_RESULT_URL": "redis://127.0.0.1:1/0"]
+        let (sent, sendOutput) = try await run("conveyor", ["call", "conveyor.add", "--args", "[1, 2]", "--queue", queue, "--create-queue"],
+                                               environment: environment)
+        #expect(sent == 0, "\(sendOutput)")
+        let (listed, listOutput) = try await run("conveyor", ["queues", queue, "--json"], environment: environment)
+        #expect(listed == 0, "\(listOutput)")
+        #expect(listOutput.contains("\"ready\":1"), "\(listOutput)")
+        let (purged, purgeOutput) = try await run("conveyor", ["purge", queue, "--yes"], environment: environment)
+        #expect(purged == 0, "\(purgeOutput)")
+        #expect(purgeOutput.contains("purged 1"), "\(purgeOutput)")
+        // What needs Redis says so.
+        let (waited, waitOutput) = try await run("conveyor", ["call", "conveyor.add", "--queue", queue, "--wait", "--connect-timeout", "1"],
+                                                 environment: environment)
+        #expect(waited == 1, "\(waitOutput)")
+        #expect(waitOutput.contains("result store unavailable"), "\(waitOutput)")
+    }
+
     @Test("a malformed URL is refused without showing its password", arguments: [
         ["status", "--broker", "guest:s3cret@127.0.0.1:5672"],
         ["status", "--broker", "amqp://guest:s3,cret@127.0.0.1:notaport/"],
