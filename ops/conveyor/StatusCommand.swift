@@ -27,12 +27,13 @@ struct StatusCommand: AsyncParsableCommand {
                 connection.emit([
                     "broker": ["url": .string(brokerText), "ok": .bool(brokerError == nil), "error": brokerError.map(JSON.string) ?? .null],
                     "results": ["url": .string(redisText), "ok": .bool(redisError == nil), "error": redisError.map(JSON.string) ?? .null],
-                    "workers": .array(workers.map(WorkerView.json)),
+                    "workers": redisError == nil ? .array(workers.map(WorkerView.json)) : .null,
                 ])
             } else {
                 print("broker   \(brokerText)  \(brokerError == nil ? "ok" : "DOWN: \(brokerError ?? "")")")
                 print("results  \(redisText)  \(redisError == nil ? "ok" : "DOWN: \(redisError ?? "")")")
-                print("workers  \(workers.count) online")
+                // Heartbeats live in Redis: without it nothing is known about the workers.
+                print(redisError == nil ? "workers  \(workers.count) online" : "workers  unknown (heartbeats are in Redis)")
                 for worker in workers { print("  " + WorkerView.line(worker)) }
             }
             if let reason = brokerError ?? redisError { throw CLIError(reason) }

@@ -263,16 +263,18 @@ public final class Worker: Sendable {
     /// counters or state changing, and every `heartbeatInterval` seconds regardless, so an
     /// operator looking right after a burst sees the burst.
     private func heartbeatLoop() async {
-        var lastSent: (counters: [Int], at: Double)?
+        var lastSent: (counters: [Int], state: String, at: Double)?
         while !Task.isCancelled {
             let s = stats.snapshot
             let mode = control.withLock { $0.mode }
             let active = runningCount
-            let counters = [s.succeeded, s.failed, s.deadLettered, active, mode == .running ? 1 : 0]
+            // A worker cut off from its broker is alive but takes no tasks: say so.
+            let state = mode != .running ? "draining" : consumer.state == .connected ? "online" : "no broker"
+            let counters = [s.succeeded, s.failed, s.deadLettered, active]
             let now = monotonicSeconds()
-            if lastSent.map({ $0.counters != counters || now - $0.at >= Self.heartbeatInterval }) ?? true {
-                await sendHeartbeat(s, active: active, state: mode == .running ? "online" : "draining")
-                lastSent = (counters, now)
+            if lastSent.map({ $0.counters != counters || $0.state != state || now - $0.at >= Self.heartbeatInterval }) ?? true {
+                await sendHeartbeat(s, active: active, state: state)
+                lastSent = (counters, state, now)
             }
             try? await Task.sleep(for: .seconds(1))
         }
