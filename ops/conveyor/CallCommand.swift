@@ -32,6 +32,7 @@ struct CallCommand: AsyncParsableCommand {
     var timeout: Double = 30
 
     func validate() throws {
+        guard !task.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("the task name is empty") }
         try checkSeconds(countdown, "--countdown", allowZero: true)
         try checkSeconds(timeout, "--timeout")
     }

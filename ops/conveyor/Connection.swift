@@ -68,8 +68,11 @@ struct CLIError: Error, CustomStringConvertible {
             self = error
         } else if let error = error as? ConveyorError {
             var message = error.message
-            if error.code == .brokerUnavailable { message += " (start it with: ops/services up)" }
-            if error.code == .backendUnavailable { message += " (start it with: ops/services up)" }
+            // The local servers of a development machine, not running: say how to start them.
+            let local = ["127.0.0.1", "localhost", "[::1]"].contains { message.contains($0) }
+            if [.brokerUnavailable, .backendUnavailable].contains(error.code), local, message.contains("Connection refused") {
+                message += " (start it with: ops/services up)"
+            }
             self.init(message, exitCode: error.code == .invalidConfiguration || error.code == .invalidArguments ? 2 : 1)
         } else {
             self.init("\(error)")

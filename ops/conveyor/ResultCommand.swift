@@ -17,6 +17,7 @@ struct ResultCommand: AsyncParsableCommand {
     var timeout: Double = 30
 
     func validate() throws {
+        guard !id.isEmpty else { throw ValidationError("the task id is empty") }
         try checkSeconds(timeout, "--timeout")
     }
 

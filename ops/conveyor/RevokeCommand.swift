@@ -11,6 +11,10 @@ struct RevokeCommand: AsyncParsableCommand {
     @Argument(help: "Task ids.")
     var ids: [String]
 
+    func validate() throws {
+        guard !ids.contains(where: \.isEmpty) else { throw ValidationError("a task id is empty") }
+    }
+
     @Flag(help: "Also cancel the tasks where they are running now (their subprocesses get SIGTERM).")
     var terminate = false
 

@@ -81,7 +81,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         signal(SIGPIPE, SIG_IGN)
-        guard let level = Logger.Level(rawValue: logLevel) else { fail("unknown log level '\(logLevel)'") }
+        guard let level = Logger.Level(rawValue: logLevel.lowercased()) else { fail("unknown log level '\(logLevel)'") }
         LogfmtLogHandler.bootstrap(level: level)
         let logger = Logger(label: "conveyor.worker")
 

@@ -21,6 +21,9 @@ struct CommandLineTests {
         (["result", "some-id", "--wait", "--timeout", "-1"], "--timeout"),
         (["status", "--connect-timeout", "nan"], "--connect-timeout"),
         (["dead", "list", "q", "--limit", "0"], "--limit"),
+        (["result", ""], "empty"),
+        (["revoke", "abc", ""], "empty"),
+        (["call", " "], "empty"),
     ])
     func cliUsage(arguments: [String], named: String) async throws {
         let (status, output) = try await run("conveyor", arguments)
@@ -30,7 +33,7 @@ struct CommandLineTests {
 
     @Test("conveyor-worker: bad usage and destructive values exit 2 before connecting to anything", arguments: [
         ["--bogus"], ["--concurrency", "0"], ["--queues", ",,"], ["--grace-period", "nan"], ["--max-message-size=0"],
-        ["--poison-after", "0"],
+        ["--poison-after", "0"], ["--log-level", "loud"],
     ])
     func workerUsage(arguments: [String]) async throws {
         let (status, output) = try await run("conveyor-worker", arguments,
