@@ -43,10 +43,15 @@ let package = Package(
             .product(name: "DequeModule", package: "swift-collections"),
         ]),
 
+        // What the command-line binaries share: bad usage exits 2.
+        .target(name: "CommandLineSupport", dependencies: [
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
         // Job families and the worker daemon.
         .target(name: "Diagnostics", dependencies: ["Conveyor", "IOSupport"], path: "workers/Diagnostics"),
         .executableTarget(name: "conveyor-worker", dependencies: [
-            "Conveyor", "Diagnostics",
+            "Conveyor", "Diagnostics", "CommandLineSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -54,7 +59,7 @@ let package = Package(
 
         // The operators' CLI.
         .executableTarget(name: "conveyor", dependencies: [
-            "Conveyor",
+            "Conveyor", "CommandLineSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "ops/conveyor"),

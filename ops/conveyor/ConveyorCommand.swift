@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Conveyor
 import Foundation
 import Logging
@@ -13,16 +14,9 @@ struct ConveyorCommand: AsyncParsableCommand {
         subcommands: [StatusCommand.self, QueuesCommand.self, CallCommand.self, ResultCommand.self, PurgeCommand.self,
                       RevokeCommand.self, DeadCommand.self])
 
-    /// Runs the command; bad usage exits 2 as documented (ArgumentParser's own default is 64).
+    /// Runs the command; bad usage exits 2 as documented.
     static func main() async {
-        do {
-            var command = try parseAsRoot()
-            if var command = command as? AsyncParsableCommand { try await command.run() } else { try command.run() }
-        } catch {
-            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-            Foundation.exit(2)
-        }
+        await mainExitingTwoOnBadUsage(name: "conveyor")
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Conveyor
 import Diagnostics
 import Foundation
@@ -20,15 +21,9 @@ struct WorkerCommand: AsyncParsableCommand {
             a second TERM/INT, or QUIT = cold shutdown (cancel and requeue now); HUP = warm stop, then restart in place.
             """)
 
-    /// Runs the worker; bad usage exits 2, like the flag checks below (ArgumentParser's own default is 64).
+    /// Runs the worker; bad usage exits 2, like the flag checks below.
     static func main() async {
-        do {
-            var command = try parseAsRoot()
-            if var command = command as? AsyncParsableCommand { try await command.run() } else { try command.run() }
-        } catch {
-            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
-            fail(fullMessage(for: error))
-        }
+        await mainExitingTwoOnBadUsage(name: "conveyor-worker")
     }
 
     @Option(help: "Comma-separated queues to consume (default: the configured default queue, 'celery').")
