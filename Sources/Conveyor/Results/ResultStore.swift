@@ -48,15 +48,17 @@ public final class ResultStore: Sendable {
     }
 
     /// Atomically, for each task: checks revocation and the dedupe guard, counts a redelivered
-    /// start and (when `started` is given) stores STARTED. One round trip and one script call.
-    func begin(_ entries: [Entry], countTTL: Int) async throws -> [Admission] {
+    /// start (unless a clean shutdown requeued it, up to `forgivenRequeues` times) and (when
+    /// `started` is given) stores STARTED. One round trip and one script call.
+    func begin(_ entries: [Entry], countTTL: Int, forgivenRequeues: Int) async throws -> [Admission] {
         guard !entries.isEmpty else { return [] }
         var keys: [any RedisArgument] = []
-        var arguments: [any RedisArgument] = [ttl ?? 0, countTTL]
-        keys.reserveCapacity(entries.count * 3)
-        arguments.reserveCapacity(2 + entries.count * 3)
+        var arguments: [any RedisArgument] = [ttl ?? 0, countTTL, forgivenRequeues]
+        keys.reserveCapacity(entries.count * 4)
+        arguments.reserveCapacity(3 + entries.count * 3)
         for entry in entries {
-            keys += [ResultMeta.key(for: entry.taskId), Keys.starts(entry.taskId), Keys.revoked(entry.taskId)]
+            keys += [ResultMeta.key(for: entry.taskId), Keys.starts(entry.taskId), Keys.revoked(entry.taskId),
+                     Keys.requeued(entry.taskId)]
             arguments += [entry.started?.serialized ?? [], entry.started == nil ? "0" : "1", entry.redelivered ? "1" : "0"]
         }
         let reply = try await redis.evaluate(Scripts.beginTasks, keys: keys, arguments: arguments)
@@ -93,11 +95,12 @@ public final class ResultStore: Sendable {
         for case let .error(message) in replies { throw RedisError(.server, message) }
     }
 
-    /// Clears the STARTED (or custom) state of a run a clean shutdown stopped, before its message
-    /// is requeued: the task is waiting again (PENDING), and its redelivery does not count towards
-    /// the poison limit.
-    func clearRunMark(_ taskId: String) async throws {
-        _ = try await redis.evaluate(Scripts.clearRunMark, keys: [ResultMeta.key(for: taskId)], timeout: 2)
+    /// Records that a clean shutdown stopped this worker's run of a task and requeues it: the
+    /// redelivery is not counted towards the poison limit, and the run's STARTED state goes
+    /// (PENDING: the task waits again).
+    func markRequeued(_ taskId: String, recordTTL: Int, hostname: String, pid: Int32) async throws {
+        _ = try await redis.evaluate(Scripts.markRequeued, keys: [Keys.requeued(taskId), ResultMeta.key(for: taskId)],
+                                     arguments: [recordTTL, hostname, Int(pid)], timeout: 2)
     }
 
     /// Marks task ids revoked for `ttl` seconds; workers check before running them.
@@ -119,6 +122,6 @@ public final class ResultStore: Sendable {
     /// Clears what an earlier run of a task left — its result and its poison-start count — so
     /// a replayed message runs afresh and waiters see PENDING until the new run ends.
     func resetForReplay(_ taskId: String) async throws {
-        _ = try await redis.send("DEL", ResultMeta.key(for: taskId), Keys.starts(taskId))
+        _ = try await redis.send("DEL", ResultMeta.key(for: taskId), Keys.starts(taskId), Keys.requeued(taskId))
     }
 }

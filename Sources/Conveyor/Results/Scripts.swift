@@ -18,36 +18,40 @@ enum Scripts {
     /// Decides, atomically, whether delivered tasks may start, and records that they started (a
     /// busy worker admits deliveries in batches; a lone one is a batch of one).
     ///
-    /// KEYS = for each task: meta key, redelivery counter, revoked marker.
-    /// ARGV[1] = result TTL, ARGV[2] = counter TTL, then for each task: STARTED meta JSON,
-    /// "1" to store STARTED, "1" when redelivered.
+    /// KEYS = for each task: meta key, redelivery counter, revoked marker, requeue record.
+    /// ARGV[1] = result TTL, ARGV[2] = counter TTL, ARGV[3] = most clean requeues forgiven,
+    /// then for each task: STARTED meta JSON, "1" to store STARTED, "1" when redelivered.
     /// Returns one `{decision, n}` per task: `{"revoked", 0}`, `{"done", 0}` (SUCCESS already
     /// stored: a duplicate), or `{"run", n}` where `n` counts the unfinished earlier runs of this
-    /// task id. A first delivery is not counted (no key per task on the hot path). A redelivery
-    /// is counted when the earlier run got as far as starting: while STARTED is tracked, only
-    /// if a run's mark (STARTED or a custom state) is still stored, so messages handed back
-    /// unstarted (prefetched, or requeued by a clean shutdown, which clears the mark) do not
-    /// count; without tracking, every redelivery counts.
+    /// task id. A first delivery is not counted (no key per task on the hot path); a redelivery
+    /// is, unless a clean shutdown requeued the run before it (`markRequeued`): those are
+    /// forgiven, up to ARGV[3] of them per task, so a task that makes its own worker shut down
+    /// cleanly still ends up poison.
     static let beginTasks = RedisScript("""
         \(currentStatus)
         \(writeMeta)
-        \(runMark)
         local out = {}
-        for i = 0, (#KEYS / 3) - 1 do
-          local meta, counter, revoked = KEYS[i * 3 + 1], KEYS[i * 3 + 2], KEYS[i * 3 + 3]
-          local started, store, redelivered = ARGV[3 + i * 3], ARGV[4 + i * 3], ARGV[5 + i * 3]
-          local is_revoked = redis.call('EXISTS', revoked) == 1
-          local status = nil
-          if not is_revoked then status = current_status(meta) end
-          if is_revoked then
+        for i = 0, (#KEYS / 4) - 1 do
+          local meta, counter, revoked, requeued = KEYS[i * 4 + 1], KEYS[i * 4 + 2], KEYS[i * 4 + 3], KEYS[i * 4 + 4]
+          local started, store, redelivered = ARGV[4 + i * 3], ARGV[5 + i * 3], ARGV[6 + i * 3]
+          if redis.call('EXISTS', revoked) == 1 then
             out[i + 1] = {'revoked', 0}
-          elseif status == 'SUCCESS' then
+          elseif current_status(meta) == 'SUCCESS' then
             out[i + 1] = {'done', 0}
           else
             local starts = 0
-            if redelivered == '1' and (store ~= '1' or is_run_mark(status)) then
-              starts = redis.call('INCR', counter)
-              redis.call('EXPIRE', counter, tonumber(ARGV[2]))
+            if redelivered == '1' then
+              local forgiven = false
+              if redis.call('HGET', requeued, 'pending') == '1' then
+                redis.call('HSET', requeued, 'pending', '0')
+                forgiven = tonumber(redis.call('HGET', requeued, 'total') or '0') <= tonumber(ARGV[3])
+              end
+              if forgiven then
+                starts = tonumber(redis.call('GET', counter) or '0')
+              else
+                starts = redis.call('INCR', counter)
+                redis.call('EXPIRE', counter, tonumber(ARGV[2]))
+              end
             end
             if store == '1' then write_meta(meta, started, ARGV[1]) end
             out[i + 1] = {'run', starts}
@@ -56,17 +60,24 @@ enum Scripts {
         return out
         """)
 
-    /// Clears the mark of a run that a clean shutdown stopped and requeued (STARTED, or a custom
-    /// state the task set), so its redelivery does not count as an unfinished run.
-    /// KEYS[1] = meta key. Returns 1 when a mark was cleared.
-    static let clearRunMark = RedisScript("""
-        \(currentStatus)
-        \(runMark)
-        if is_run_mark(current_status(KEYS[1])) then
-          redis.call('DEL', KEYS[1])
-          return 1
+    /// Records that a clean shutdown stopped a run and requeued its message, so the redelivery
+    /// is forgiven (see `beginTasks`). The run's STARTED state is removed (the task waits again:
+    /// PENDING) when it is this worker's, not another's that took the task over meanwhile.
+    /// KEYS[1] = requeue record, KEYS[2] = meta key. ARGV[1] = record TTL, ARGV[2] = hostname,
+    /// ARGV[3] = pid.
+    static let markRequeued = RedisScript("""
+        redis.call('HSET', KEYS[1], 'pending', '1')
+        redis.call('HINCRBY', KEYS[1], 'total', 1)
+        redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
+        local current = redis.call('GET', KEYS[2])
+        if current then
+          local ok, meta = pcall(cjson.decode, current)
+          if ok and type(meta) == 'table' and meta['status'] == 'STARTED' and type(meta['result']) == 'table'
+             and meta['result']['hostname'] == ARGV[2] and tostring(meta['result']['pid']) == ARGV[3] then
+            redis.call('DEL', KEYS[2])
+          end
         end
-        return 0
+        return 1
         """)
 
     /// Marks task ids revoked for `ARGV[1]` seconds. KEYS = revoked markers. Returns how many.
@@ -89,16 +100,6 @@ enum Scripts {
         end
         """
 
-    // What a run leaves while it is under way: STARTED, or a custom state such as PROGRESS (not
-    // Celery's PENDING, RETRY or ready states, which a run that never started can leave too).
-    private static let runMark = """
-        local celery_states = {PENDING = true, RECEIVED = true, RETRY = true, SUCCESS = true, FAILURE = true,
-                               REVOKED = true, REJECTED = true, IGNORED = true}
-        local function is_run_mark(status)
-          return status == 'STARTED' or (status ~= nil and not celery_states[status])
-        end
-        """
-
     private static let writeMeta = """
         local function write_meta(key, meta, ttl)
           ttl = tonumber(ttl)
@@ -112,6 +113,8 @@ enum Scripts {
 enum Keys {
     /// How many times a redelivered task id has started (for the poison-message limit).
     static func starts(_ taskId: String) -> String { "conveyor:starts:" + taskId }
+    /// Clean-shutdown requeues of a task id: `pending` (one to forgive) and `total`.
+    static func requeued(_ taskId: String) -> String { "conveyor:requeued:" + taskId }
     /// Present while a task id is revoked.
     static func revoked(_ taskId: String) -> String { "conveyor:revoked:" + taskId }
     /// The broadcast channel workers listen on for control commands (terminate).

@@ -75,18 +75,22 @@ extension Worker {
         let entries = runnables.map { runnable in
             ResultStore.Entry(taskId: runnable.message.id, started: startedMeta(runnable), redelivered: runnable.delivery.redelivered)
         }
-        if let admissions = try? await client.results.begin(entries, countTTL: options.startCountTTL) {
+        if let admissions = try? await client.results.begin(entries, countTTL: options.startCountTTL, forgivenRequeues: forgivenRequeues) {
             return Array(zip(runnables, admissions))
         }
         var admitted: [(Runnable, ResultStore.Admission)] = []
         for (runnable, entry) in zip(runnables, entries) {
             let admission = await withStoreRetries(taskId: entry.taskId, delivery: runnable.delivery) {
-                try await self.client.results.begin([entry], countTTL: self.options.startCountTTL)
+                try await self.client.results.begin([entry], countTTL: self.options.startCountTTL, forgivenRequeues: self.forgivenRequeues)
             }
             if let admission = admission?.first { admitted.append((runnable, admission)) }
         }
         return admitted
     }
+
+    /// Clean-shutdown requeues forgiven per task before they count like crashes: a task that
+    /// makes its own worker shut down cleanly must still end up poison.
+    var forgivenRequeues: Int { 4 * options.maxUnfinishedRuns }
 
     private func startedMeta(_ runnable: Runnable) -> ResultMeta? {
         guard options.trackStarted && !runnable.ignoreResult else { return nil }
@@ -135,8 +139,9 @@ extension Worker {
         case let .succeeded(value):
             await recordSuccess(message, delivery: delivery, value: value, ignoreResult: ignoreResult, runtime: runtime)
         case .cancelled where isStopping:
-            // Stopped by the worker, not by the task: the requeued run is not an unfinished one.
-            if options.trackStarted && !ignoreResult { try? await client.results.clearRunMark(message.id) }
+            // Stopped by the worker, not by the task: the redelivery is not an unfinished run.
+            try? await client.results.markRequeued(message.id, recordTTL: options.startCountTTL, hostname: options.hostname,
+                                                   pid: processIdentifier)
             log(.warning, "task requeued", id: message.id, task: message.task, ["reason": "worker shutting down"])
             stats.record(\.requeued)
             consumer.reject(delivery, requeue: true)

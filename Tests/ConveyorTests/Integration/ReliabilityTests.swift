@@ -168,6 +168,39 @@ struct ReliabilityTests {
         await client.close()
     }
 
+    @Test("a task requeued by more clean shutdowns than 4 × --poison-after ends as poison (it may be stopping its own worker)")
+    func endlessCleanShutdownsEnd() async throws {
+        let queue = TestEnvironment.uniqueQueue("stopper")
+        let client = try testClient(queue: queue)
+        try await client.declare(queue: queue)
+        let runs = ExecutionCounter()
+        let register: (inout TaskRegistry) -> Void = { registry in
+            registry.register("test.never-finishes") { context in
+                runs.hit(context.id)
+                try await Task.sleep(for: .seconds(60))
+                return "unreachable"
+            }
+        }
+        let handle = try await client.send(taskNamed: "test.never-finishes")
+        // --poison-after 1: four requeues are forgiven, the fifth counts and the task is poison.
+        for stop in 1...5 {
+            let worker = try await TestWorker(queue: queue, concurrency: 1, prefetch: 1, gracePeriod: 0.2, poisonAfter: 1,
+                                              hostname: "stopper\(stop)@\(queue)", register: register)
+            try await eventually(timeout: 20, "run \(stop) started") { runs.count(handle.id) == stop }
+            try await worker.stop(.warm)
+        }
+        let last = try await TestWorker(queue: queue, concurrency: 1, poisonAfter: 1, hostname: "stopper6@\(queue)", register: register)
+        let result = try await handle.wait(timeout: 20)
+        #expect(result.state == .failure)
+        #expect(result.exception?.type == "WorkerLostError")
+        #expect(runs.count(handle.id) == 5)
+        let letters = try await DeadLetterBox(client: client).list(queue: queue)
+        #expect(letters.first { $0.taskId == handle.id }?.reason == "poison")
+        _ = try await DeadLetterBox(client: client).drop(queue: queue)
+        try await last.stop()
+        await client.close()
+    }
+
     @Test("a revoked task is not run when it arrives, even on a worker started after the revoke")
     func revokeBeforeRun() async throws {
         let queue = TestEnvironment.uniqueQueue("revoke")
