@@ -27,7 +27,10 @@ public struct AMQPEndpoint: Sendable, Hashable, CustomStringConvertible {
         let redacted = AMQPEndpoint.redact(url)
         func invalid(_ why: String) -> AMQPError { AMQPError(.invalidURL, "invalid broker URL \(redacted): \(why)") }
         let trimmed = url.trimmingWhitespace()
-        guard let schemeEnd = trimmed.range(of: "://") else { throw invalid("expected amqp://host or amqps://host") }
+        // Not a scheme word before "://" (it may hold a password): nothing of it is quoted.
+        guard startsWithScheme(Substring(trimmed)), let schemeEnd = trimmed.range(of: "://") else {
+            throw invalid("expected amqp://host or amqps://host")
+        }
         let scheme = trimmed[..<schemeEnd.lowerBound].lowercased()
         switch scheme {
         case "amqp", "pyamqp", "librabbitmq": tls = false
@@ -95,7 +98,7 @@ public struct AMQPEndpoint: Sendable, Hashable, CustomStringConvertible {
                 guard let v = Int(value), v >= 0 else { throw invalid("heartbeat must be a whole number of seconds") }
                 heartbeat = v
             case "connection_timeout", "connect_timeout":
-                guard let v = Double(value), v > 0 else { throw invalid("\(key) must be a positive number of seconds") }
+                guard let v = Double(value), v > 0, v <= 86_400 else { throw invalid("\(key) must be a number of seconds in (0, 86400]") }
                 connectTimeout = v
             case "cacertfile": caCertFile = value
             case "certfile": certFile = value

@@ -1,4 +1,5 @@
 import CRabbitMQ
+import IOSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -70,7 +71,7 @@ final class Session {
             socket = amqp_tcp_socket_new(state)
             guard socket != nil else { throw AMQPError(.connectionFailed, "cannot create socket for \(endpoint)") }
         }
-        var connectTimeout = timeval(seconds: endpoint.connectTimeout)
+        var connectTimeout = timeoutValue(seconds: endpoint.connectTimeout)
         let status = amqp_socket_open_noblock(socket, endpoint.host, Int32(endpoint.port), &connectTimeout)
         guard status == AMQP_STATUS_OK.rawValue else {
             // rabbitmq-c 0.11 drops the socket's own error for a failed non-blocking connect
@@ -80,9 +81,9 @@ final class Session {
                 : statusText(status)
             throw AMQPError(.connectionFailed, "cannot connect to \(endpoint): \(reason)")
         }
-        var handshake = timeval(seconds: max(endpoint.connectTimeout, 5))
+        var handshake = timeoutValue(seconds: max(endpoint.connectTimeout, 5))
         _ = amqp_set_handshake_timeout(state, &handshake)
-        var rpc = timeval(seconds: rpcTimeout)
+        var rpc = timeoutValue(seconds: rpcTimeout)
         _ = amqp_set_rpc_timeout(state, &rpc)
 
         let capabilities: FieldTable = [
@@ -378,11 +379,4 @@ func connectFailureReason(host: String, port: Int, timeout: Double) -> String? {
         reason = String(cString: strerror(error))
     }
     return reason
-}
-
-extension timeval {
-    init(seconds: Double) {
-        let whole = Int(seconds)
-        self.init(tv_sec: whole, tv_usec: Int((seconds - Double(whole)) * 1_000_000))
-    }
 }

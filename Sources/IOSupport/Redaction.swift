@@ -1,29 +1,43 @@
 /// Masks the password in `url`, for logs and errors, even when the URL is malformed.
 ///
-/// The user info is what comes before the last `@` after `scheme://`, or after the start of the
-/// text when there is no scheme (as in `user:password@host`); its part after the first `:`
-/// becomes `***`.
+/// The user info is what comes before the last `@` after a leading `scheme://`, or after the
+/// start of the text when it does not begin with one (as in `user:password@host`); its part
+/// after the first `:` becomes `***`. A `password=` query value is masked too.
 /// - Parameter bareInfoIsSecret: user info without `:` is a password (Redis), not a user name (AMQP).
 public func maskingPassword(in url: String, bareInfoIsSecret: Bool) -> String {
-    let start = url.range(of: "://")?.upperBound ?? url.startIndex
-    guard let at = url[start...].lastIndex(of: "@") else { return url }
-    let info = url[start..<at]
-    if let colon = info.firstIndex(of: ":") { return String(url[...colon]) + "***" + String(url[at...]) }
-    guard bareInfoIsSecret, !info.isEmpty else { return url }
-    return String(url[..<start]) + "***" + String(url[at...])
+    let text = url.firstIndex { !$0.isWhitespace } ?? url.endIndex
+    let start = startsWithScheme(url[text...]) ? url.range(of: "://")?.upperBound ?? text : text
+    var masked = url
+    if let at = url[start...].lastIndex(of: "@") {
+        let info = url[start..<at]
+        if let colon = info.firstIndex(of: ":") {
+            masked = String(url[...colon]) + "***" + String(url[at...])
+        } else if bareInfoIsSecret, !info.isEmpty {
+            masked = String(url[..<start]) + "***" + String(url[at...])
+        }
+    }
+    return maskingQueryPasswords(masked)
 }
 
-/// Splits a comma-separated list of URLs. A comma belongs to the URL before it when other text
-/// follows that does not start a new `scheme://`, so a password with a comma stays in one piece;
-/// blank entries come out empty.
+/// `password=…` query values as `password=***`.
+private func maskingQueryPasswords(_ text: String) -> String {
+    guard let query = text.firstIndex(of: "?") else { return text }
+    let pairs = text[text.index(after: query)...].split(separator: "&", omittingEmptySubsequences: false).map { pair -> String in
+        pair.lowercased().hasPrefix("password=") ? "password=***" : String(pair)
+    }
+    return String(text[...query]) + pairs.joined(separator: "&")
+}
+
+/// Splits a comma-separated list of URLs. A comma followed by an `@` before any `/` is inside
+/// a URL's user info (a password with a comma), not between URLs; blank entries come out empty.
 public func splitURLList(_ text: String) -> [Substring] {
     var parts: [Substring] = []
     var partStart = text.startIndex
     var index = text.startIndex
     while let comma = text[index...].firstIndex(of: ",") {
         let next = text.index(after: comma)
-        let following = text[next...].drop { $0 == " " || $0 == "\t" }
-        if following.isEmpty || following.first == "," || startsWithScheme(following) {
+        let inUserInfo = text[next...].first { $0 == "@" || $0 == "/" || $0 == "," } == "@"
+        if !inUserInfo {
             parts.append(text[partStart..<comma])
             partStart = next
         }
@@ -34,7 +48,7 @@ public func splitURLList(_ text: String) -> [Substring] {
 }
 
 /// Whether `text` begins with `scheme://` (RFC 3986: a letter, then letters, digits, `+ - .`).
-private func startsWithScheme(_ text: Substring) -> Bool {
+public func startsWithScheme(_ text: Substring) -> Bool {
     guard let first = text.first, first.isASCII, first.isLetter, let end = text.range(of: "://") else { return false }
     return text[..<end.lowerBound].allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "+-.".contains($0)) }
 }

@@ -1,4 +1,5 @@
 import CHiredis
+import IOSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,7 +15,7 @@ final class Context {
     /// connection is a fresh context), authenticates and selects the database.
     init(endpoint: RedisEndpoint) throws {
         self.endpoint = endpoint
-        let connectTimeout = timeval(seconds: endpoint.connectTimeout)
+        let connectTimeout = timeoutValue(seconds: endpoint.connectTimeout)
         let made: UnsafeMutablePointer<redisContext>?
         if let path = endpoint.socketPath {
             made = redisConnectUnixWithTimeout(path, connectTimeout)
@@ -27,7 +28,7 @@ final class Context {
         if made.pointee.err != 0 {
             throw RedisError(.connectionFailed, "cannot connect to Redis at \(endpoint): \(Context.errorText(made))")
         }
-        _ = redisSetTimeout(made, timeval(seconds: endpoint.commandTimeout))
+        _ = redisSetTimeout(made, timeoutValue(seconds: endpoint.commandTimeout))
         _ = redisEnableKeepAlive(made)
         do {
             if let password = endpoint.password {
@@ -167,12 +168,5 @@ final class Context {
         if text.isEmpty { text = "error \(context.pointee.err)" }
         if context.pointee.err == REDIS_ERR_IO && errno == EAGAIN { text += " (timed out)" }
         return text
-    }
-}
-
-extension timeval {
-    init(seconds: Double) {
-        let whole = Int(seconds)
-        self.init(tv_sec: whole, tv_usec: Int((seconds - Double(whole)) * 1_000_000))
     }
 }

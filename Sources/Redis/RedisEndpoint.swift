@@ -21,7 +21,8 @@ public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
     public init(url: String) throws {
         let redacted = RedisEndpoint.redact(url)
         func invalid(_ why: String) -> RedisError { RedisError(.invalidURL, "invalid Redis URL \(redacted): \(why)") }
-        guard let schemeEnd = url.range(of: "://") else { throw invalid("expected redis://host:port/db") }
+        // Not a scheme word before "://" (it may hold a password): nothing of it is quoted.
+        guard startsWithScheme(Substring(url)), let schemeEnd = url.range(of: "://") else { throw invalid("expected redis://host:port/db") }
         let scheme = url[..<schemeEnd.lowerBound].lowercased()
         var rest = Substring(url[schemeEnd.upperBound...])
         var query = Substring("")
@@ -79,9 +80,11 @@ public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
                 database = db
             case "password": password = Self.decode(parts[1])
             case "socket_connect_timeout":
-                if let v = Double(parts[1]), v > 0 { connectTimeout = v }
+                guard let v = Double(parts[1]), v > 0, v <= 86_400 else { throw invalid("socket_connect_timeout must be a number of seconds in (0, 86400]") }
+                connectTimeout = v
             case "socket_timeout":
-                if let v = Double(parts[1]), v > 0 { commandTimeout = v }
+                guard let v = Double(parts[1]), v > 0, v <= 86_400 else { throw invalid("socket_timeout must be a number of seconds in (0, 86400]") }
+                commandTimeout = v
             default: break
             }
         }

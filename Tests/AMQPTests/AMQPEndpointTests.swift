@@ -175,12 +175,20 @@ struct AMQPEndpointTests {
 
     @Test("a malformed URL, or a password with a comma, never shows the password either",
           arguments: ["guest:s3cret@127.0.0.1:5672", "amqp//guest:s3cret@127.0.0.1", "amqp:/guest:s3cret@host/",
-                      "amqp://guest:s3cret@host:notaport/", "ftp://guest:s3cret@host/", "amqp://guest:s3,cret@host:x/"])
+                      "amqp://guest:s3cret@host:notaport/", "ftp://guest:s3cret@host/", "amqp://guest:s3,cret@host:x/",
+                      "guest:s3cret@host/?r=http://y", "amqp://guest:s3cret@host/?connection_timeout=inf"])
     func malformedURLsAreRedacted(url: String) throws {
         #expect(!AMQPEndpoint.redact(url).contains("s3"))
         let error = #expect(throws: AMQPError.self) { try AMQPEndpoint.list(url) }
         #expect(error?.message.contains("s3") == false, "\(error?.message ?? "")")
         #expect(error?.message.contains("***@") == true, "\(error?.message ?? "")")
+    }
+
+    @Test("a list split over lines still fails over; a bare host after a comma is refused, not taken as part of a vhost")
+    func listShapes() throws {
+        let endpoints = try AMQPEndpoint.list("amqp://a:pa@r1/,\r\n amqp://b:pb@r2/")
+        #expect(endpoints.map(\.host) == ["r1", "r2"])
+        #expect(throws: AMQPError.self) { try AMQPEndpoint.list("amqp://a:p@h1/,h2") }
     }
 
     @Test("a comma inside a password does not split the failover list")

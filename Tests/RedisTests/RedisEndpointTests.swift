@@ -99,7 +99,8 @@ struct RedisEndpointTests {
         #expect(error?.message.contains("redis://alice:***@cache:notaport/0") == true)
     }
 
-    @Test("a malformed URL never shows the password", arguments: [":s3cret@cache:6379", "redis//:s3cret@cache", "cache://s3cret@x"])
+    @Test("a malformed URL never shows the password", arguments: [":s3cret@cache:6379", "redis//:s3cret@cache", "cache://s3cret@x",
+                                                                     "redis://cache:x/0?password=s3cret", "redis://cache/0?socket_timeout=1e300&password=s3cret"])
     func malformedURLsAreRedacted(url: String) throws {
         #expect(!RedisEndpoint.redact(url).contains("s3"))
         let error = #expect(throws: RedisError.self) { try RedisEndpoint(url: url) }

@@ -11,7 +11,7 @@ public final class TestWorker: Sendable {
 
     /// Starts consuming `queue` and returns once the worker is ready.
     public init(queue: String, concurrency: Int = 8, prefetch: Int? = nil, configuration: ConveyorConfiguration? = nil,
-                gracePeriod: Double = 5, poisonAfter: Int = 5, hostname: String? = nil,
+                gracePeriod: Double = 5, poisonAfter: Int = 5, hostname: String? = nil, heartbeatInterval: Double = 5,
                 register: (inout TaskRegistry) -> Void = { _ in }) async throws {
         try TestEnvironment.requireServices()
         var registry = TaskRegistry()
@@ -21,7 +21,7 @@ public final class TestWorker: Sendable {
         logger.logLevel = ProcessInfo.processInfo.environment["CONVEYOR_TEST_LOG"] == nil ? .critical : .debug
         let options = WorkerOptions(queues: [queue], concurrency: concurrency, prefetch: prefetch,
                                     hostname: hostname ?? "test@\(queue)", shutdownGracePeriod: gracePeriod, storeRetryWindow: 10,
-                                    maxUnfinishedRuns: poisonAfter)
+                                    maxUnfinishedRuns: poisonAfter, heartbeatInterval: heartbeatInterval)
         worker = try Worker(configuration: configuration ?? TestEnvironment.configuration(queue: queue), options: options,
                             registry: registry, logger: logger)
         self.queue = queue

@@ -260,8 +260,8 @@ public final class Worker: Sendable {
     public var isReady: Bool { control.withLock { $0.mode == .running } }
 
     /// Publishes the worker's heartbeat (what `conveyor status` shows): within a second of its
-    /// counters or state changing, and every `heartbeatInterval` seconds regardless, so an
-    /// operator looking right after a burst sees the burst.
+    /// counters or state changing, and every `options.heartbeatInterval` seconds regardless, so
+    /// an operator looking right after a burst sees the burst.
     private func heartbeatLoop() async {
         var lastSent: (counters: [Int], state: String, at: Double)?
         while !Task.isCancelled {
@@ -272,7 +272,7 @@ public final class Worker: Sendable {
             let state = mode != .running ? "draining" : consumer.state == .connected ? "online" : "no broker"
             let counters = [s.succeeded, s.failed, s.deadLettered, active]
             let now = monotonicSeconds()
-            if lastSent.map({ $0.counters != counters || $0.state != state || now - $0.at >= Self.heartbeatInterval }) ?? true {
+            if lastSent.map({ $0.counters != counters || $0.state != state || now - $0.at >= options.heartbeatInterval }) ?? true {
                 await sendHeartbeat(s, active: active, state: state)
                 lastSent = (counters, state, now)
             }
@@ -280,16 +280,14 @@ public final class Worker: Sendable {
         }
     }
 
-    /// Seconds between heartbeats of an idle worker (its key lives three times as long).
-    static let heartbeatInterval = 5.0
-
     private func sendHeartbeat(_ s: WorkerStats.Snapshot, active: Int, state: String) async {
         let beat = WorkerHeartbeat(hostname: options.hostname, pid: Int(ProcessInfo.processInfo.processIdentifier),
                                    queues: queues.map(\.name), concurrency: options.concurrency, active: active,
                                    succeeded: s.succeeded, failed: s.failed, deadLettered: s.deadLettered,
                                    startedAt: stats.startedAt, sentAt: Date(), state: state, tasks: registry.names)
+        // The key outlives three missed beats.
         _ = try? await client.redis.send("SET", WorkerHeartbeat.key(options.hostname), beat.json.serialized(.compact), "EX",
-                                         Int(3 * Self.heartbeatInterval), timeout: 2)
+                                         Int(3 * options.heartbeatInterval), timeout: 2)
         _ = try? await client.redis.send(["SADD", WorkerHeartbeat.registryKey, options.hostname], timeout: 2)
         _ = try? await client.redis.send(["SADD", WorkerHeartbeat.queuesKey] + queues.map(\.name), timeout: 2)
     }

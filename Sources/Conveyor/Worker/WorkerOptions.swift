@@ -27,10 +27,12 @@ public struct WorkerOptions: Sendable {
     public var maxUnfinishedRuns: Int
     /// How long redelivery counts are kept, seconds.
     public var startCountTTL: Int
+    /// Seconds between heartbeats while nothing changes (one follows any change within a second).
+    public var heartbeatInterval: Double
 
     public init(queues: [String] = [], concurrency: Int = 16, prefetch: Int? = nil, hostname: String = WorkerOptions.defaultHostname,
                 shutdownGracePeriod: Double = 30, trackStarted: Bool = true, storeRetryWindow: Double = 60, allowCrash: Bool = false,
-                maxUnfinishedRuns: Int = 5, startCountTTL: Int = 86_400) {
+                maxUnfinishedRuns: Int = 5, startCountTTL: Int = 86_400, heartbeatInterval: Double = 5) {
         self.queues = queues
         self.concurrency = concurrency
         self.prefetch = prefetch
@@ -41,6 +43,7 @@ public struct WorkerOptions: Sendable {
         self.allowCrash = allowCrash
         self.maxUnfinishedRuns = max(1, maxUnfinishedRuns)
         self.startCountTTL = startCountTTL
+        self.heartbeatInterval = heartbeatInterval.isFinite ? min(max(1, heartbeatInterval), 3600) : 5
     }
 
     /// `conveyor@<host name>`.

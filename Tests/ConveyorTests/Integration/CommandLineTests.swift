@@ -18,7 +18,7 @@ struct CommandLineTests {
         (["result"], "<id>"),
         (["call", "conveyor.add", "--wait", "--timeout", "inf"], "--timeout"),
         (["call", "conveyor.add", "--countdown", "nan"], "--countdown"),
-        (["result", "some-id", "--wait", "--timeout", "-1"], "--timeout"),
+        (["result", "some-id", "--wait", "--timeout=-1"], "--timeout"),
         (["status", "--connect-timeout", "nan"], "--connect-timeout"),
         (["dead", "list", "q", "--limit", "0"], "--limit"),
         (["result", ""], "empty"),
