@@ -34,7 +34,8 @@ extension Duration {
 /// `seconds` as a C `timeval` for a timeout, clamped like `Duration.sleeping(seconds:)` (NaN and
 /// negatives are zero, at most a century) so that no number can trap the conversion.
 public func timeoutValue(seconds: Double) -> timeval {
-    let clamped = seconds > 0 ? min(seconds, 3_155_760_000) : 0
+    // A positive timeout stays positive (hiredis reads {0, 0} as none at all).
+    let clamped = seconds > 0 ? min(max(seconds, 0.001), 3_155_760_000) : 0
     let whole = Int(clamped)
     return timeval(tv_sec: whole, tv_usec: Int((clamped - Double(whole)) * 1_000_000))
 }

@@ -28,17 +28,22 @@ private func maskingQueryPasswords(_ text: String) -> String {
     return String(text[...query]) + pairs.joined(separator: "&")
 }
 
-/// Splits a comma-separated list of URLs. A comma followed by an `@` before any `/` is inside
-/// a URL's user info (a password with a comma), not between URLs; blank entries come out empty.
+/// Splits a comma-separated list of URLs. A comma is part of a password (not between URLs)
+/// when it comes before the end of its URL's user info, i.e. nothing of `@ / ?` since the
+/// URL's `://`, an `@` still follows, and no new `scheme://` starts right after it.
 public func splitURLList(_ text: String) -> [Substring] {
     var parts: [Substring] = []
     var partStart = text.startIndex
     var index = text.startIndex
     while let comma = text[index...].firstIndex(of: ",") {
         let next = text.index(after: comma)
-        let inUserInfo = text[next...].first { $0 == "@" || $0 == "/" || $0 == "," } == "@"
-        if !inUserInfo {
-            parts.append(text[partStart..<comma])
+        let part = text[partStart..<comma]
+        let authority = part.range(of: "://").map { part[$0.upperBound...] } ?? part
+        let following = text[next...]
+        let inPassword = !authority.contains { "@/?".contains($0) } && following.contains("@")
+            && !startsWithScheme(following.drop { $0.isWhitespace })
+        if !inPassword {
+            parts.append(part)
             partStart = next
         }
         index = next

@@ -60,7 +60,7 @@ public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
             }
             if !rest.isEmpty { host = String(rest) }
             if !path.isEmpty {
-                guard let db = Int(path), db >= 0 else { throw invalid("database '\(path)' is not a number") }
+                guard let db = Int(path), db >= 0 else { throw invalid("the database is not a number") }
                 database = db
             }
         case "unix", "redis+socket":

@@ -176,7 +176,8 @@ struct AMQPEndpointTests {
     @Test("a malformed URL, or a password with a comma, never shows the password either",
           arguments: ["guest:s3cret@127.0.0.1:5672", "amqp//guest:s3cret@127.0.0.1", "amqp:/guest:s3cret@host/",
                       "amqp://guest:s3cret@host:notaport/", "ftp://guest:s3cret@host/", "amqp://guest:s3,cret@host:x/",
-                      "guest:s3cret@host/?r=http://y", "amqp://guest:s3cret@host/?connection_timeout=inf"])
+                      "guest:s3cret@host/?r=http://y", "amqp://guest:s3cret@host/?connection_timeout=inf",
+                      "amqp://u:s3,b/c@host:x/", "amqp://u:s3,,q@h:x/", "amqp://a:pa@h1/,b:s3@h2"])
     func malformedURLsAreRedacted(url: String) throws {
         #expect(!AMQPEndpoint.redact(url).contains("s3"))
         let error = #expect(throws: AMQPError.self) { try AMQPEndpoint.list(url) }
@@ -189,6 +190,8 @@ struct AMQPEndpointTests {
         let endpoints = try AMQPEndpoint.list("amqp://a:pa@r1/,\r\n amqp://b:pb@r2/")
         #expect(endpoints.map(\.host) == ["r1", "r2"])
         #expect(throws: AMQPError.self) { try AMQPEndpoint.list("amqp://a:p@h1/,h2") }
+        #expect(throws: AMQPError.self) { try AMQPEndpoint.list("amqp://h1,h2") }
+        #expect(try AMQPEndpoint.list("amqp://h1,amqp://h2/,").map(\.host) == ["h1", "h2"])
     }
 
     @Test("a comma inside a password does not split the failover list")

@@ -102,6 +102,8 @@ public final class Worker: Sendable {
         await slots.drained()
         await results.drained()
         heartbeat.cancel()
+        // Before finish() deletes the key, so a late beat cannot bring it back.
+        await heartbeat.value
         await controlListener?.close()
         await finish()
     }
@@ -273,22 +275,24 @@ public final class Worker: Sendable {
             let counters = [s.succeeded, s.failed, s.deadLettered, active]
             let now = monotonicSeconds()
             if lastSent.map({ $0.counters != counters || $0.state != state || now - $0.at >= options.heartbeatInterval }) ?? true {
-                await sendHeartbeat(s, active: active, state: state)
-                lastSent = (counters, state, now)
+                // A beat that did not reach Redis is tried again next second.
+                if await sendHeartbeat(s, active: active, state: state) { lastSent = (counters, state, now) }
             }
             try? await Task.sleep(for: .seconds(1))
         }
     }
 
-    private func sendHeartbeat(_ s: WorkerStats.Snapshot, active: Int, state: String) async {
+    /// - Returns: whether the heartbeat was stored.
+    private func sendHeartbeat(_ s: WorkerStats.Snapshot, active: Int, state: String) async -> Bool {
         let beat = WorkerHeartbeat(hostname: options.hostname, pid: Int(ProcessInfo.processInfo.processIdentifier),
                                    queues: queues.map(\.name), concurrency: options.concurrency, active: active,
                                    succeeded: s.succeeded, failed: s.failed, deadLettered: s.deadLettered,
                                    startedAt: stats.startedAt, sentAt: Date(), state: state, tasks: registry.names)
         // The key outlives three missed beats.
-        _ = try? await client.redis.send("SET", WorkerHeartbeat.key(options.hostname), beat.json.serialized(.compact), "EX",
-                                         Int(3 * options.heartbeatInterval), timeout: 2)
+        let stored = (try? await client.redis.send("SET", WorkerHeartbeat.key(options.hostname), beat.json.serialized(.compact), "EX",
+                                                   Int(3 * options.heartbeatInterval), timeout: 2)) != nil
         _ = try? await client.redis.send(["SADD", WorkerHeartbeat.registryKey, options.hostname], timeout: 2)
         _ = try? await client.redis.send(["SADD", WorkerHeartbeat.queuesKey] + queues.map(\.name), timeout: 2)
+        return stored
     }
 }
