@@ -14,7 +14,7 @@ enum WorkerView {
         ]
     }
 
-    /// One line; the counters are as of the last heartbeat (within a second of a change, every 5 s
+    /// One line; the counters are as of the last heartbeat (within half a second of a change, every 5 s
     /// when idle), whose age ends the line.
     static func line(_ beat: WorkerHeartbeat) -> String {
         let uptime = Int(Date().timeIntervalSince(beat.startedAt))

@@ -261,8 +261,8 @@ public final class Worker: Sendable {
     /// Whether the worker is consuming (declared its queues and subscribed).
     public var isReady: Bool { control.withLock { $0.mode == .running } }
 
-    /// Publishes the worker's heartbeat (what `conveyor status` shows): within a second of its
-    /// counters or state changing, and every `options.heartbeatInterval` seconds regardless, so
+    /// Publishes the worker's heartbeat (what `conveyor status` shows): within half a second of
+    /// its counters or state changing, and every `options.heartbeatInterval` seconds regardless, so
     /// an operator looking right after a burst sees the burst.
     private func heartbeatLoop() async {
         var lastSent: (counters: [Int], state: String, at: Double)?
@@ -275,10 +275,10 @@ public final class Worker: Sendable {
             let counters = [s.succeeded, s.failed, s.deadLettered, active]
             let now = monotonicSeconds()
             if lastSent.map({ $0.counters != counters || $0.state != state || now - $0.at >= options.heartbeatInterval }) ?? true {
-                // A beat that did not reach Redis is tried again next second.
+                // A beat that did not reach Redis is tried again on the next tick.
                 if await sendHeartbeat(s, active: active, state: state) { lastSent = (counters, state, now) }
             }
-            try? await Task.sleep(for: .seconds(1))
+            try? await Task.sleep(for: .milliseconds(500))
         }
     }
 

@@ -27,7 +27,7 @@ public struct WorkerOptions: Sendable {
     public var maxUnfinishedRuns: Int
     /// How long redelivery counts are kept, seconds.
     public var startCountTTL: Int
-    /// Seconds between heartbeats while nothing changes (one follows any change within a second).
+    /// Seconds between heartbeats while nothing changes (one follows any change within half a second).
     public var heartbeatInterval: Double
 
     public init(queues: [String] = [], concurrency: Int = 16, prefetch: Int? = nil, hostname: String = WorkerOptions.defaultHostname,
