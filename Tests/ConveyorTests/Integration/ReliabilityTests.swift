@@ -143,28 +143,19 @@ struct ReliabilityTests {
         let client = try testClient(queue: queue)
         try await client.declare(queue: queue)
         let runs = ExecutionCounter()
-        let register: (inout TaskRegistry) -> Void = { registry in
-            registry.register("test.long-then-short") { context in
-                runs.hit(context.id)
-                // Long enough to be caught by each of the first three shutdowns.
-                if runs.count(context.id) <= 3 { try await Task.sleep(for: .seconds(60)) }
-                return "done"
-            }
-        }
+        // Long enough to be caught by each of the first three shutdowns.
+        let register = Self.longTask("test.long-then-short", runs: runs, longRuns: 3)
         let handle = try await client.send(taskNamed: "test.long-then-short")
         // Prefetched behind it and handed back unstarted at each stop: a redelivery is counted
         // only when it is admitted to run, so these count once at most, not once per stop.
         var sums: [TaskHandle] = []
         for i in 0..<3 { sums.append(try await client.send(taskNamed: "conveyor.add", args: [.int(Int64(i)), 1])) }
         // Three deploys, each stopping the worker while the task runs; the limit is 2.
-        for deploy in 1...3 {
-            let worker = try await TestWorker(queue: queue, concurrency: 1, prefetch: 4, gracePeriod: 0.2, poisonAfter: 2,
-                                              hostname: "deploy\(deploy)@\(queue)", register: register)
-            try await eventually(timeout: 20, "run \(deploy) started") { runs.count(handle.id) == deploy }
-            try await worker.stop(.warm)
-            #expect(try await client.result(for: handle.id).state == .pending)
+        try await Self.stopDuringRuns(1...3, of: handle.id, counted: runs, queue: queue, prefetch: 4, poisonAfter: 2, register: register) {
+            let state = try await client.result(for: handle.id).state
+            #expect(state == .pending)
         }
-        let last = try await TestWorker(queue: queue, concurrency: 1, poisonAfter: 2, hostname: "deploy4@\(queue)", register: register)
+        let last = try await TestWorker(queue: queue, concurrency: 1, poisonAfter: 2, hostname: "final@\(queue)", register: register)
         #expect(try await handle.get(timeout: 20) == "done")
         #expect(runs.count(handle.id) == 4)
         for (i, sum) in sums.enumerated() { #expect(try await sum.get(timeout: 20) == .int(Int64(i + 1))) }
@@ -179,22 +170,11 @@ struct ReliabilityTests {
         let client = try testClient(queue: queue)
         try await client.declare(queue: queue)
         let runs = ExecutionCounter()
-        let register: (inout TaskRegistry) -> Void = { registry in
-            registry.register("test.never-finishes") { context in
-                runs.hit(context.id)
-                try await Task.sleep(for: .seconds(60))
-                return "unreachable"
-            }
-        }
+        let register = Self.longTask("test.never-finishes", runs: runs, longRuns: .max)
         let handle = try await client.send(taskNamed: "test.never-finishes")
         // --poison-after 1: four requeues are forgiven, the fifth counts and the task is poison.
-        for stop in 1...5 {
-            let worker = try await TestWorker(queue: queue, concurrency: 1, prefetch: 1, gracePeriod: 0.2, poisonAfter: 1,
-                                              hostname: "stopper\(stop)@\(queue)", register: register)
-            try await eventually(timeout: 20, "run \(stop) started") { runs.count(handle.id) == stop }
-            try await worker.stop(.warm)
-        }
-        let last = try await TestWorker(queue: queue, concurrency: 1, poisonAfter: 1, hostname: "stopper6@\(queue)", register: register)
+        try await Self.stopDuringRuns(1...5, of: handle.id, counted: runs, queue: queue, prefetch: 1, poisonAfter: 1, register: register) {}
+        let last = try await TestWorker(queue: queue, concurrency: 1, poisonAfter: 1, hostname: "final@\(queue)", register: register)
         let result = try await handle.wait(timeout: 20)
         #expect(result.state == .failure)
         #expect(result.exception?.type == "WorkerLostError")
@@ -204,6 +184,33 @@ struct ReliabilityTests {
         _ = try await DeadLetterBox(client: client).drop(queue: queue)
         try await last.stop()
         await client.close()
+    }
+
+    /// Registers `name`: it sleeps a minute (cancellably) for its first `longRuns` runs, then
+    /// returns "done"; `runs` counts its runs per task id.
+    private static func longTask(_ name: String, runs: ExecutionCounter, longRuns: Int) -> @Sendable (inout TaskRegistry) -> Void {
+        { registry in
+            registry.register(name) { context in
+                runs.hit(context.id)
+                if runs.count(context.id) <= longRuns { try await Task.sleep(for: .seconds(60)) }
+                return "done"
+            }
+        }
+    }
+
+    /// Deploys: for each number in `stops`, starts a one-slot worker, waits until that run of
+    /// `taskId` has started, stops the worker warm (0.2 s grace, so the run is requeued), then
+    /// calls `afterEach`.
+    private static func stopDuringRuns(_ stops: ClosedRange<Int>, of taskId: String, counted runs: ExecutionCounter, queue: String,
+                                       prefetch: Int, poisonAfter: Int, register: @Sendable (inout TaskRegistry) -> Void,
+                                       afterEach: () async throws -> Void) async throws {
+        for stop in stops {
+            let worker = try await TestWorker(queue: queue, concurrency: 1, prefetch: prefetch, gracePeriod: 0.2, poisonAfter: poisonAfter,
+                                              hostname: "deploy\(stop)@\(queue)", register: register)
+            try await eventually(timeout: 20, "run \(stop) started") { runs.count(taskId) == stop }
+            try await worker.stop(.warm)
+            try await afterEach()
+        }
     }
 
     @Test("a revoked task is not run when it arrives, even on a worker started after the revoke")
