@@ -26,16 +26,20 @@ extension Duration {
     /// zero, and anything beyond a century is a century (converting a huge Double to integer
     /// milliseconds would trap).
     public static func sleeping(seconds: Double) -> Duration {
-        guard seconds > 0 else { return .zero }
-        return .milliseconds(Int64(min(seconds, 3_155_760_000) * 1000))
+        .milliseconds(Int64(boundedSeconds(seconds) * 1000))
     }
+}
+
+/// NaN and negatives as 0, anything beyond a century as a century: safe to convert to integers.
+private func boundedSeconds(_ seconds: Double) -> Double {
+    seconds > 0 ? min(seconds, 3_155_760_000) : 0
 }
 
 /// `seconds` as a C `timeval` for a timeout, clamped like `Duration.sleeping(seconds:)` (NaN and
 /// negatives are zero, at most a century) so that no number can trap the conversion.
 public func timeoutValue(seconds: Double) -> timeval {
     // A positive timeout stays positive (hiredis reads {0, 0} as none at all).
-    let clamped = seconds > 0 ? min(max(seconds, 0.001), 3_155_760_000) : 0
+    let clamped = seconds > 0 ? max(boundedSeconds(seconds), 0.001) : 0
     let whole = Int(clamped)
     return timeval(tv_sec: whole, tv_usec: Int((clamped - Double(whole)) * 1_000_000))
 }

@@ -13,9 +13,7 @@ struct DeadCommand: AsyncParsableCommand {
         @Argument(help: "The work queue (or its .dead queue).") var queue: String
         @Option(help: "Show at most this many.") var limit: Int = 50
 
-        func validate() throws {
-            guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
-        }
+        func validate() throws { try checkLimit(limit) }
 
         func run() async throws {
             try await guarded {
@@ -40,9 +38,7 @@ struct DeadCommand: AsyncParsableCommand {
         @Argument(help: "The task id.") var id: String
         @Option(help: "Look through at most this many dead letters.") var limit: Int = 10_000
 
-        func validate() throws {
-            guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
-        }
+        func validate() throws { try checkLimit(limit) }
 
         func run() async throws {
             try await guarded {
@@ -109,6 +105,11 @@ struct DeadCommand: AsyncParsableCommand {
             }
         }
     }
+}
+
+/// `--limit` counts letters: at least one.
+private func checkLimit(_ limit: Int) throws {
+    guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
 }
 
 /// How dead letters are shown.

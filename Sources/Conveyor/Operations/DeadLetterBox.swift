@@ -131,14 +131,7 @@ public struct DeadLetterBox: Sendable {
             configuration: .init(endpoints: try client.configuration.brokerEndpoints(), name: "conveyor dead-letters", confirms: false),
             logger: logger)
         defer { Task { await connection.close() } }
-        let expected: Int
-        do {
-            expected = min(limit, Int(try await connection.inspect(queue: name, timeout: client.configuration.connectTimeout).messageCount))
-        } catch let error as AMQPError where error.code == .notFound {
-            throw ConveyorError(.invalidConfiguration, "dead-letter queue '\(name)' does not exist")
-        } catch let error as AMQPError {
-            throw TaskPublisher.translate(error, queue: name)
-        }
+        let expected = min(limit, try await count(queue: queue))
         guard expected > 0 else { return [] }
         let received = Mutex<[Delivery]>([])
         try await connection.consume(queue: name, options: ConsumerOptions(prefetch: UInt16(clamping: expected))) { delivery in

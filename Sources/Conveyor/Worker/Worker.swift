@@ -284,15 +284,19 @@ public final class Worker: Sendable {
 
     /// - Returns: whether the heartbeat was stored.
     private func sendHeartbeat(_ s: WorkerStats.Snapshot, active: Int, state: String) async -> Bool {
-        let beat = WorkerHeartbeat(hostname: options.hostname, pid: Int(ProcessInfo.processInfo.processIdentifier),
+        let beat = WorkerHeartbeat(hostname: options.hostname, pid: Int(processIdentifier),
                                    queues: queues.map(\.name), concurrency: options.concurrency, active: active,
                                    succeeded: s.succeeded, failed: s.failed, deadLettered: s.deadLettered,
                                    startedAt: stats.startedAt, sentAt: Date(), state: state, tasks: registry.names)
-        // The key outlives three missed beats.
-        let stored = (try? await client.redis.send("SET", WorkerHeartbeat.key(options.hostname), beat.json.serialized(.compact), "EX",
-                                                   Int(3 * options.heartbeatInterval), timeout: 2)) != nil
-        _ = try? await client.redis.send(["SADD", WorkerHeartbeat.registryKey, options.hostname], timeout: 2)
-        _ = try? await client.redis.send(["SADD", WorkerHeartbeat.queuesKey] + queues.map(\.name), timeout: 2)
-        return stored
+        // One round trip; the key outlives three missed beats.
+        let key = WorkerHeartbeat.key(options.hostname), name = options.hostname
+        let commands: [[any RedisArgument]] = [
+            ["SET", key, beat.json.serialized(.compact), "EX", Int(3 * options.heartbeatInterval)],
+            ["SADD", WorkerHeartbeat.registryKey, name],
+            ["SADD", WorkerHeartbeat.queuesKey] + queues.map(\.name),
+        ]
+        let replies = try? await client.redis.pipeline(commands.map { $0.map(\.redisBytes) }, timeout: 2)
+        guard case .status? = replies?.first else { return false }
+        return true
     }
 }
