@@ -19,10 +19,33 @@ public enum DeadLetterHeader {
 }
 
 extension Worker {
-    /// Publishes a copy of `delivery` (body and properties untouched, reason headers added) to
-    /// its queue's dead-letter queue with a confirm, then acknowledges the original. If the copy
-    /// cannot be published the original is requeued: a message is never dropped.
-    func deadLetter(_ delivery: Delivery, reason: RejectionReason) async {
+    /// Dead-letters `delivery` in the one order that keeps every observer right:
+    ///
+    /// 1. a copy (body and properties untouched, reason headers added) is published to its
+    ///    queue's dead-letter queue and confirmed by the broker;
+    /// 2. `record` stores the outcome a client waits for (FAILURE), so whoever sees it can
+    ///    already find the letter;
+    /// 3. the original is acknowledged.
+    ///
+    /// If the copy cannot be published, nothing is recorded and the original goes back to its
+    /// queue (after a pause, without holding up the caller), to be tried again. `record`
+    /// returns false when it could not store and requeued the delivery itself. A message is
+    /// never dropped; a letter can exist twice when a later step failed (at-least-once).
+    func deadLetter(_ delivery: Delivery, reason: RejectionReason, record: () async -> Bool = { true }) async {
+        guard await publishLetter(delivery, reason: reason) else {
+            requeueLater(delivery)
+            return
+        }
+        guard await record() else { return }
+        stats.record(\.deadLettered)
+        let headers = delivery.properties.headers
+        log(.warning, "task dead-lettered", id: headers?["id"]?.stringValue ?? "?", task: headers?["task"]?.stringValue ?? "?",
+            ["reason": "\(reason.code)", "dead_letter_queue": "\(WorkQueue.deadLetterName(for: delivery.queue))"])
+        consumer.ack(delivery)
+    }
+
+    /// Publishes the dead-letter copy with a confirm. - Returns: whether the broker has it.
+    private func publishLetter(_ delivery: Delivery, reason: RejectionReason) async -> Bool {
         var properties = delivery.properties
         var headers = properties.headers ?? [:]
         headers[DeadLetterHeader.reason] = .string(reason.code)
@@ -40,14 +63,21 @@ extension Worker {
                                    body: delivery.body, mandatory: true)
         do {
             try await client.publisher.connection.publish(copy)
-            stats.record(\.deadLettered)
-            let id = delivery.properties.headers?["id"]?.stringValue ?? "?"
-            let task = delivery.properties.headers?["task"]?.stringValue ?? "?"
-            log(.warning, "task dead-lettered", id: id, task: task, ["reason": "\(reason.code)",
-                "dead_letter_queue": "\(WorkQueue.deadLetterName(for: delivery.queue))"])
-            consumer.ack(delivery)
+            return true
         } catch {
-            logger.error("dead letter not published; message requeued", metadata: ["error": "\(error)", "reason": "\(reason.code)"])
+            let headers = delivery.properties.headers
+            log(.error, "dead letter not published; message requeued", id: headers?["id"]?.stringValue ?? "?",
+                task: headers?["task"]?.stringValue ?? "?", ["error": "\(error)", "reason": "\(reason.code)"])
+            return false
+        }
+    }
+
+    /// Puts a delivery back on its queue after a pause, so a failure that repeats (broker
+    /// refusing publishes) does not spin, without holding up the batch it came in.
+    func requeueLater(_ delivery: Delivery) {
+        stats.record(\.requeued)
+        let consumer = self.consumer
+        Task {
             try? await Task.sleep(for: .seconds(1))
             consumer.reject(delivery, requeue: true)
         }

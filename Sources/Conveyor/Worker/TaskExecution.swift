@@ -42,10 +42,10 @@ extension Worker {
         guard let task = registry.task(named: message.task) else {
             let info = ExceptionInfo.notRegistered(message.task)
             log(.error, "task unknown", id: message.id, task: message.task, ["queue": "\(delivery.queue)"])
-            _ = await persist(ResultMeta(taskId: message.id, status: .failure, result: info.json,
-                                         traceback: info.traceback(task: message.task, id: message.id, hostname: options.hostname),
-                                         dateDone: Date(), parentId: message.parentId), delivery: nil)
-            await deadLetter(delivery, reason: .unknownTask(message.task))
+            let meta = ResultMeta(taskId: message.id, status: .failure, result: info.json,
+                                  traceback: info.traceback(task: message.task, id: message.id, hostname: options.hostname),
+                                  dateDone: Date(), parentId: message.parentId)
+            await deadLetter(delivery, reason: .unknownTask(message.task)) { await self.persist(meta, delivery: delivery) != nil }
             return nil
         }
         return Runnable(message: message, delivery: delivery, task: task, ignoreResult: message.ignoreResult || task.defaults.ignoreResult)
@@ -58,14 +58,15 @@ extension Worker {
         let id = headers["id"]?.stringValue
         let task = headers["task"]?.stringValue ?? "?"
         log(.warning, "task rejected", id: id ?? "?", task: task, ["reason": "\(reason.code)", "detail": "\(reason.detail)"])
-        if let id, !id.isEmpty {
-            let type = reason.code == "content-type" || reason.code == "compressed" ? "ContentDisallowed" : "DecodeError"
-            let info = ExceptionInfo(type: type, module: "kombu.exceptions", message: reason.detail)
-            _ = await persist(ResultMeta(taskId: id, status: .failure, result: info.json,
-                                         traceback: info.traceback(task: task, id: id, hostname: options.hostname),
-                                         dateDone: Date()), delivery: nil)
+        guard let id, !id.isEmpty else {
+            await deadLetter(delivery, reason: reason)
+            return
         }
-        await deadLetter(delivery, reason: reason)
+        let type = reason.code == "content-type" || reason.code == "compressed" ? "ContentDisallowed" : "DecodeError"
+        let info = ExceptionInfo(type: type, module: "kombu.exceptions", message: reason.detail)
+        let meta = ResultMeta(taskId: id, status: .failure, result: info.json,
+                              traceback: info.traceback(task: task, id: id, hostname: options.hostname), dateDone: Date())
+        await deadLetter(delivery, reason: reason) { await self.persist(meta, delivery: delivery) != nil }
     }
 
     /// Checks revocation and the dedupe guard, counts redelivered starts and stores STARTED, for
@@ -248,11 +249,26 @@ extension Worker {
 
     /// Stores FAILURE (and propagates it down the chain), sends errbacks, dead-letters the
     /// message when its retries ran out, then acknowledges.
+    /// When retries ran out the dead letter is published first, so a client that sees FAILURE
+    /// can already find it.
     private func recordFailure(_ message: TaskMessage, delivery: Delivery, info: ExceptionInfo, runtime: String, exhausted: Bool = false) async {
+        guard exhausted else {
+            if await storeFailure(message, delivery: delivery, info: info, runtime: runtime) { consumer.ack(delivery) }
+            return
+        }
+        let reason = RejectionReason(code: "retries-exhausted", detail: "failed after \(message.retries) retries: \(info)")
+        await deadLetter(delivery, reason: reason) {
+            await self.storeFailure(message, delivery: delivery, info: info, runtime: runtime)
+        }
+    }
+
+    /// Stores FAILURE, fails the rest of the chain and sends errbacks.
+    /// - Returns: false when Redis stayed down and the delivery was requeued.
+    private func storeFailure(_ message: TaskMessage, delivery: Delivery, info: ExceptionInfo, runtime: String) async -> Bool {
         let traceback = info.traceback(task: message.task, id: message.id, hostname: options.hostname)
         let meta = ResultMeta(taskId: message.id, status: .failure, result: info.json, traceback: traceback, dateDone: Date(),
                               groupId: message.group, parentId: message.parentId)
-        guard await persist(meta, delivery: delivery) != nil else { return }
+        guard await persist(meta, delivery: delivery) != nil else { return false }
         // Celery marks every remaining chain element failed too, so waiting on the chain ends.
         for element in message.chain ?? [] {
             guard let id = element.taskId else { continue }
@@ -263,23 +279,21 @@ extension Worker {
         stats.record(\.failed, task: message.task)
         log(.error, "task failed", id: message.id, task: message.task, ["runtime": "\(runtime)", "error": "\(info)",
                                                                           "retries": "\(message.retries)"])
-        if exhausted {
-            await deadLetter(delivery, reason: RejectionReason(
-                code: "retries-exhausted", detail: "failed after \(message.retries) retries: \(info)"))
-        } else {
-            consumer.ack(delivery)
-        }
+        return true
     }
 
     private func recordPoison(_ message: TaskMessage, delivery: Delivery, unfinished: Int) async {
         let detail = "started \(unfinished + 1) times without finishing (the worker died or lost its broker connection each time)"
         let info = ExceptionInfo(type: "WorkerLostError", module: "billiard.exceptions", message: detail)
-        _ = await persist(ResultMeta(taskId: message.id, status: .failure, result: info.json,
-                                     traceback: info.traceback(task: message.task, id: message.id, hostname: options.hostname),
-                                     dateDone: Date(), groupId: message.group, parentId: message.parentId), delivery: nil)
-        stats.record(\.failed, task: message.task)
+        let meta = ResultMeta(taskId: message.id, status: .failure, result: info.json,
+                              traceback: info.traceback(task: message.task, id: message.id, hostname: options.hostname),
+                              dateDone: Date(), groupId: message.group, parentId: message.parentId)
         log(.error, "task poison", id: message.id, task: message.task, ["detail": "\(detail)"])
-        await deadLetter(delivery, reason: RejectionReason(code: "poison", detail: detail))
+        await deadLetter(delivery, reason: RejectionReason(code: "poison", detail: detail)) {
+            guard await self.persist(meta, delivery: delivery) != nil else { return false }
+            self.stats.record(\.failed, task: message.task)
+            return true
+        }
     }
 
     private func recordRevoked(_ message: TaskMessage, delivery: Delivery, reason: String) async {
@@ -304,8 +318,7 @@ extension Worker {
             consumer.ack(delivery)
         } catch {
             log(.warning, "task delay failed; requeued", id: message.id, task: message.task, ["error": "\(error)"])
-            try? await Task.sleep(for: .seconds(1))
-            consumer.reject(delivery, requeue: true)
+            requeueLater(delivery)
         }
     }
 
