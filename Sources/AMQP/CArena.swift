@@ -77,4 +77,16 @@ extension amqp_bytes_t {
         guard len > 0, let bytes else { return "" }
         return String(decoding: UnsafeRawBufferPointer(start: bytes, count: len), as: UTF8.self)
     }
+
+    /// A short string (a field name or a property such as `reply_to`) as text that can be written
+    /// back as one: invalid UTF-8 is repaired with U+FFFD (three bytes for each bad one), then cut
+    /// to AMQP's 255 bytes on a character boundary. Repaired but uncut, 255 bad bytes would grow
+    /// into a name rabbitmq-c writes with a wrapped length byte, a frame the broker rejects.
+    var shortString: String {
+        let text = string
+        guard text.utf8.count > 255 else { return text }
+        var cut = Substring(text)
+        while cut.utf8.count > 255 { cut = cut.dropLast() }
+        return String(cut)
+    }
 }

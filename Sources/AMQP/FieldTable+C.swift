@@ -135,7 +135,7 @@ extension FieldTable {
             entries.reserveCapacity(Int(table.num_entries))
             for index in 0..<Int(table.num_entries) {
                 let entry = cEntries[index]
-                entries.append(Entry(key: entry.key.string, value: FieldValue(entry.value)))
+                entries.append(Entry(key: entry.key.shortString, value: FieldValue(entry.value)))
             }
         }
         self.init(entries)
