@@ -60,7 +60,7 @@ private enum Flag {
 
 extension BasicProperties {
     /// Encodes into arena memory for one `amqp_basic_publish`.
-    func cProperties(in arena: CArena) -> amqp_basic_properties_t {
+    package func cProperties(in arena: CArena) -> amqp_basic_properties_t {
         var p = amqp_basic_properties_t()
         var flags: UInt32 = 0
         if let contentType { flags |= Flag.contentType; p.content_type = arena.bytes(contentType) }
@@ -81,7 +81,7 @@ extension BasicProperties {
     }
 
     /// Copies properties out of rabbitmq-c memory (short strings as `amqp_bytes_t.shortString`).
-    init(_ p: amqp_basic_properties_t) {
+    package init(_ p: amqp_basic_properties_t) {
         let flags = p._flags
         self.init()
         if flags & Flag.contentType != 0 { contentType = p.content_type.shortString }

@@ -5,7 +5,7 @@ import Glibc
 
 /// A bump allocator for C structures that must live for exactly one rabbitmq-c call
 /// (field tables, property strings). Everything is freed at once when the arena goes away.
-final class CArena {
+package final class CArena {
     private var blocks: [UnsafeMutableRawPointer] = []
     private var cursor: UnsafeMutableRawPointer?
     private var remaining = 0
@@ -17,7 +17,7 @@ final class CArena {
 
     /// Runs `body` with an arena that lives until `body` returns. (Swift may end a local's
     /// lifetime at its last use, so arenas are only ever handed out this way.)
-    static func with<T>(blockSize: Int = 4096, _ body: (CArena) throws -> T) rethrows -> T {
+    package static func with<T>(blockSize: Int = 4096, _ body: (CArena) throws -> T) rethrows -> T {
         let arena = CArena(blockSize: blockSize)
         return try withExtendedLifetime(arena) { try body(arena) }
     }

@@ -1,0 +1,17 @@
+import Redis
+
+/// Redis URLs as operators type them (`--result-url`, `CONVEYOR_RESULT_URL`): parsed,
+/// described and redacted, with the same secrecy as broker URLs.
+enum RedisURLTarget {
+    static func run(_ data: [UInt8]) {
+        let text = String(decoding: data, as: UTF8.self)
+        let redacted = RedisEndpoint.redact(text)
+        do {
+            let endpoint = try RedisEndpoint(url: text)
+            Secret.expectHidden(endpoint.password, in: text, shown: [redacted, endpoint.description],
+                                besides: [endpoint.user ?? "", endpoint.host, endpoint.socketPath ?? ""])
+        } catch {
+            _ = "\(error)"
+        }
+    }
+}
