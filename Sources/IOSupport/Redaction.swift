@@ -13,6 +13,16 @@ public func maskingPassword(in url: String, bareInfoIsSecret: Bool) -> String {
     return maskingQueryPasswords(maskingUserInfo(in: parsersView, bareInfoIsSecret: bareInfoIsSecret, withinAuthority: false))
 }
 
+/// Masks the passwords in a comma-separated list of URLs for logs and errors: those of each URL
+/// of the list, and the one a parser reads when it takes the whole text as one URL, whose
+/// password may hold a comma (`amqp://u:p@ss,word@host/` is one URL to `AMQPEndpoint(url:)`,
+/// while the list splitter cuts it after `p@ss`).
+/// - Parameter bareInfoIsSecret: user info without `:` is a password (Redis), not a user name (AMQP).
+public func maskingPasswords(inList text: String, bareInfoIsSecret: Bool) -> String {
+    let asOneURL = maskingUserInfo(in: text, bareInfoIsSecret: bareInfoIsSecret, withinAuthority: true)
+    return splitURLList(asOneURL).map { maskingPassword(in: String($0), bareInfoIsSecret: bareInfoIsSecret) }.joined(separator: ",")
+}
+
 /// The user info before the last `@` (before the first `/` or `?` when `withinAuthority`) masked.
 private func maskingUserInfo(in url: String, bareInfoIsSecret: Bool, withinAuthority: Bool) -> String {
     let text = url.firstIndex { !$0.isWhitespace } ?? url.endIndex

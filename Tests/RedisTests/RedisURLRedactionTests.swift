@@ -17,6 +17,15 @@ struct RedisURLRedactionTests {
         #expect(!redacted.contains(password), "\(redacted)")
     }
 
+    @Test("a query pair with an empty key is not the password: =password=x sets nothing (the fuzzer's =======password======4 did)")
+    func emptyKey() throws {
+        let url = "redis://host\u{EA}d=?=======password======4&==========0=======socket_timeout=44sst&=&o"
+        #expect(try RedisEndpoint(url: url).password == nil)
+        #expect(try RedisEndpoint(url: "redis://host/?=password=hunter2").password == nil)
+        #expect(try RedisEndpoint(url: "redis://host/?password=hunter2").password == "hunter2")
+        #expect(try RedisEndpoint(url: "redis://host/?password=&db=3").password == nil)
+    }
+
     @Test("an @ in the query leaves a bare password and a user:password masked", arguments: [
         ("redis://s3cret@cache:6379/0?client=a:b@c", "redis://***@cache:***@c"),
         ("redis://alice:s3cret@cache/0?x=y@z", "redis://alice:***@z"),

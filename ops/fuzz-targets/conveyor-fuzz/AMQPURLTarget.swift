@@ -10,7 +10,7 @@ enum AMQPURLTarget {
         do {
             let endpoint = try AMQPEndpoint(url: text)
             _ = endpoint.description
-            Secret.expectHidden(endpoint.password, in: text, redacted: redacted,
+            Secret.expectHidden(supplied(endpoint.password), in: text, redacted: redacted,
                                 besides: [endpoint.user, endpoint.host, endpoint.vhost, endpoint.caCertFile ?? "",
                                           endpoint.certFile ?? "", endpoint.keyFile ?? ""])
         } catch {
@@ -18,11 +18,17 @@ enum AMQPURLTarget {
         }
         if let endpoints = try? AMQPEndpoint.list(text) {
             for endpoint in endpoints {
-                Secret.expectHidden(endpoint.password, in: text, redacted: redacted,
+                Secret.expectHidden(supplied(endpoint.password), in: text, redacted: redacted,
                                     besides: [endpoint.user, endpoint.host, endpoint.vhost, endpoint.caCertFile ?? "",
                                               endpoint.certFile ?? "", endpoint.keyFile ?? ""])
             }
         }
+    }
+
+    /// The password unless it is the default one, which a URL without user info gets (and which
+    /// the URL may well spell elsewhere, as a host name say).
+    private static func supplied(_ password: String) -> String? {
+        password == "guest" ? nil : password
     }
 }
 
