@@ -45,7 +45,14 @@ public final class Worker: Sendable {
     let results = ResultFlusher()
     /// Most deliveries prepared and admitted together.
     static let maxBatch = 64
+    /// How long a cold shutdown still waits for deliveries in hand (a dead letter being
+    /// published, a result being stored) before the worker stops without them; closing the
+    /// connections then hands their messages back to the broker.
+    static let abandonAfter = 2.0
     private let control = Mutex(Control())
+    /// Settled with true when the intake and everything in hand finished, with false once a
+    /// cold shutdown has waited `abandonAfter`: whichever comes first ends `run`'s drain.
+    private let drainRace = FirstOutcome<Bool, Never>()
 
     /// - Parameters:
     ///   - configuration: broker and result store; defaults to the environment.
@@ -98,9 +105,7 @@ public final class Worker: Sendable {
         ])
         let heartbeat = Task { await self.heartbeatLoop() }
         let controlListener = try? await listenForControl()
-        await intake()
-        await slots.drained()
-        await results.drained()
+        await drainWithinBound()
         heartbeat.cancel()
         // Before finish() deletes the key, so a late beat cannot bring it back.
         await heartbeat.value
@@ -160,6 +165,24 @@ public final class Worker: Sendable {
         }
     }
 
+    /// Runs the intake to its end and waits for every slot and pending result, but no longer
+    /// than `abandonAfter` into a cold shutdown: a delivery stuck publishing or storing must
+    /// not keep the process alive past its grace period.
+    private func drainWithinBound() async {
+        let race = drainRace
+        Task {
+            await self.intake()
+            await self.slots.drained()
+            await self.results.drained()
+            race.settle(.success(true))
+        }
+        let finished = await withCheckedContinuation { race.attach($0) }
+        if !finished {
+            logger.warning("shutdown: stopped waiting for deliveries still publishing or storing; the broker delivers them again",
+                           metadata: ["waited": "\(Self.abandonAfter)"])
+        }
+    }
+
     /// Prepares and admits a batch, then starts a run for each admitted task. Every delivery
     /// holds a slot until it is handled.
     private func handle(_ batch: [Delivery]) async {
@@ -205,6 +228,13 @@ public final class Worker: Sendable {
         if mode == .cold {
             logger.warning("cold shutdown: cancelling running tasks", metadata: ["running": "\(running.count)"])
             running.forEach { $0.cancel() }
+            if previous != .cold {
+                let race = drainRace
+                Task {
+                    try? await Task.sleep(for: .sleeping(seconds: Self.abandonAfter))
+                    race.settle(.success(false))
+                }
+            }
         }
         guard previous == nil else { return }
         logger.info("warm shutdown: no new tasks; waiting for running ones", metadata: [
@@ -213,6 +243,10 @@ public final class Worker: Sendable {
         Task {
             try? await self.consumer.cancelConsumers(timeout: 10)
             self.inbox.finish()
+        }
+        // Counted from the request, not from the consumers' cancel, which waits for a broker
+        // that may be gone.
+        Task {
             try? await Task.sleep(for: .sleeping(seconds: self.options.shutdownGracePeriod))
             if self.control.withLock({ $0.mode }) != .stopped { self.shutdown(.cold) }
         }

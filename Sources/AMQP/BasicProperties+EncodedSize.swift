@@ -1,0 +1,85 @@
+/// How many bytes properties, tables and values take on the wire, as rabbitmq-c encodes what
+/// `cProperties` and `cValue` hand it (integers as `I` or `L`, floats as `d`, bytes as `S`).
+///
+/// rabbitmq-c writes a publish's method frame before it encodes the content header, so a header
+/// that does not fit is found only after the broker has seen half a message, and the connection
+/// is lost (RabbitMQ answers the next frame with 505 UNEXPECTED_FRAME). Sizes computed here let
+/// a publish be refused before anything is written. `FieldTableEncodingTests` pins them to
+/// rabbitmq-c's own encoder.
+extension BasicProperties {
+    /// Bytes of the content header's property flags and property list.
+    public var encodedSize: Int {
+        // One 16-bit flag word: the basic class has 14 properties, all in bits 15 … 3.
+        var size = 2
+        for text in [contentType, contentEncoding, correlationId, replyTo, expiration, messageId, type, userId, appId] {
+            if let text { size += 1 + text.utf8.count }
+        }
+        if let headers { size += headers.encodedSize }
+        if deliveryMode != nil { size += 1 }
+        if priority != nil { size += 1 }
+        if timestamp != nil { size += 8 }
+        return size
+    }
+
+    /// The first short-string property longer than AMQP's 255 bytes, by name.
+    var overlongShortString: String? {
+        let named: [(String, String?)] = [
+            ("content_type", contentType), ("content_encoding", contentEncoding), ("correlation_id", correlationId),
+            ("reply_to", replyTo), ("expiration", expiration), ("message_id", messageId), ("type", type),
+            ("user_id", userId), ("app_id", appId),
+        ]
+        return named.first { ($0.1?.utf8.count ?? 0) > 255 }?.0
+    }
+}
+
+extension FieldTable {
+    /// Bytes of the table: its 4-byte length and every entry (name, kind letter, value).
+    public var encodedSize: Int {
+        var size = 4
+        for entry in entries { size += 1 + entry.key.utf8.count + entry.value.encodedSize }
+        return size
+    }
+
+    /// The first field name (at any depth) longer than AMQP's 255 bytes.
+    var overlongKey: String? {
+        for entry in entries {
+            if entry.key.utf8.count > 255 { return String(entry.key.prefix(32)) + "…" }
+            if let nested = entry.value.overlongKey { return nested }
+        }
+        return nil
+    }
+}
+
+extension FieldValue {
+    /// Bytes of the value including its kind letter.
+    public var encodedSize: Int {
+        switch self {
+        case .bool: return 2
+        case let .int8(v): return Self.integerSize(Int64(v))
+        case let .uint8(v): return Self.integerSize(Int64(v))
+        case let .int16(v): return Self.integerSize(Int64(v))
+        case let .uint16(v): return Self.integerSize(Int64(v))
+        case let .int32(v): return Self.integerSize(Int64(v))
+        case let .uint32(v): return Self.integerSize(Int64(v))
+        case let .int64(v): return Self.integerSize(v)
+        case .uint64, .timestamp, .float, .double, .decimal: return 9
+        case let .string(s): return 5 + s.utf8.count
+        case let .bytes(b): return 5 + b.count
+        case let .array(items): return 5 + items.reduce(0) { $0 + $1.encodedSize }
+        case let .table(table): return 1 + table.encodedSize
+        case .void: return 1
+        }
+    }
+
+    private static func integerSize(_ v: Int64) -> Int {
+        v >= Int64(Int32.min) && v <= Int64(Int32.max) ? 5 : 9
+    }
+
+    fileprivate var overlongKey: String? {
+        switch self {
+        case let .table(table): return table.overlongKey
+        case let .array(items): return items.lazy.compactMap(\.overlongKey).first
+        default: return nil
+        }
+    }
+}
