@@ -6,7 +6,8 @@ import IOSupport
 /// the login and then closes at once (a refused re-declaration, a message it can never take)
 /// would otherwise be reconnected to in a tight loop. So the attempt count keeps growing across
 /// successful connects, and starts over only once a connection has stayed up `stableAfter`
-/// seconds. Time is passed in, so tests step it.
+/// seconds (10 s, or the backoff's cap if longer: a connection that keeps dying sooner than
+/// that reconnects at the capped pace). Time is passed in, so tests step it.
 struct ReconnectPacing {
     let backoff: Backoff
     /// How long a connection must last before its loss counts as a first failure again.
@@ -17,7 +18,7 @@ struct ReconnectPacing {
 
     init(backoff: Backoff, stableAfter: Double? = nil) {
         self.backoff = backoff
-        self.stableAfter = stableAfter ?? max(1, backoff.cap)
+        self.stableAfter = stableAfter ?? max(10, backoff.cap)
     }
 
     /// A connect succeeded at `now`.

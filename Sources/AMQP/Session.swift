@@ -49,6 +49,9 @@ final class Session {
     deinit {
         if isOpen {
             // Best effort; the broker requeues unacked deliveries when the socket closes anyway.
+            // Brief, so a broker that stopped answering cannot hold a shutdown for the full RPC timeout.
+            var brief = timeoutValue(seconds: 1)
+            _ = amqp_set_rpc_timeout(state, &brief)
             _ = amqp_connection_close(state, 200)
         }
         amqp_destroy_connection(state)
