@@ -3,7 +3,8 @@ extension String {
     /// for values that must fit a fixed budget (header values, log fields).
     func cappedUTF8(_ maxBytes: Int) -> String {
         guard utf8.count > maxBytes else { return self }
-        let ellipsis = "…"
+        // No room for the ellipsis itself: a bare cut.
+        let ellipsis = maxBytes >= 3 ? "…" : ""
         let limit = Swift.max(0, maxBytes - ellipsis.utf8.count)
         var result = String.UnicodeScalarView()
         var used = 0
