@@ -49,6 +49,11 @@ public final class Worker: Sendable {
     /// published, a result being stored) before the worker stops without them; closing the
     /// connections then hands their messages back to the broker.
     static let abandonAfter = 2.0
+    /// How long stopping waits for the connections to close. A broker that stopped answering
+    /// (or an I/O thread blocked in a connect) must not hold the process: the broker hands back
+    /// what was not acknowledged when the socket goes, as after a crash. With `abandonAfter`,
+    /// a shutdown ends within the grace period plus 5 s whatever a publish is doing.
+    static let closeWithin = 2.5
     private let control = Mutex(Control())
     /// Settled with true when the intake and everything in hand finished, with false once a
     /// cold shutdown has waited `abandonAfter`: whichever comes first ends `run`'s drain.
@@ -110,7 +115,7 @@ public final class Worker: Sendable {
         // Before finish() deletes the key, so a late beat cannot bring it back.
         await heartbeat.value
         await controlListener?.close()
-        await finish()
+        await finishWithinBound()
     }
 
     /// Declares the delay cascade, work queues and dead-letter queues, retrying while the broker
@@ -180,6 +185,25 @@ public final class Worker: Sendable {
         if !finished {
             logger.warning("shutdown: stopped waiting for deliveries still publishing or storing; the broker delivers them again",
                            metadata: ["waited": "\(Self.abandonAfter)"])
+        }
+    }
+
+    /// `finish`, but no longer than `closeWithin`.
+    private func finishWithinBound() async {
+        let race = FirstOutcome<Bool, Never>()
+        Task {
+            await self.finish()
+            race.settle(.success(true))
+        }
+        let timer = Task {
+            try? await Task.sleep(for: .sleeping(seconds: Self.closeWithin))
+            race.settle(.success(false))
+        }
+        let closed = await withCheckedContinuation { race.attach($0) }
+        timer.cancel()
+        if !closed {
+            logger.warning("shutdown: connections did not close in time; the broker requeues what was not acknowledged",
+                           metadata: ["waited": "\(Self.closeWithin)"])
         }
     }
 
