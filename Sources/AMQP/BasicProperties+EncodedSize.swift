@@ -11,9 +11,17 @@ extension BasicProperties {
     public var encodedSize: Int {
         // One 16-bit flag word: the basic class has 14 properties, all in bits 15 … 3.
         var size = 2
-        for text in [contentType, contentEncoding, correlationId, replyTo, expiration, messageId, type, userId, appId] {
-            if let text { size += 1 + text.utf8.count }
-        }
+        // Checked on every publish: no array of the properties, so no allocation.
+        func short(_ text: String?) { if let text { size += 1 + text.utf8.count } }
+        short(contentType)
+        short(contentEncoding)
+        short(correlationId)
+        short(replyTo)
+        short(expiration)
+        short(messageId)
+        short(type)
+        short(userId)
+        short(appId)
         if let headers { size += headers.encodedSize }
         if deliveryMode != nil { size += 1 }
         if priority != nil { size += 1 }
@@ -23,12 +31,17 @@ extension BasicProperties {
 
     /// The first short-string property longer than AMQP's 255 bytes, by name.
     var overlongShortString: String? {
-        let named: [(String, String?)] = [
-            ("content_type", contentType), ("content_encoding", contentEncoding), ("correlation_id", correlationId),
-            ("reply_to", replyTo), ("expiration", expiration), ("message_id", messageId), ("type", type),
-            ("user_id", userId), ("app_id", appId),
-        ]
-        return named.first { ($0.1?.utf8.count ?? 0) > 255 }?.0
+        func over(_ text: String?) -> Bool { (text?.utf8.count ?? 0) > 255 }
+        if over(contentType) { return "content_type" }
+        if over(contentEncoding) { return "content_encoding" }
+        if over(correlationId) { return "correlation_id" }
+        if over(replyTo) { return "reply_to" }
+        if over(expiration) { return "expiration" }
+        if over(messageId) { return "message_id" }
+        if over(type) { return "type" }
+        if over(userId) { return "user_id" }
+        if over(appId) { return "app_id" }
+        return nil
     }
 }
 
