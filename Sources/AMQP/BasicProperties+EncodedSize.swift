@@ -47,19 +47,34 @@ extension BasicProperties {
 
 extension FieldTable {
     /// Bytes of the table: its 4-byte length and every entry (name, kind letter, value).
-    public var encodedSize: Int {
-        var size = 4
-        for entry in entries { size += 1 + entry.key.utf8.count + entry.value.encodedSize }
-        return size
-    }
+    public var encodedSize: Int { measured.size }
 
-    /// The first field name (at any depth) longer than AMQP's 255 bytes.
-    var overlongKey: String? {
-        for entry in entries {
-            if entry.key.utf8.count > 255 { return String(entry.key.prefix(32)) + "…" }
-            if let nested = entry.value.overlongKey { return nested }
+    /// The size, and the first field name (at any depth) longer than AMQP's 255 bytes, in one
+    /// pass (this runs on every publish).
+    var measured: (size: Int, overlongKey: String?) {
+        var size = 4
+        var overlong: String?
+        // By index: iterating copies (and retains) every entry.
+        for index in entries.indices {
+            let keyBytes = entries[index].key.utf8.count
+            if keyBytes > 255, overlong == nil { overlong = String(entries[index].key.prefix(32)) + "…" }
+            size += 1 + keyBytes
+            switch entries[index].value {
+            case let .table(nested):
+                let inner = nested.measured
+                size += 1 + inner.size
+                overlong = overlong ?? inner.overlongKey
+            case let .array(items):
+                size += 5
+                for item in items {
+                    size += item.encodedSize
+                    if overlong == nil { overlong = item.overlongKey }
+                }
+            default:
+                size += entries[index].value.encodedSize
+            }
         }
-        return nil
+        return (size, overlong)
     }
 }
 
@@ -90,7 +105,7 @@ extension FieldValue {
 
     fileprivate var overlongKey: String? {
         switch self {
-        case let .table(table): return table.overlongKey
+        case let .table(table): return table.measured.overlongKey
         case let .array(items): return items.lazy.compactMap(\.overlongKey).first
         default: return nil
         }

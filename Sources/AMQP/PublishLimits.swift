@@ -40,10 +40,13 @@ public struct PublishLimits: Sendable, Equatable {
         if let name = message.properties.overlongShortString {
             throw AMQPError(.invalidMessage, "property \(name) is over AMQP's 255 bytes (message to '\(target(message))')")
         }
-        if let key = message.properties.headers?.overlongKey {
+        var properties = message.properties
+        let headers = properties.headers?.measured
+        if let key = headers?.overlongKey {
             throw AMQPError(.invalidMessage, "header name '\(key)' is over AMQP's 255 bytes (message to '\(target(message))')")
         }
-        let size = message.properties.encodedSize
+        properties.headers = nil
+        let size = properties.encodedSize + (headers?.size ?? 0)
         if size > propertiesBudget {
             throw AMQPError(.messageTooLarge, "message to '\(target(message))' has \(size) bytes of properties and headers; "
                 + "one frame holds \(propertiesBudget) (frame_max \(frameMax))")
