@@ -68,8 +68,10 @@ extension Scenarios {
     /// when TERM finds it dead-lettering with the broker unreachable (a frozen proxy).
     static let oversizedHeaders = Scenario(name: "oversized-headers",
                                            summary: "70 KB and 120 KB header messages among good tasks; then TERM") { context in
-        let grace = 10.0
-        let stage = try await context.stage("oversized", broker: context.brokerURL(), workers: ["oversized-a"])
+        // Short in the quick form, so ops/test does not wait out a long grace period twice.
+        let grace = context.quick ? 3.0 : 10.0
+        let stage = try await context.stage("oversized", broker: context.brokerURL(), workers: ["oversized-a"],
+                                            workerExtra: ["--grace-period", "\(grace)"])
         return try await withCleanup({ await stage.tearDown() }) {
             let good = context.size(quick: 300, full: 1000)
             let perKind = context.size(quick: 2, full: 5)
@@ -145,7 +147,8 @@ extension Scenarios {
         try await context.infrastructure.run("proxy-start", "\(port)", "\(ScenarioContext.brokerPort)")
         return try await withCleanup({ try? await context.infrastructure.run("proxy-kill", "\(port)") }) {
             let stage = try await context.stage("oversized-frozen", broker: context.brokerURL(port: port, heartbeat: 2),
-                                                workers: ["oversized-frozen"], publisher: context.brokerURL())
+                                                workers: ["oversized-frozen"], workerExtra: ["--grace-period", "\(grace)"],
+                                                publisher: context.brokerURL())
             return try await withCleanup({ await stage.tearDown() }) {
                 let worker = stage.workers[0]
                 for _ in 0..<20 {
