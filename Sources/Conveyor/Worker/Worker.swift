@@ -48,12 +48,12 @@ public final class Worker: Sendable {
     /// How long a cold shutdown still waits for deliveries in hand (a dead letter being
     /// published, a result being stored) before the worker stops without them; closing the
     /// connections then hands their messages back to the broker.
-    static let abandonAfter = 2.0
+    static let abandonAfter = 1.5
     /// How long stopping waits for the connections to close. A broker that stopped answering
     /// (or an I/O thread blocked in a connect) must not hold the process: the broker hands back
     /// what was not acknowledged when the socket goes, as after a crash. With `abandonAfter`,
     /// a shutdown ends within the grace period plus 5 s whatever a publish is doing.
-    static let closeWithin = 2.5
+    static let closeWithin = 2.0
     private let control = Mutex(Control())
     /// Settled with true when the intake and everything in hand finished, with false once a
     /// cold shutdown has waited `abandonAfter`: whichever comes first ends `run`'s drain.
