@@ -114,7 +114,7 @@ public struct AMQPEndpoint: Sendable, Hashable, CustomStringConvertible {
         connectTimeout = 5
         verifyPeer = true
         for pair in query.split(separator: "&") where !pair.isEmpty {
-            let parts = pair.split(separator: "=", maxSplits: 1)
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let key = String(parts[0])
             // Decoded only for the options read here: kombu's others are ignored whatever they hold.
             // Values are not quoted in errors: in a malformed URL they may hold part of a password.
