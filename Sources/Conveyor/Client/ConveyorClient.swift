@@ -134,7 +134,10 @@ public final class ConveyorClient: Sendable {
     }
 
     /// Publishes a fully built message (for workers dispatching links, chains and retries).
+    /// - Throws: `invalidArguments` when its numbers are out of range (an `eta` past the year
+    ///   9999, a NaN time limit or header), before anything is sent.
     public func publish(_ message: TaskMessage, queue: String) async throws {
+        try message.checkNumbers()
         try await publisher.publish(message, queue: queue)
     }
 

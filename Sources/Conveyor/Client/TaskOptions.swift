@@ -23,7 +23,8 @@ public struct TaskOptions: Sendable {
     public var softTimeLimit: Double?
     /// Do not store the result.
     public var ignoreResult: Bool
-    /// Extra AMQP headers, visible to the task.
+    /// Extra AMQP headers, visible to the task. No NaN or infinite floats: RabbitMQ cannot
+    /// deliver them.
     public var headers: FieldTable
     /// Message priority (only on queues declared with a max priority).
     public var priority: UInt8?
@@ -70,6 +71,9 @@ public struct TaskOptions: Sendable {
         if let timeLimit, !(timeLimit.isFinite && timeLimit > 0) { throw refuse("timeLimit must be a finite number of seconds above 0, not \(timeLimit)") }
         if let softTimeLimit, !(softTimeLimit.isFinite && softTimeLimit > 0) {
             throw refuse("softTimeLimit must be a finite number of seconds above 0, not \(softTimeLimit)")
+        }
+        if let header = TaskMessage.nonFiniteHeader(in: headers) {
+            throw refuse("header '\(header)' holds a NaN or infinite number, which RabbitMQ cannot deliver")
         }
         if let countdown, !(0...Double(DelayedDelivery.maxDelay)).contains(countdown) {
             throw refuse("countdown must be seconds in 0...\(DelayedDelivery.maxDelay) (the delay cascade's reach), not \(countdown)")

@@ -52,6 +52,40 @@ struct ClientNumberTests {
         await client.close()
     }
 
+    @Test("a NaN or infinite float in the headers is refused, naming where it sits: RabbitMQ takes it, then drops every consumer it is delivered to",
+          arguments: [
+              (["x": .double(.nan)], "x"), (["x": .float(-Float.infinity)], "x"),
+              (["ok": .double(1.5), "x": .array([.int32(1), .table(["y": .double(.infinity)])])], "x.1.y"),
+          ] as [(FieldTable, String)])
+    func nonFiniteHeaders(_ headers: FieldTable, _ path: String) async throws {
+        let client = try Self.offlineClient()
+        let error = await #expect(throws: ConveyorError.self) { try await client.send(taskNamed: "t", options: TaskOptions(headers: headers)) }
+        #expect(error?.code == .invalidArguments)
+        #expect(error?.message.contains("'\(path)'") == true, "\(error?.message ?? "")")
+        var message = TaskMessage(id: "i", task: "t", args: [], kwargs: [:])
+        message.extraHeaders = headers
+        let published = await #expect(throws: ConveyorError.self) { try await client.publish(message, queue: "q") }
+        #expect(published?.code == .invalidArguments)
+        await client.close()
+    }
+
+    @Test("a fully built message is checked before it is published: eta, expires and time limits")
+    func builtMessages() async throws {
+        let client = try Self.offlineClient()
+        let changes: [(String, (inout TaskMessage) -> Void)] = [
+            ("eta", { $0.eta = Date(timeIntervalSince1970: .nan) }), ("expires", { $0.expires = Date(timeIntervalSince1970: 1e300) }),
+            ("timeLimit", { $0.timeLimit = .nan }), ("softTimeLimit", { $0.softTimeLimit = 0 }),
+        ]
+        for (name, change) in changes {
+            var message = TaskMessage(id: "i", task: "t", args: [], kwargs: [:])
+            change(&message)
+            let error = await #expect(throws: ConveyorError.self) { try await client.publish(message, queue: "q") }
+            #expect(error?.code == .invalidArguments)
+            #expect(error?.message.contains(name) == true, "\(error?.message ?? "")")
+        }
+        await client.close()
+    }
+
     @Test("options set after init are checked too: a var is checked where the message is built")
     func settableOptions() throws {
         var options = TaskOptions(expiresIn: 60)
