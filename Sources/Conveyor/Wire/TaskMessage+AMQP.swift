@@ -133,7 +133,8 @@ extension TaskMessage {
             case "expires": times.expires = value
             case "group": message.group = value.stringValue
             case "group_index": message.groupIndex = value.intValue.map { Int($0) }
-            case "retries": message.retries = Int(value.intValue ?? 0)
+            // Never below 0: a negative count would buy a task endless retries.
+            case "retries": message.retries = Int(max(0, value.intValue ?? 0))
             case "timelimit":
                 if case let .array(limits) = value {
                     // Not a usable limit (NaN, infinite, zero or negative): no limit, as Celery's None.
