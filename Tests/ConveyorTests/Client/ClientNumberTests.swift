@@ -19,7 +19,8 @@ struct ClientNumberTests {
 
     static let far = Double(DelayedDelivery.maxDelay) + 1
 
-    /// Options each out of range in one number, with the field the error must name.
+    /// Options each out of range in one number, with the field the error must name. The far
+    /// ETA is twice the cascade's reach ahead: made when this list is, maybe seconds before use.
     static let refused: [(TaskOptions, String)] = [
         (TaskOptions(expiresIn: .infinity), "expiresIn"), (TaskOptions(expiresIn: -.infinity), "expiresIn"),
         (TaskOptions(expiresIn: .nan), "expiresIn"), (TaskOptions(expiresIn: 1e300), "expiry"), (TaskOptions(expiresIn: -1e300), "expiry"),
@@ -28,7 +29,7 @@ struct ClientNumberTests {
         (TaskOptions(countdown: .nan), "countdown"), (TaskOptions(countdown: .infinity), "countdown"), (TaskOptions(countdown: -1), "countdown"),
         (TaskOptions(countdown: 1e300), "countdown"), (TaskOptions(countdown: far), "countdown"),
         (TaskOptions(eta: Date(timeIntervalSince1970: .nan)), "eta"), (TaskOptions(eta: Date(timeIntervalSince1970: .infinity)), "eta"),
-        (TaskOptions(eta: Date(timeIntervalSince1970: -1e300)), "eta"), (TaskOptions(eta: Date(timeIntervalSinceNow: far)), "ETA"),
+        (TaskOptions(eta: Date(timeIntervalSince1970: -1e300)), "eta"), (TaskOptions(eta: Date(timeIntervalSinceNow: 2 * far)), "ETA"),
         (TaskOptions(timeLimit: .nan), "timeLimit"), (TaskOptions(timeLimit: .infinity), "timeLimit"), (TaskOptions(timeLimit: 0), "timeLimit"),
         (TaskOptions(softTimeLimit: .nan), "softTimeLimit"), (TaskOptions(softTimeLimit: -1), "softTimeLimit"),
     ]
