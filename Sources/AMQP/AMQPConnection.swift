@@ -72,8 +72,10 @@ public final class AMQPConnection: Sendable {
     private let tagPrefix: String
 
     /// Creates the connection without connecting; call `start()`.
+    /// - Throws: `AMQPError.Code.invalidURL` when there is no endpoint or one fails `validate()`.
     public init(configuration: Configuration, logger: Logger) throws {
-        precondition(!configuration.endpoints.isEmpty, "an AMQP connection needs at least one endpoint")
+        guard !configuration.endpoints.isEmpty else { throw AMQPError(.invalidURL, "an AMQP connection needs at least one endpoint") }
+        for endpoint in configuration.endpoints { try endpoint.validate() }
         self.configuration = configuration
         self.logger = logger
         self.commands = try CommandQueue()

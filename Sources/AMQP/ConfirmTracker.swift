@@ -63,8 +63,9 @@ final class ConfirmTracker {
                 firstTag += 1
             }
         } else {
+            // The tag comes from the broker: compared before it becomes an index, so no tag can trap.
+            guard tag - firstTag < UInt64(window.count) else { return }
             let index = Int(tag - firstTag)
-            guard index < window.count else { return }
             resolve(window[index], acknowledged: acknowledged)
             window[index] = nil
         }

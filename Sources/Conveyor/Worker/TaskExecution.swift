@@ -212,8 +212,14 @@ extension Worker {
         if let request = error as? RetryRequest {
             let limit = request.maxRetries ?? max(policy.maxRetries, 3)
             if message.retries < limit {
-                await retry(message, delivery: delivery, after: request.after ?? policy.delay(retries: message.retries),
-                            reason: request.reason ?? request, runtime: runtime)
+                let delay: Double
+                do {
+                    delay = try request.delay(policy: policy, retries: message.retries)
+                } catch {
+                    await recordFailure(message, delivery: delivery, info: .from(error), runtime: runtime)
+                    return
+                }
+                await retry(message, delivery: delivery, after: delay, reason: request.reason ?? request, runtime: runtime)
             } else {
                 let reason = request.reason ?? MaxRetriesExceeded(task: message.task, id: message.id, retries: message.retries)
                 await recordFailure(message, delivery: delivery, info: .from(reason), runtime: runtime, exhausted: true)

@@ -63,10 +63,14 @@ public final class Worker: Sendable {
     ///   - configuration: broker and result store; defaults to the environment.
     ///   - options: queues, concurrency, names and limits.
     ///   - registry: the tasks this worker runs.
+    /// - Throws: `ConveyorError.Code.invalidConfiguration` when the configuration, the options or
+    ///   a task's defaults fail `validate()`, or a queue name is not usable.
     public init(configuration: ConveyorConfiguration = .fromEnvironment(), options: WorkerOptions = .init(),
                 registry: TaskRegistry, logger: Logger = Logger(label: "conveyor.worker")) throws {
         try configuration.validate()
-        guard options.concurrency >= 1 else { throw ConveyorError(.invalidConfiguration, "concurrency must be at least 1") }
+        // Public vars: checked here, where they are used, not only by the initialisers that set them.
+        try options.validate()
+        try registry.validate()
         let names = options.queues.isEmpty ? [configuration.defaultQueue] : options.queues
         for name in names { try WorkQueue.validate(name: name) }
         self.configuration = configuration
