@@ -108,6 +108,7 @@ hostile = {
     'timelimit-strings': {'timelimit': ['30', 'x']},
     'timelimit-nan': {'timelimit': [float('nan'), float('inf')]},
     'long-task-name': {'task': 't.' + 'x' * 2000},
+    'long-id': {'id': 'i' * 300, 'root_id': 'r' * 300},
     'task-not-string': {'task': 12},
     'no-id': {'id': None},
     'group-index-huge': {'group_index': 2 ** 63 - 1, 'group': 'g'},

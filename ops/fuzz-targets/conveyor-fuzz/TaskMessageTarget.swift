@@ -41,13 +41,19 @@ enum TaskMessageTarget {
     }
 
     /// The message as a worker publishes it again, through rabbitmq-c's encoder and decoder,
-    /// decoded; failing the check when any step refuses.
+    /// decoded. A message the publish check refuses (a task id over 255 bytes cannot be the
+    /// correlation id) fails that one publish, as a worker's would; one it lets through must be
+    /// encoded, in exactly the size the check computed, and read back.
     private static func rewritten(_ message: TaskMessage) -> TaskMessage? {
         let out = message.outgoing(queue: "fuzz")
+        let publishable = (try? PublishLimits().check(out)) != nil
         guard let section = RabbitWire.encodeProperties(out.properties) else {
-            check(false, "the properties of a decoded message cannot be encoded: \(out.properties)")
+            check(!publishable, "the publish check passes properties rabbitmq-c cannot encode: \(out.properties)")
             return nil
         }
+        check(section.count == out.properties.encodedSize,
+              "encodedSize is \(out.properties.encodedSize), rabbitmq-c wrote \(section.count) bytes")
+        guard publishable else { return nil }
         guard let properties = RabbitWire.decodeProperties(section) else {
             check(false, "rabbitmq-c refuses the property section Conveyor wrote")
             return nil
