@@ -5,7 +5,7 @@ import Foundation
 /// Writing what was parsed must give text that parses to a value written the same way (floats,
 /// NaN, big integers and escapes included), and the two styles must carry the same value.
 /// Then the kombu envelopes are unwrapped and the value goes through Foundation's Codable, as
-/// task arguments do.
+/// task arguments do, and through `ResultMeta`, as results read from Redis do.
 enum JSONTarget {
     static func run(_ data: [UInt8]) {
         let value: JSON
@@ -27,6 +27,10 @@ enum JSONTarget {
         _ = try? value.decode(Probe.self)
         _ = try? value.decode([Probe].self)
         _ = try? JSON(encoding: value)
+        if let meta = ResultMeta(bytes: data) {
+            _ = meta.exception?.description
+            check(ResultMeta(bytes: meta.serialized) != nil, "result meta Conveyor wrote does not read back")
+        }
     }
 
     /// A task argument type with the shapes Codable decoding must handle (dates via kombu).
