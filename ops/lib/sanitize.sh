@@ -25,15 +25,17 @@ sanitize_setup() {
   mkdir -p "$SANITIZE_REPORTS"
   SWIFT_FLAGS=(--sanitize="$1" --scratch-path "$SANITIZE_SCRATCH")
   if [ "$1" = thread ]; then
-    sanitize_tsan_mutex
-    SWIFT_FLAGS+=(-Xlinker "$SANITIZE_SCRATCH/tsan_mutex.o")
+    sanitize_tsan_mutex  # sets SANITIZE_TSAN_MUTEX
+    SWIFT_FLAGS+=(-Xlinker "$SANITIZE_TSAN_MUTEX")
   fi
 }
 
-# Builds ops/sanitizers/tsan_mutex.c (why: see that file) after checking that this toolchain's
-# Synchronization library still has the three slow paths it replaces.
+# Builds ops/sanitizers/tsan_mutex.c (why: see that file) into SANITIZE_TSAN_MUTEX, after checking
+# that this toolchain's Synchronization library still has the three slow paths it replaces. The
+# object is named after the source's hash: SwiftPM does not track a file passed with -Xlinker, but
+# relinks when its flags change, so an edited source reaches every binary.
 sanitize_tsan_mutex() {
-  local toolchain library symbol exported
+  local toolchain library symbol exported source=$ROOT/ops/sanitizers/tsan_mutex.c
   ensure_packages binutils
   toolchain=$(dirname "$(dirname "$(command -v swift)")")
   library=$toolchain/lib/swift/linux/libswiftSynchronization.so
@@ -44,7 +46,9 @@ sanitize_tsan_mutex() {
     grep -qF " $symbol" <<<"$exported" ||
       die "$library no longer defines $symbol: update ops/sanitizers/tsan_mutex.c for this toolchain"
   done
-  "$toolchain/bin/clang" -O1 -g -Wall -Werror -c "$ROOT/ops/sanitizers/tsan_mutex.c" -o "$SANITIZE_SCRATCH/tsan_mutex.o" ||
+  SANITIZE_TSAN_MUTEX=$SANITIZE_SCRATCH/tsan_mutex-$(sha256sum "$source" | cut -c1-16).o
+  [ -s "$SANITIZE_TSAN_MUTEX" ] ||
+    "$toolchain/bin/clang" -O1 -g -Wall -Werror -c "$source" -o "$SANITIZE_TSAN_MUTEX" ||
     die "cannot compile ops/sanitizers/tsan_mutex.c"
 }
 
@@ -59,7 +63,7 @@ sanitize_run_tests() {
       export TSAN_OPTIONS="log_path=$SANITIZE_REPORTS/tsan:halt_on_error=0:second_deadlock_stack=1"
       ;;
     address)
-      export ASAN_OPTIONS="log_path=$SANITIZE_REPORTS/asan:detect_leaks=1:halt_on_error=1"
+      export ASAN_OPTIONS="log_path=$SANITIZE_REPORTS/asan:detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=1"
       export LSAN_OPTIONS="suppressions=$ROOT/ops/sanitizers/lsan.supp:print_suppressions=0"
       ;;
   esac
