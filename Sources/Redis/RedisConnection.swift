@@ -79,7 +79,9 @@ public final class RedisConnection: Sendable {
     ///
     /// hiredis 0.14 writes with `write()`, so a server that goes away mid-write would raise
     /// SIGPIPE and kill the process: creating a connection ignores SIGPIPE process-wide.
+    /// - Throws: `RedisError.Code.invalidURL` when the endpoint fails `RedisEndpoint.validate()`.
     public init(configuration: Configuration, logger: Logger) throws {
+        try configuration.endpoint.validate()
         signal(SIGPIPE, SIG_IGN)
         self.configuration = configuration
         self.logger = logger

@@ -31,8 +31,10 @@ public final class RedisSubscriber: Sendable {
     ///   - endpoint: the Redis server.
     ///   - onMessage: called on the I/O thread with channel and payload; keep it quick.
     ///   - onReconnect: called on the I/O thread after a reconnect re-subscribed everything.
+    /// - Throws: `RedisError.Code.invalidURL` when the endpoint fails `RedisEndpoint.validate()`.
     public init(endpoint: RedisEndpoint, logger: Logger, reconnect: Backoff = Backoff(),
                 onMessage: @escaping @Sendable (String, [UInt8]) -> Void, onReconnect: @escaping @Sendable () -> Void = {}) throws {
+        try endpoint.validate()
         signal(SIGPIPE, SIG_IGN)  // see RedisConnection.init
         self.endpoint = endpoint
         self.logger = logger

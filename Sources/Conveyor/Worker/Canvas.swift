@@ -80,12 +80,20 @@ extension Worker {
             child.shadow = options["shadow"]?.string
             child.ignoreResult = options["ignore_result"]?.bool ?? false
             if let priority = options["priority"]?.int { child.priority = UInt8(clamping: priority) }
-            if let limit = options["time_limit"]?.double { child.timeLimit = limit }
-            if let limit = options["soft_time_limit"]?.double { child.softTimeLimit = limit }
-            if let countdown = options["countdown"]?.double, countdown > 0 { child.eta = Date().addingTimeInterval(countdown) }
+            // Numbers from a message: unusable time limits (NaN, infinite, 0 or less) are none, as
+            // when decoding; a countdown is held to the delay cascade's reach; an expiry past the
+            // year 9999 is none.
+            let usable = { (seconds: Double?) in seconds.flatMap { $0.isFinite && $0 > 0 ? $0 : nil } }
+            if let limit = usable(options["time_limit"]?.double) { child.timeLimit = limit }
+            if let limit = usable(options["soft_time_limit"]?.double) { child.softTimeLimit = limit }
+            if let countdown = usable(options["countdown"]?.double) {
+                child.eta = Date().addingTimeInterval(min(countdown, Double(DelayedDelivery.maxDelay)))
+            }
             if let eta = options["eta"]?.string.flatMap(ISO8601.parse) { child.eta = eta }
             if let expires = options["expires"] {
-                if let seconds = expires.double { child.expires = Date().addingTimeInterval(seconds) }
+                if let seconds = expires.double, case let date = Date().addingTimeInterval(seconds), ISO8601.isRepresentable(date) {
+                    child.expires = date
+                }
                 if let date = expires.string.flatMap(ISO8601.parse) { child.expires = date }
             }
             let queue = options["queue"]?.string ?? options["queue"]?["name"]?.string
