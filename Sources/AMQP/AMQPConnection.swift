@@ -151,14 +151,13 @@ public final class AMQPConnection: Sendable {
     /// (resource alarm), `connectionLost` when no connection came back in time, or
     /// `confirmTimeout` when the outcome is unknown.
     ///
-    /// Cancelling the caller ends the wait at once with `CancellationError`, and then the
-    /// outcome is unknown: the message may already be written (it stays tracked until the
-    /// broker confirms it, and is re-published after a reconnect like any other) or still be
-    /// queued to be written. Publish again (the same task id) if it must arrive. A caller
-    /// cancelled before it called does not publish at all.
+    /// Cancelling the caller (even before it calls) ends the wait at once with
+    /// `CancellationError`, and then the outcome is unknown: the message is handed over either
+    /// way, and is written, tracked until the broker confirms it and re-published after a
+    /// reconnect like any other. Cancellation stops the waiting, never the publish; publish
+    /// again (the same task id) if it must arrive.
     public func publish(_ message: OutgoingMessage, timeout: Double? = nil) async throws {
         start()
-        try Task.checkCancellation()
         let deadline = monotonicSeconds() + (timeout ?? configuration.publishTimeout)
         let outcome = FirstOutcome<Void, Error>()
         submit(.publish([PendingPublish(message: message, deadline: deadline) { outcome.settle($0.mapError { $0 as Error }) }]))
@@ -214,7 +213,9 @@ public final class AMQPConnection: Sendable {
     // MARK: Consuming
 
     /// Subscribes to `queue`, now and after every reconnect. `handler` runs on the I/O thread
-    /// for each delivery: hand the delivery off and return quickly.
+    /// for each delivery: hand the delivery off and return quickly. A caller cancelled while it
+    /// waits may still end up subscribed (like every call here, cancellation ends the wait, not
+    /// the command): `cancelConsumers` to be sure.
     /// - Returns: the consumer tag.
     @discardableResult
     public func consume(queue: String, options: ConsumerOptions = .init(), timeout: Double? = nil,
@@ -267,12 +268,11 @@ public final class AMQPConnection: Sendable {
         _ = try? await uncancellableCall(configuration.rpcTimeout + 5) { .close($0) } as Void
     }
 
-    /// Hands a command to the I/O thread and waits for its answer. Cancelling the caller ends
-    /// the wait at once with `CancellationError`; the command itself may still run (it was
-    /// handed over already), so its outcome is unknown to the caller.
+    /// Hands a command to the I/O thread and waits for its answer. Cancelling the caller (even
+    /// before it calls) ends the wait at once with `CancellationError`; the command is handed
+    /// over and runs either way, so its outcome is unknown to the caller.
     private func call<T: Sendable>(_ timeout: Double?, _ make: (Completion<T>) -> Command) async throws -> T {
         start()
-        try Task.checkCancellation()
         let deadline = monotonicSeconds() + (timeout ?? configuration.operationTimeout)
         let outcome = FirstOutcome<T, Error>()
         submit(make(Completion<T>(deadline: deadline) { outcome.settle($0.mapError { $0 as Error }) }))
