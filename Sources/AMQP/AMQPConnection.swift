@@ -29,13 +29,19 @@ public final class AMQPConnection: Sendable {
         public var operationTimeout: Double
         /// Reconnect pacing.
         public var reconnect: Backoff
+        /// The largest body a publish may carry (the broker's `max_message_size`); a larger one
+        /// fails alone with `messageTooLarge`. Lowered by itself when the broker states a
+        /// smaller limit.
+        public var maxBodySize: Int
 
         /// - Parameters:
         ///   - endpoints: brokers to try in turn.
         ///   - name: connection name shown by the broker.
         ///   - confirms: publisher confirms on the main channel.
+        ///   - maxBodySize: the largest body a publish may carry.
         public init(endpoints: [AMQPEndpoint], name: String, confirms: Bool = true, rpcTimeout: Double = 10,
-                    publishTimeout: Double = 30, operationTimeout: Double = 30, reconnect: Backoff = Backoff()) {
+                    publishTimeout: Double = 30, operationTimeout: Double = 30, reconnect: Backoff = Backoff(),
+                    maxBodySize: Int = PublishLimits.defaultMaxBodySize) {
             self.endpoints = endpoints
             self.name = name
             self.confirms = confirms
@@ -43,6 +49,7 @@ public final class AMQPConnection: Sendable {
             self.publishTimeout = publishTimeout
             self.operationTimeout = operationTimeout
             self.reconnect = reconnect
+            self.maxBodySize = maxBodySize
         }
     }
 
@@ -54,12 +61,13 @@ public final class AMQPConnection: Sendable {
         var waiters: [UInt64: FirstOutcome<Void, Error>] = [:]
         var nextWaiter: UInt64 = 0
         var observers: [@Sendable (ConnectionState) -> Void] = []
+        var limits: PublishLimits
     }
 
     /// The configuration this connection was made with.
     public let configuration: Configuration
     private let commands: CommandQueue<Command>
-    private let shared = Mutex(Shared())
+    private let shared: Mutex<Shared>
     private let logger: Logger
     private let tagPrefix: String
 
@@ -69,6 +77,7 @@ public final class AMQPConnection: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.commands = try CommandQueue()
+        self.shared = Mutex(Shared(limits: PublishLimits(maxBodySize: configuration.maxBodySize)))
         self.tagPrefix = "\(configuration.name)-\(UInt32.random(in: 0...UInt32.max))"
     }
 
@@ -79,7 +88,9 @@ public final class AMQPConnection: Sendable {
             return s.started
         }
         guard !alreadyStarted else { return }
-        let loop = ConnectionLoop(configuration: configuration, commands: commands, logger: logger) { [weak self] state, error, generation in
+        let loop = ConnectionLoop(configuration: configuration, commands: commands, logger: logger, reportLimits: { [weak self] limits in
+            self?.shared.withLock { $0.limits = limits }
+        }) { [weak self] state, error, generation in
             self?.update(state: state, error: error, generation: generation)
         }
         IOThread.start(name: "amqp:\(configuration.name)") { loop.run() }
@@ -87,6 +98,12 @@ public final class AMQPConnection: Sendable {
 
     /// The current state.
     public var state: ConnectionState { shared.withLock { $0.state } }
+
+    /// What one publish may carry on this connection: the properties budget of the frame size
+    /// last negotiated (the size Conveyor asks for until then) and the largest body. A message
+    /// past either fails alone with `messageTooLarge`; build copies that must arrive (dead
+    /// letters, retries) to fit.
+    public var publishLimits: PublishLimits { shared.withLock { $0.limits } }
 
     /// The most recent connection failure, if the connection is not up.
     public var lastError: AMQPError? { shared.withLock { $0.lastError } }
@@ -149,7 +166,9 @@ public final class AMQPConnection: Sendable {
     ///
     /// Throws `unroutable` when a mandatory message matched no queue, `nacked`, `blocked`
     /// (resource alarm), `connectionLost` when no connection came back in time, or
-    /// `confirmTimeout` when the outcome is unknown.
+    /// `confirmTimeout` when the outcome is unknown. A message that can never be published
+    /// (`messageTooLarge`, `invalidMessage`, or refused by the broker for itself) fails alone:
+    /// it is not sent again, and the connection and other publishes carry on.
     ///
     /// Cancelling the caller (even before it calls) ends the wait at once with
     /// `CancellationError`, and then the outcome is unknown: the message is handed over either

@@ -84,6 +84,19 @@ final class ConfirmTracker {
         }
     }
 
+    /// Fails the oldest unconfirmed message that `matches`, with `error`, so it is not sent
+    /// again after the reconnect. - Returns: whether one matched.
+    @discardableResult
+    func refuse(_ error: AMQPError, where matches: (OutgoingMessage) -> Bool) -> Bool {
+        guard let index = window.firstIndex(where: { $0.map { matches($0.message) } ?? false }), let pending = window[index] else {
+            return false
+        }
+        pending.finish(.failure(error))
+        window[index] = nil
+        trim()
+        return true
+    }
+
     /// Fails every unconfirmed message whose deadline passed. While the broker blocks
     /// publishers (a resource alarm), the error says so. Deadlines grow with the window (one
     /// publish timeout per connection), so the scan stops at the first one still in time.

@@ -120,6 +120,10 @@ final class TaskPublisher: Sendable {
             return ConveyorError(.invalidConfiguration, "broker refused to declare '\(queue)': \(error.message)")
         case .closed:
             return ConveyorError(.closed, error.message)
+        case .messageTooLarge:
+            return ConveyorError(.messageTooLarge, error.message)
+        case .invalidMessage:
+            return ConveyorError(.invalidMessage, error.message)
         default:
             return ConveyorError(.brokerUnavailable, "broker unavailable: \(error.message)")
         }

@@ -30,6 +30,13 @@ extension Worker {
     /// ETA (into the delay cascade), expiry, unknown tasks. Waits for nothing, so a batch is
     /// prepared at once; whatever has to wait or do I/O is handed back to do on its own.
     func prepare(_ delivery: Delivery) -> Preparation {
+        // Headers that leave no room for the worker's own could be neither retried nor
+        // dead-lettered whole: refused before anything runs.
+        let budget = client.publisher.connection.publishLimits.propertiesBudget
+        guard DeadLetterCopy.fits(delivery.properties, budget: budget) else {
+            let reason = DeadLetterCopy.headersTooLarge(size: delivery.properties.encodedSize, budget: budget)
+            return .settle { await self.reject(delivery, reason: reason) }
+        }
         let message: TaskMessage
         switch TaskMessage.decode(properties: delivery.properties, body: delivery.body, maxBodySize: configuration.maxMessageSize) {
         case let .failure(reason):
@@ -273,6 +280,17 @@ extension Worker {
         guard await persist(meta, delivery: delivery) != nil else { return }
         do {
             try await client.publish(next, queue: delivery.queue)
+        } catch let error as ConveyorError where error.code == .messageTooLarge || error.code == .invalidMessage {
+            // A retry copy that can never be published: the failure is final, not requeued to
+            // run (and fail to retry) again forever.
+            log(.error, "retry cannot be published; task failed", id: message.id, task: message.task, ["error": "\(error)"])
+            let reason = error.code == .messageTooLarge
+                ? RejectionReason(code: "headers-too-large", detail: "its retry could not be published: \(error.message)")
+                : RejectionReason.invalidHeader("id", "makes its retry unpublishable: \(error.message)")
+            await deadLetter(delivery, reason: reason) {
+                await self.storeFailure(message, delivery: delivery, info: info, runtime: runtime)
+            }
+            return
         } catch {
             log(.error, "retry not published; task requeued", id: message.id, task: message.task, ["error": "\(error)"])
             stats.record(\.requeued)
@@ -355,6 +373,10 @@ extension Worker {
             stats.record(\.delayed)
             log(.info, "task delayed", id: message.id, task: message.task, ["eta": "\(message.eta.map(ISO8601.format) ?? "")"])
             consumer.ack(delivery)
+        } catch let error as AMQPError where error.code == .messageTooLarge || error.code == .invalidMessage {
+            // It can never be sent into the cascade: dead-lettered rather than requeued forever.
+            await reject(delivery, reason: RejectionReason(code: error.code == .messageTooLarge ? "headers-too-large" : "invalid-header",
+                                                           detail: "cannot be delayed until its ETA: \(error.message)"))
         } catch {
             log(.warning, "task delay failed; requeued", id: message.id, task: message.task, ["error": "\(error)"])
             requeueLater(delivery)
@@ -396,8 +418,9 @@ extension Worker {
         guard logger.logLevel <= level else { return }
         var metadata = extra
         metadata.reserveCapacity(extra.count + 2)
-        metadata["task"] = .string(task)
-        metadata["id"] = .string(id)
+        // Capped: a message may carry a 100 KB task name, and every line about it would repeat it.
+        metadata["task"] = .string(task.cappedUTF8(256))
+        metadata["id"] = .string(id.cappedUTF8(256))
         logger.log(level: level, Logger.Message(stringLiteral: event), metadata: metadata)
     }
 }

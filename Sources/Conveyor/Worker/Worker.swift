@@ -47,9 +47,21 @@ public final class Worker: Sendable {
     static let maxBatch = 64
     /// What ETAs and expiry are checked against, and near ETAs waited for with.
     let clock: any WallClock
+    /// How long a cold shutdown still waits for deliveries in hand (a dead letter being
+    /// published, a result being stored) before the worker stops without them; closing the
+    /// connections then hands their messages back to the broker.
+    static let abandonAfter = 1.5
+    /// How long stopping waits for the connections to close. A broker that stopped answering
+    /// (or an I/O thread blocked in a connect) must not hold the process: the broker hands back
+    /// what was not acknowledged when the socket goes, as after a crash. With `abandonAfter`,
+    /// a shutdown ends within the grace period plus 5 s whatever a publish is doing.
+    static let closeWithin = 2.0
     private let control = Mutex(Control())
     /// Whether the fleet's control channel is subscribed (revoke with terminate reaches this worker).
     private let controlListening = Mutex(false)
+    /// Settled with true when the intake and everything in hand finished, with false once a
+    /// cold shutdown has waited `abandonAfter`: whichever comes first ends `run`'s drain.
+    private let drainRace = FirstOutcome<Bool, Never>()
 
     /// - Parameters:
     ///   - configuration: broker and result store; defaults to the environment.
@@ -109,14 +121,12 @@ public final class Worker: Sendable {
         let heartbeat = Task { await self.heartbeatLoop() }
         // Not awaited: intake must not wait for Redis. The subscriber keeps trying by itself.
         let controlListener = listenForControl()
-        await intake()
-        await slots.drained()
-        await results.drained()
+        await drainWithinBound()
         heartbeat.cancel()
         // Before finish() deletes the key, so a late beat cannot bring it back.
         await heartbeat.value
         await controlListener?.close()
-        await finish()
+        await finishWithinBound()
     }
 
     /// Declares the delay cascade, work queues and dead-letter queues, retrying while the broker
@@ -168,6 +178,43 @@ public final class Worker: Sendable {
                 continue
             }
             Task { await self.handle(batch) }
+        }
+    }
+
+    /// Runs the intake to its end and waits for every slot and pending result, but no longer
+    /// than `abandonAfter` into a cold shutdown: a delivery stuck publishing or storing must
+    /// not keep the process alive past its grace period.
+    private func drainWithinBound() async {
+        let race = drainRace
+        Task {
+            await self.intake()
+            await self.slots.drained()
+            await self.results.drained()
+            race.settle(.success(true))
+        }
+        let finished = await withCheckedContinuation { race.attach($0) }
+        if !finished {
+            logger.warning("shutdown: stopped waiting for deliveries still publishing or storing; the broker delivers them again",
+                           metadata: ["waited": "\(Self.abandonAfter)"])
+        }
+    }
+
+    /// `finish`, but no longer than `closeWithin`.
+    private func finishWithinBound() async {
+        let race = FirstOutcome<Bool, Never>()
+        Task {
+            await self.finish()
+            race.settle(.success(true))
+        }
+        let timer = Task {
+            try? await Task.sleep(for: .sleeping(seconds: Self.closeWithin))
+            race.settle(.success(false))
+        }
+        let closed = await withCheckedContinuation { race.attach($0) }
+        timer.cancel()
+        if !closed {
+            logger.warning("shutdown: connections did not close in time; the broker requeues what was not acknowledged",
+                           metadata: ["waited": "\(Self.closeWithin)"])
         }
     }
 
@@ -235,6 +282,13 @@ public final class Worker: Sendable {
         if mode == .cold {
             logger.warning("cold shutdown: cancelling running tasks", metadata: ["running": "\(running.count)"])
             running.forEach { $0.cancel() }
+            if previous != .cold {
+                let race = drainRace
+                Task {
+                    try? await Task.sleep(for: .sleeping(seconds: Self.abandonAfter))
+                    race.settle(.success(false))
+                }
+            }
         }
         guard previous == nil else { return }
         logger.info("warm shutdown: no new tasks; waiting for running ones", metadata: [
@@ -243,6 +297,10 @@ public final class Worker: Sendable {
         Task {
             try? await self.consumer.cancelConsumers(timeout: 10)
             self.inbox.finish()
+        }
+        // Counted from the request, not from the consumers' cancel, which waits for a broker
+        // that may be gone.
+        Task {
             try? await Task.sleep(for: .sleeping(seconds: self.options.shutdownGracePeriod))
             if self.control.withLock({ $0.mode }) != .stopped { self.shutdown(.cold) }
         }
