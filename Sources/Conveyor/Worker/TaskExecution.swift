@@ -103,7 +103,8 @@ extension Worker {
         }
         if let admissions = try? await client.results.begin(entries, countTTL: options.startCountTTL, forgivenRequeues: forgivenRequeues) {
             for (runnable, admission) in zip(runnables, admissions) { start(runnable, admission: admission) }
-            for _ in admissions.count..<runnables.count { slots.release() }
+            // An answer longer than the batch (never expected) must not trap the range.
+            for _ in min(admissions.count, runnables.count)..<runnables.count { slots.release() }
             return
         }
         // One runnable's retries must not hold up the others.
