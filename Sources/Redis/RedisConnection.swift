@@ -44,15 +44,21 @@ public final class RedisConnection: Sendable {
         let commands: [[[UInt8]]]
         let deadline: Double
         let resume: @Sendable (Result<[RedisReply], RedisError>) -> Void
+        /// Whether the caller stopped waiting (it was cancelled): a request not yet written is
+        /// then dropped instead of sent.
+        let isAbandoned: @Sendable () -> Bool
 
-        init(commands: [[[UInt8]]], deadline: Double, resume: @escaping @Sendable (Result<[RedisReply], RedisError>) -> Void) {
+        init(commands: [[[UInt8]]], deadline: Double, isAbandoned: @escaping @Sendable () -> Bool = { false },
+             resume: @escaping @Sendable (Result<[RedisReply], RedisError>) -> Void) {
             self.commands = commands
             self.deadline = deadline
+            self.isAbandoned = isAbandoned
             self.resume = resume
         }
 
-        init(arguments: [[UInt8]], deadline: Double, resume: @escaping @Sendable (Result<RedisReply, RedisError>) -> Void) {
-            self.init(commands: [arguments], deadline: deadline) { result in
+        init(arguments: [[UInt8]], deadline: Double, isAbandoned: @escaping @Sendable () -> Bool = { false },
+             resume: @escaping @Sendable (Result<RedisReply, RedisError>) -> Void) {
+            self.init(commands: [arguments], deadline: deadline, isAbandoned: isAbandoned) { result in
                 resume(result.map { $0.first ?? .null })
             }
         }
@@ -134,27 +140,28 @@ public final class RedisConnection: Sendable {
     }
 
     /// Sends one command and returns error replies as values instead of throwing.
+    ///
+    /// Cancelling the caller ends the wait at once with `CancellationError`. A command not yet
+    /// written is then never sent; one already written still runs on the server (its outcome is
+    /// unknown to the caller) and its reply is read and dropped in order, so the connection
+    /// stays in step. A blocking command (`BLPOP`) keeps the server busy for this connection
+    /// until it returns, whoever waits for it.
     public func raw(_ arguments: [[UInt8]], timeout: Double? = nil) async throws -> RedisReply {
-        start()
-        let deadline = monotonicSeconds() + (timeout ?? configuration.queueTimeout)
-        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<RedisReply, Error>) in
-            submit(.request(Request(arguments: arguments, deadline: deadline) { result in
-                continuation.resume(with: result.mapError { $0 as Error })
-            }))
-        }
+        try await pipeline([arguments], timeout: timeout).first ?? .null
     }
 
     /// Sends commands back to back (one round trip) and returns their replies in order, error
-    /// replies included as values.
+    /// replies included as values. Cancelling the caller ends the wait as for `raw`.
     public func pipeline(_ commands: [[[UInt8]]], timeout: Double? = nil) async throws -> [RedisReply] {
         guard !commands.isEmpty else { return [] }
         start()
+        try Task.checkCancellation()
         let deadline = monotonicSeconds() + (timeout ?? configuration.queueTimeout)
-        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[RedisReply], Error>) in
-            submit(.request(Request(commands: commands, deadline: deadline) { result in
-                continuation.resume(with: result.mapError { $0 as Error })
-            }))
-        }
+        let outcome = FirstOutcome<[RedisReply], Error>()
+        submit(.request(Request(commands: commands, deadline: deadline, isAbandoned: { outcome.isSettled }) { result in
+            outcome.settle(result.mapError { $0 as Error })
+        }))
+        return try await outcome.value()
     }
 
     /// Sends one command without waiting; `completion` runs on the I/O thread.
@@ -214,6 +221,8 @@ final class RedisLoop: @unchecked Sendable {
         while onClose == nil {
             take()
             if context == nil {
+                // Nothing to connect for when every caller waiting has been cancelled.
+                waiting.removeAll { $0.isAbandoned() }
                 if waiting.isEmpty {
                     commands.sleep(timeoutMilliseconds: 250)
                     continue
@@ -296,8 +305,10 @@ final class RedisLoop: @unchecked Sendable {
             return
         }
         let count = min(configuration.maxPipeline, waiting.count)
-        let batch = Array(waiting.prefix(count))
+        // A request whose caller was cancelled before it was written is not sent at all.
+        let batch = waiting.prefix(count).filter { !$0.isAbandoned() }
         waiting.removeFirst(count)
+        guard !batch.isEmpty else { return }
         context.append(commands: batch.lazy.flatMap(\.commands))
         for (index, request) in batch.enumerated() {
             do {
