@@ -41,6 +41,7 @@ sanitize_tsan_mutex() {
   library=$toolchain/lib/swift/linux/libswiftSynchronization.so
   [ -r "$library" ] || die "no $library: ops/sanitizers/tsan_mutex.c expects Swift 6.3's Synchronization library there"
   exported=$(nm -D --defined-only "$library") || die "nm cannot read $library"
+  # shellcheck disable=SC2016 # Swift's mangled names begin with a literal '$'
   for symbol in '$s15Synchronization12_MutexHandleV9_lockSlowyys6UInt32VF' \
     '$s15Synchronization12_MutexHandleV12_tryLockSlowSbyF' '$s15Synchronization12_MutexHandleV11_unlockSlowyyF'; do
     grep -qF " $symbol" <<<"$exported" ||
