@@ -204,7 +204,10 @@ final class RedisLoop: @unchecked Sendable {
     private let report: @Sendable (ConnectionState, RedisError?) -> Void
     private var context: Context?
     private var waiting: Deque<RedisConnection.Request> = []
-    private var attempt = 0
+    private var pacing: ReconnectPacing
+    /// No connect before this (monotonic seconds): the backoff after a failed connect or a lost
+    /// connection, so a server that accepts and then drops us is not reconnected to in a loop.
+    private var retryAt = 0.0
     private var lastError: RedisError?
     private var onClose: (@Sendable () -> Void)?
 
@@ -214,6 +217,7 @@ final class RedisLoop: @unchecked Sendable {
         self.commands = commands
         self.logger = logger
         self.report = report
+        pacing = ReconnectPacing(backoff: configuration.reconnect)
     }
 
     func run() {
@@ -259,30 +263,43 @@ final class RedisLoop: @unchecked Sendable {
     }
 
     private func connect() {
+        waitForRetry()
+        guard onClose == nil, !waiting.isEmpty else { return }
         do {
             context = try Context(endpoint: configuration.endpoint)
-            if attempt > 0 { logger.info("redis reconnected", metadata: ["redis": "\(configuration.endpoint)"]) }
-            attempt = 0
+            if pacing.attempt > 0 { logger.info("redis reconnected", metadata: ["redis": "\(configuration.endpoint)"]) }
+            pacing.connected(at: monotonicSeconds())
             lastError = nil
             report(.connected, nil)
         } catch {
             let error = error as? RedisError ?? RedisError(.connectionFailed, "\(error)")
             lastError = error
-            let delay = configuration.reconnect.delay(attempt: attempt)
-            attempt += 1
-            if attempt == 1 || attempt % 10 == 0 {
+            let delay = backOff()
+            if pacing.attempt == 1 || pacing.attempt % 10 == 0 {
                 logger.warning("redis connection failed", metadata: ["redis": "\(configuration.endpoint)", "reason": "\(error.message)",
-                                                                    "attempt": "\(attempt)"])
+                                                                    "attempt": "\(pacing.attempt)"])
             }
-            report(.reconnecting(attempt: attempt, retryIn: delay, reason: error.message), error)
-            let until = monotonicSeconds() + delay
-            while onClose == nil {
-                let now = monotonicSeconds()
-                expire(now: now)
-                if now >= until { break }
-                commands.sleep(timeoutMilliseconds: Int32(min(250, max(1, (until - now) * 1000))))
-                take()
-            }
+            report(.reconnecting(attempt: pacing.attempt, retryIn: delay, reason: error.message), error)
+        }
+    }
+
+    /// Counts a failure and sets when the next connect may start. - Returns: the wait, seconds.
+    private func backOff() -> Double {
+        let now = monotonicSeconds()
+        let delay = pacing.failed(at: now)
+        retryAt = now + delay
+        return delay
+    }
+
+    /// Until `retryAt`, keeps answering callers: takes commands, fails those past their deadline.
+    private func waitForRetry() {
+        while onClose == nil {
+            let now = monotonicSeconds()
+            expire(now: now)
+            waiting.removeAll { $0.isAbandoned() }
+            if now >= retryAt || waiting.isEmpty { return }
+            commands.sleep(timeoutMilliseconds: Int32(min(250, max(1, (retryAt - now) * 1000))))
+            take()
         }
     }
 
@@ -301,7 +318,8 @@ final class RedisLoop: @unchecked Sendable {
             // Found dead before anything was sent: reconnect and send there; nothing is ambiguous.
             logger.info("redis connection found closed; reconnecting", metadata: ["redis": "\(configuration.endpoint)"])
             self.context = nil
-            report(.reconnecting(attempt: 0, retryIn: 0, reason: "connection closed by server"), nil)
+            let delay = backOff()
+            report(.reconnecting(attempt: pacing.attempt, retryIn: delay, reason: "connection closed by server"), nil)
             return
         }
         let count = min(configuration.maxPipeline, waiting.count)
@@ -323,7 +341,8 @@ final class RedisLoop: @unchecked Sendable {
                 for unanswered in batch[index...] { unanswered.resume(.failure(lost)) }
                 self.context = nil
                 lastError = error
-                report(.reconnecting(attempt: 0, retryIn: 0, reason: error.message), error)
+                let delay = backOff()
+                report(.reconnecting(attempt: pacing.attempt, retryIn: delay, reason: error.message), error)
                 return
             }
         }

@@ -108,7 +108,6 @@ final class SubscriberLoop: @unchecked Sendable {
     private let endpoint: RedisEndpoint
     private let commands: CommandQueue<RedisSubscriber.Command>
     private let logger: Logger
-    private let reconnect: Backoff
     private let onMessage: @Sendable (String, [UInt8]) -> Void
     private let onReconnect: @Sendable () -> Void
     private let report: @Sendable (ConnectionState) -> Void
@@ -116,7 +115,9 @@ final class SubscriberLoop: @unchecked Sendable {
     private var channels: Set<String> = []
     /// Subscriptions waiting for Redis' confirmation, by channel.
     private var confirming: [String: [@Sendable (Result<Void, RedisError>) -> Void]] = [:]
-    private var attempt = 0
+    private var pacing: ReconnectPacing
+    /// No connect before this (monotonic seconds): after a failed connect or a lost connection.
+    private var retryAt = 0.0
     private var everConnected = false
     private var onClose: (@Sendable () -> Void)?
 
@@ -127,9 +128,9 @@ final class SubscriberLoop: @unchecked Sendable {
         self.endpoint = endpoint
         self.commands = commands
         self.logger = logger
-        self.reconnect = reconnect
         self.onMessage = onMessage
         self.onReconnect = onReconnect
+        pacing = ReconnectPacing(backoff: reconnect)
     }
 
     func run() {
@@ -148,7 +149,8 @@ final class SubscriberLoop: @unchecked Sendable {
                 let error = error as? RedisError ?? RedisError(.connectionLost, "\(error)")
                 logger.warning("redis subscriber connection lost", metadata: ["redis": "\(endpoint)", "reason": "\(error.message)"])
                 context = nil
-                report(.reconnecting(attempt: 0, retryIn: 0, reason: error.message))
+                let delay = backOff()
+                report(.reconnecting(attempt: pacing.attempt, retryIn: delay, reason: error.message))
             }
         }
         let closed = RedisError(.closed, "subscriber closed")
@@ -166,10 +168,12 @@ final class SubscriberLoop: @unchecked Sendable {
     }
 
     private func connect() {
+        waitForRetry()
+        guard onClose == nil else { return }
         do {
             let context = try Context(endpoint: endpoint)
             self.context = context
-            attempt = 0
+            pacing.connected(at: monotonicSeconds())
             if !channels.isEmpty {
                 // Every channel, including those whose confirmation we still wait for.
                 for chunk in Array(channels).chunked(into: 256) {
@@ -183,26 +187,36 @@ final class SubscriberLoop: @unchecked Sendable {
         } catch {
             context = nil
             let error = error as? RedisError ?? RedisError(.connectionFailed, "\(error)")
-            let delay = reconnect.delay(attempt: attempt)
-            attempt += 1
-            if attempt == 1 || attempt % 10 == 0 {
+            let delay = backOff()
+            if pacing.attempt == 1 || pacing.attempt % 10 == 0 {
                 logger.warning("redis subscriber cannot connect", metadata: ["redis": "\(endpoint)", "reason": "\(error.message)"])
             }
-            report(.reconnecting(attempt: attempt, retryIn: delay, reason: error.message))
-            let until = monotonicSeconds() + delay
-            while onClose == nil, monotonicSeconds() < until {
-                commands.sleep(timeoutMilliseconds: Int32(max(1, min(250, (until - monotonicSeconds()) * 1000))))
-                for command in commands.takeAll() {
-                    switch command {
-                    case let .subscribe(channel, done):
-                        channels.insert(channel)
-                        confirming[channel, default: []].append(done)
-                    case let .unsubscribe(channel):
-                        channels.remove(channel)
-                        confirming[channel]?.forEach { $0(.failure(RedisError(.closed, "unsubscribed"))) }
-                        confirming[channel] = nil
-                    case let .close(done): onClose = done
-                    }
+            report(.reconnecting(attempt: pacing.attempt, retryIn: delay, reason: error.message))
+        }
+    }
+
+    /// Counts a failure and sets when the next connect may start. - Returns: the wait, seconds.
+    private func backOff() -> Double {
+        let now = monotonicSeconds()
+        let delay = pacing.failed(at: now)
+        retryAt = now + delay
+        return delay
+    }
+
+    /// Until `retryAt`, keeps taking commands: subscriptions wait for the next connection.
+    private func waitForRetry() {
+        while onClose == nil, monotonicSeconds() < retryAt {
+            commands.sleep(timeoutMilliseconds: Int32(max(1, min(250, (retryAt - monotonicSeconds()) * 1000))))
+            for command in commands.takeAll() {
+                switch command {
+                case let .subscribe(channel, done):
+                    channels.insert(channel)
+                    confirming[channel, default: []].append(done)
+                case let .unsubscribe(channel):
+                    channels.remove(channel)
+                    confirming[channel]?.forEach { $0(.failure(RedisError(.closed, "unsubscribed"))) }
+                    confirming[channel] = nil
+                case let .close(done): onClose = done
                 }
             }
         }

@@ -208,7 +208,18 @@ extension Worker {
 
     private func recordSuccess(_ message: TaskMessage, delivery: Delivery, value: JSON, ignoreResult: Bool, runtime: String) async {
         // Celery dispatches links and the chain before storing the result.
-        guard await dispatchCallbacks(of: message, value: value, delivery: delivery) else { return }
+        do {
+            try await dispatchCallbacks(of: message, value: value)
+        } catch let error as ConveyorError where error.code == .messageTooLarge || error.code == .invalidMessage {
+            // A follower that can never be published fails the task, as in Celery; requeueing it
+            // would run it again and again until poison detection stopped it.
+            await recordFailure(message, delivery: delivery, info: .from(error), runtime: runtime)
+            return
+        } catch {
+            log(.warning, "task requeued: a callback was not published", id: message.id, task: message.task)
+            requeueLater(delivery)
+            return
+        }
         if ignoreResult {
             succeeded(message.id, task: message.task, delivery: delivery, runtime: runtime)
             return
@@ -300,8 +311,7 @@ extension Worker {
             return
         } catch {
             log(.error, "retry not published; task requeued", id: message.id, task: message.task, ["error": "\(error)"])
-            stats.record(\.requeued)
-            consumer.reject(delivery, requeue: true)
+            requeueLater(delivery)
             return
         }
         stats.record(\.retried, task: message.task)
