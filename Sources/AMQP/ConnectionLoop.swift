@@ -189,10 +189,14 @@ final class ConnectionLoop: @unchecked Sendable {
         let heartbeat = session.negotiatedHeartbeat
         var tick = heartbeat > 0 ? min(250, Int32(heartbeat * 1000 / 4)) : 250
         // Wake in time to send the acknowledgements held back and the refused publishes due.
-        for deadline in [acks.nextDeadline, refused.retryAt].compactMap({ $0 }) {
-            tick = min(tick, Int32(max(0, min(Double(tick), ((deadline - monotonicSeconds()) * 1000).rounded(.up)))))
-        }
+        if let deadline = acks.nextDeadline { tick = Self.tick(tick, until: deadline) }
+        if let deadline = refused.retryAt { tick = Self.tick(tick, until: deadline) }
         commands.sleep(timeoutMilliseconds: tick, orReadable: session.socketDescriptor)
+    }
+
+    /// `tick` milliseconds, or fewer to wake at `deadline` (monotonic seconds).
+    private static func tick(_ tick: Int32, until deadline: Double) -> Int32 {
+        Int32(max(0, min(Double(tick), ((deadline - monotonicSeconds()) * 1000).rounded(.up))))
     }
 
     private func lose(_ error: AMQPError) {
