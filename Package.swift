@@ -66,7 +66,7 @@ let package = Package(
 
         // The demo's enqueuer: a few thousand tasks with a progress line.
         .executableTarget(name: "conveyor-demo", dependencies: [
-            "Conveyor",
+            "Conveyor", "CommandLineSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "ops/demo-enqueuer"),
@@ -80,7 +80,7 @@ let package = Package(
 
         // The side-by-side benchmark against Celery and the raw ceilings (ops/bench).
         .executableTarget(name: "conveyor-bench", dependencies: [
-            "Conveyor", "Redis", "IOSupport",
+            "Conveyor", "Redis", "IOSupport", "CommandLineSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),

@@ -5,16 +5,32 @@ import IOSupport
 /// `amqp://user:pass@host:port/vhost?heartbeat=30&connection_timeout=5`; an empty path or `/`
 /// means the default vhost `/` (as kombu reads it), `%2F` is `/`. For TLS:
 /// `amqps://…?cacertfile=PATH&certfile=PATH&keyfile=PATH&verify=true`.
+///
+/// User, password, virtual host and query values are percent-decoded by `PercentDecoding`: a
+/// `%` not followed by two hex digits is refused, never kept literally. Numbers are checked
+/// where they are read (`port` in `AMQPEndpoint.ports`, `heartbeat=` in
+/// `AMQPEndpoint.heartbeats`, `connection_timeout=` in `AMQPEndpoint.connectTimeouts`); the
+/// properties can be changed afterwards, and `AMQPConnection` checks them again with
+/// `validate()` before it uses them.
 public struct AMQPEndpoint: Sendable, Hashable, CustomStringConvertible {
+    /// Port numbers a URL or `port` may hold.
+    public static let ports = 1...65535
+    /// Heartbeats the broker can be offered, seconds: AMQP 0-9-1 carries them as a 16-bit number.
+    public static let heartbeats = 0...65535
+    /// Connect timeouts accepted, seconds: above 0, at most a day.
+    public static let connectTimeouts = 0.001...86_400.0
+
     public var tls: Bool
     public var host: String
+    /// TCP port, in `AMQPEndpoint.ports`.
     public var port: Int
     public var user: String
     public var password: String
     public var vhost: String
-    /// Heartbeat in seconds proposed to the broker (0 turns heartbeats off).
+    /// Heartbeat in seconds proposed to the broker (0 turns heartbeats off), in
+    /// `AMQPEndpoint.heartbeats`.
     public var heartbeat: Int
-    /// TCP + TLS connect timeout, seconds.
+    /// TCP + TLS connect timeout, seconds, in `AMQPEndpoint.connectTimeouts`.
     public var connectTimeout: Double
     public var caCertFile: String?
     public var certFile: String?
@@ -22,7 +38,8 @@ public struct AMQPEndpoint: Sendable, Hashable, CustomStringConvertible {
     /// Verify the broker's certificate and host name (TLS only). On unless `verify=false`.
     public var verifyPeer: Bool
 
-    /// Parses one URL. Throws `AMQPError.Code.invalidURL` with the reason.
+    /// Parses one URL. Throws `AMQPError.Code.invalidURL` with the reason (never quoting the
+    /// password): an unknown scheme, a bad escape, a port, heartbeat or timeout out of range.
     public init(url: String) throws {
         let redacted = AMQPEndpoint.redact(url)
         func invalid(_ why: String) -> AMQPError { AMQPError(.invalidURL, "invalid broker URL \(redacted): \(why)") }
@@ -55,12 +72,19 @@ public struct AMQPEndpoint: Sendable, Hashable, CustomStringConvertible {
         }
         user = "guest"
         password = "guest"
+        func decoded(_ text: Substring, _ part: String) throws -> String {
+            do {
+                return try PercentDecoding.decode(text)
+            } catch {
+                throw invalid("bad percent-encoding in \(part): \(error)")
+            }
+        }
         if let userInfo {
             if let colon = userInfo.firstIndex(of: ":") {
-                user = try percentDecode(userInfo[..<colon]) ?? { throw invalid("bad percent-encoding in user") }()
-                password = try percentDecode(userInfo[userInfo.index(after: colon)...]) ?? { throw invalid("bad percent-encoding in password") }()
+                user = try decoded(userInfo[..<colon], "user")
+                password = try decoded(userInfo[userInfo.index(after: colon)...], "password")
             } else {
-                user = try percentDecode(userInfo) ?? { throw invalid("bad percent-encoding in user") }()
+                user = try decoded(userInfo, "user")
             }
         }
         var hostPart = rest
@@ -76,13 +100,13 @@ public struct AMQPEndpoint: Sendable, Hashable, CustomStringConvertible {
         }
         host = hostPart.isEmpty ? "localhost" : String(hostPart)
         if let portPart, !portPart.isEmpty {
-            guard let p = Int(portPart), (1...65535).contains(p) else { throw invalid("the port is not a number in 1...65535") }
+            guard let p = Int(portPart), AMQPEndpoint.ports.contains(p) else { throw invalid("the port is not a number in 1...65535") }
             port = p
         } else {
             port = tls ? 5671 : 5672
         }
         if let path, !path.isEmpty {
-            vhost = try percentDecode(path) ?? { throw invalid("bad percent-encoding in virtual host") }()
+            vhost = try decoded(path, "virtual host")
         } else {
             vhost = "/"
         }
@@ -90,22 +114,44 @@ public struct AMQPEndpoint: Sendable, Hashable, CustomStringConvertible {
         connectTimeout = 5
         verifyPeer = true
         for pair in query.split(separator: "&") where !pair.isEmpty {
-            let parts = pair.split(separator: "=", maxSplits: 1)
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let key = String(parts[0])
-            let value = parts.count > 1 ? (percentDecode(parts[1]) ?? "") : ""
+            // Decoded only for the options read here: kombu's others are ignored whatever they hold.
+            // Values are not quoted in errors: in a malformed URL they may hold part of a password.
+            let value = { () throws in parts.count > 1 ? try decoded(parts[1], "the value of \(key)") : "" }
             switch key {
             case "heartbeat":
-                guard let v = Int(value), v >= 0 else { throw invalid("heartbeat must be a whole number of seconds") }
+                guard let v = Int(try value()), AMQPEndpoint.heartbeats.contains(v) else {
+                    throw invalid("heartbeat must be whole seconds in 0...65535 (0 turns heartbeats off)")
+                }
                 heartbeat = v
             case "connection_timeout", "connect_timeout":
-                guard let v = Double(value), v > 0, v <= 86_400 else { throw invalid("\(key) must be a number of seconds in (0, 86400]") }
+                guard let v = Double(try value()), AMQPEndpoint.connectTimeouts.contains(v) else {
+                    throw invalid("\(key) must be seconds in 0.001...86400")
+                }
                 connectTimeout = v
-            case "cacertfile": caCertFile = value
-            case "certfile": certFile = value
-            case "keyfile": keyFile = value
-            case "verify": verifyPeer = !(value == "false" || value == "0" || value == "no")
-            default: break  // kombu-specific options we do not use are ignored, as kombu ignores ours
+            case "cacertfile": caCertFile = try value()
+            case "certfile": certFile = try value()
+            case "keyfile": keyFile = try value()
+            case "verify": verifyPeer = !["false", "0", "no"].contains(try value())
+            default: break
             }
+        }
+    }
+
+    /// Checks what may have been changed since parsing: `port`, `heartbeat` and
+    /// `connectTimeout` in their ranges (`ports`, `heartbeats`, `connectTimeouts`), a host.
+    /// `AMQPConnection.init` calls it, so no number reaches rabbitmq-c unchecked.
+    /// - Throws: `AMQPError.Code.invalidURL` naming the property and its range.
+    public func validate() throws {
+        func invalid(_ why: String) -> AMQPError { AMQPError(.invalidURL, "broker endpoint \(self): \(why)") }
+        guard !host.isEmpty else { throw invalid("the host is empty") }
+        guard AMQPEndpoint.ports.contains(port) else { throw invalid("port must be in 1...65535, not \(port)") }
+        guard AMQPEndpoint.heartbeats.contains(heartbeat) else {
+            throw invalid("heartbeat must be whole seconds in 0...65535 (0 turns heartbeats off), not \(heartbeat)")
+        }
+        guard AMQPEndpoint.connectTimeouts.contains(connectTimeout) else {
+            throw invalid("connectTimeout must be seconds in 0.001...86400, not \(connectTimeout)")
         }
     }
 
@@ -131,30 +177,6 @@ public struct AMQPEndpoint: Sendable, Hashable, CustomStringConvertible {
 
 private func percentEncodeVhost(_ vhost: String) -> String {
     vhost == "/" ? "%2F" : vhost.replacingAll("/", with: "%2F")
-}
-
-/// Decodes `%XX` escapes; nil when an escape is malformed or the result is not UTF-8.
-func percentDecode<S: StringProtocol>(_ text: S) -> String? {
-    var bytes: [UInt8] = []
-    var iterator = text.utf8.makeIterator()
-    while let byte = iterator.next() {
-        if byte == UInt8(ascii: "%") {
-            guard let h = iterator.next(), let l = iterator.next(), let hi = hexValue(h), let lo = hexValue(l) else { return nil }
-            bytes.append(hi << 4 | lo)
-        } else {
-            bytes.append(byte)
-        }
-    }
-    return String(validating: bytes, as: UTF8.self)
-}
-
-private func hexValue(_ c: UInt8) -> UInt8? {
-    switch c {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-    default: return nil
-    }
 }
 
 extension String {

@@ -6,6 +6,7 @@ public struct AMQPError: Error, Sendable, CustomStringConvertible {
             case invalidURL, connectionFailed, loginRefused, connectionLost, channelClosed
             case notFound, preconditionFailed, accessRefused, resourceLocked
             case unroutable, nacked, confirmTimeout, timeout, blocked, closed, protocolError
+            case messageTooLarge, invalidMessage
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -42,6 +43,13 @@ public struct AMQPError: Error, Sendable, CustomStringConvertible {
         public static let closed = Code(.closed)
         /// The peer sent something rabbitmq-c could not make sense of.
         public static let protocolError = Code(.protocolError)
+        /// This message can never be sent as it is: its properties do not fit in one frame of
+        /// the negotiated size, or its body is larger than the broker accepts. Only this publish
+        /// fails; the connection and every other message are unaffected.
+        public static let messageTooLarge = Code(.messageTooLarge)
+        /// This message cannot be encoded (a short string or header name over 255 bytes). Only
+        /// this publish fails.
+        public static let invalidMessage = Code(.invalidMessage)
 
         public var description: String { base.rawValue }
     }

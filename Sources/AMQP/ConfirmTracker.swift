@@ -77,8 +77,9 @@ final class ConfirmTracker {
                 firstTag += 1
             }
         } else {
+            // The tag comes from the broker: compared before it becomes an index, so no tag can trap.
+            guard tag - firstTag < UInt64(window.count) else { return outcome }
             let index = Int(tag - firstTag)
-            guard index < window.count else { return outcome }
             resolve(window[index], acknowledged: acknowledged, into: &outcome)
             window[index] = nil
         }
@@ -97,6 +98,19 @@ final class ConfirmTracker {
         if let match, let match {
             match.returned = error
         }
+    }
+
+    /// Fails the oldest unconfirmed message that `matches`, with `error`, so it is not sent
+    /// again after the reconnect. - Returns: whether one matched.
+    @discardableResult
+    func refuse(_ error: AMQPError, where matches: (OutgoingMessage) -> Bool) -> Bool {
+        guard let index = window.firstIndex(where: { $0.map { matches($0.message) } ?? false }), let pending = window[index] else {
+            return false
+        }
+        pending.finish(.failure(error))
+        window[index] = nil
+        trim()
+        return true
     }
 
     /// Fails every unconfirmed message whose deadline passed. While the broker blocks

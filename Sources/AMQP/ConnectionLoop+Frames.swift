@@ -52,6 +52,9 @@ extension ConnectionLoop {
             let close = method.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
             let text = close.reply_text.string
             session.acknowledgeChannelClose(frame.channel)
+            if let refusal = PublishRefusal(replyCode: close.reply_code, text: text, classId: close.class_id, methodId: close.method_id) {
+                refuse(refusal, channel: frame.channel)
+            }
             throw AMQPError(Session.code(forReply: close.reply_code), "broker closed channel \(frame.channel): \(text)",
                             replyCode: close.reply_code)
         case Method.connectionClose:

@@ -21,17 +21,22 @@ final class ConnectionLoop: @unchecked Sendable {
     let configuration: AMQPConnection.Configuration
     private let commands: CommandQueue<Command>
     private let report: @Sendable (ConnectionState, AMQPError?, UInt64) -> Void
+    private let reportLimits: @Sendable (PublishLimits) -> Void
     let logger: Logger
 
     var session: Session?
     var generation: UInt64 = 0
     private var endpointIndex = 0
-    private var attempt = 0
+    private var pacing: ReconnectPacing
+    /// No connect before this (monotonic seconds): the backoff after a failed connect or a lost connection.
+    private var reconnectAt = 0.0
     private var lastError: AMQPError?
     private var closing: Completion<Void>?
     var blocked = false
 
     private var outbox: Deque<PendingPublish> = []
+    /// What one publish may carry: the frame size negotiated, the broker's largest body.
+    private var limits: PublishLimits
     /// Confirms of the channel publishes go out on now.
     var confirms = ConfirmTracker()
     /// Where publishes go out: the main channel, until the broker refuses one there.
@@ -51,11 +56,15 @@ final class ConnectionLoop: @unchecked Sendable {
     private var deferred: Deque<Command> = []
 
     init(configuration: AMQPConnection.Configuration, commands: CommandQueue<Command>, logger: Logger,
+         reportLimits: @escaping @Sendable (PublishLimits) -> Void = { _ in },
          report: @escaping @Sendable (ConnectionState, AMQPError?, UInt64) -> Void) {
         self.configuration = configuration
         self.commands = commands
         self.logger = logger
         self.report = report
+        self.reportLimits = reportLimits
+        pacing = ReconnectPacing(backoff: configuration.reconnect)
+        limits = PublishLimits(maxBodySize: configuration.maxBodySize)
         refused = RefusedPublishes(backoff: configuration.refusedRetry)
     }
 
@@ -63,7 +72,8 @@ final class ConnectionLoop: @unchecked Sendable {
         report(.connecting, nil, 0)
         while closing == nil {
             if session == nil {
-                connectOrWait()
+                waitToReconnect()
+                if closing == nil { connectOrWait() }
             } else {
                 turn()
             }
@@ -89,7 +99,10 @@ final class ConnectionLoop: @unchecked Sendable {
             generation += 1
             acks.reset()
             settlements.removeAll()
-            attempt = 0
+            // Not a reset of the backoff: only a connection that stays up earns that.
+            pacing.connected(at: monotonicSeconds())
+            limits.frameMax = session.frameMax
+            reportLimits(limits)
             blocked = false
             lastError = nil
             logger.info("amqp connected", metadata: ["broker": "\(endpoint)", "connection": "\(configuration.name)",
@@ -124,20 +137,25 @@ final class ConnectionLoop: @unchecked Sendable {
     private func fail(_ error: AMQPError, endpoint: AMQPEndpoint) {
         lastError = error
         endpointIndex += 1
-        let delay = configuration.reconnect.delay(attempt: attempt)
-        attempt += 1
+        let now = monotonicSeconds()
+        let delay = pacing.failed(at: now)
+        reconnectAt = now + delay
+        let attempt = pacing.attempt
         if attempt == 1 || attempt % 10 == 0 {
             logger.warning("amqp connection failed", metadata: ["broker": "\(endpoint)", "reason": "\(error.message)",
                                                                "attempt": "\(attempt)", "retry_in": "\(delay)"])
         }
         report(.reconnecting(attempt: attempt, retryIn: delay, reason: error.message), error, generation)
-        // Wait for the backoff, but keep answering callers: expire what is overdue, honour close.
-        let until = monotonicSeconds() + delay
+    }
+
+    /// Waits out the backoff before the next connect, but keeps answering callers: expires
+    /// what is overdue, honours close.
+    private func waitToReconnect() {
         while closing == nil {
             let now = monotonicSeconds()
             drainWhileDisconnected(now: now)
-            if now >= until || closing != nil { break }
-            commands.sleep(timeoutMilliseconds: Int32(min(250, max(1, (until - now) * 1000))))
+            if now >= reconnectAt || closing != nil { break }
+            commands.sleep(timeoutMilliseconds: Int32(min(250, max(1, (reconnectAt - now) * 1000))))
         }
     }
 
@@ -200,7 +218,13 @@ final class ConnectionLoop: @unchecked Sendable {
     }
 
     private func lose(_ error: AMQPError) {
-        logger.warning("amqp connection lost", metadata: ["connection": "\(configuration.name)", "reason": "\(error.message)"])
+        let now = monotonicSeconds()
+        // Backed off like a failed connect: a connection that dies right after each connect
+        // must not be reconnected in a tight loop.
+        let delay = pacing.failed(at: now)
+        reconnectAt = now + delay
+        logger.warning("amqp connection lost", metadata: ["connection": "\(configuration.name)", "reason": "\(error.message)",
+                                                         "attempt": "\(pacing.attempt)", "retry_in": "\(delay)"])
         session?.abandon()
         session = nil
         lastError = error
@@ -208,7 +232,20 @@ final class ConnectionLoop: @unchecked Sendable {
         // (stopping, or cut off) is the least likely to take a new one.
         endpointIndex += 1
         for pending in takeUnconfirmed().reversed() { outbox.prepend(pending) }
-        report(.reconnecting(attempt: 0, retryIn: 0, reason: error.message), error, generation)
+        report(.reconnecting(attempt: pacing.attempt, retryIn: delay, reason: error.message), error, generation)
+    }
+
+    /// Fails the message a broker's publish refusal on `channel` was about, so it is not sent
+    /// again, and remembers a body limit the broker stated.
+    func refuse(_ refusal: PublishRefusal, channel: UInt16) {
+        if let limit = refusal.maxBodySize, limit < limits.maxBodySize {
+            limits.maxBodySize = limit
+            reportLimits(limits)
+        }
+        if confirmTracker(for: channel)?.refuse(refusal.error, where: refusal.matches) == true {
+            logger.warning("amqp publish refused by broker", metadata: ["connection": "\(configuration.name)",
+                                                                       "reason": "\(refusal.error.message)"])
+        }
     }
 
     /// Sends this turn's acknowledgements and rejections in as few frames as possible; with
@@ -239,7 +276,17 @@ final class ConnectionLoop: @unchecked Sendable {
     private func flushOutbox(_ session: Session) throws {
         guard !blocked else { return }
         while let pending = outbox.first {
-            try session.publish(pending.message, channel: publishChannel)
+            do {
+                try session.publish(pending.message, channel: publishChannel, limits: limits)
+            } catch let error as AMQPError where error.code == .messageTooLarge || error.code == .invalidMessage {
+                // About this message, not the connection: it fails alone and is never tried again.
+                outbox.removeFirst()
+                pending.finish(.failure(error))
+                logger.debug("amqp publish refused", metadata: ["connection": "\(configuration.name)", "reason": "\(error.message)"])
+                // rabbitmq-c found it unencodable only after writing half of it: the rest go out on a new connection.
+                guard session.isOpen else { throw AMQPError(.connectionLost, "\(error.message)") }
+                continue
+            }
             outbox.removeFirst()
             if configuration.confirms {
                 confirms.sent(pending)

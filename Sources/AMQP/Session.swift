@@ -49,6 +49,9 @@ final class Session {
     deinit {
         if isOpen {
             // Best effort; the broker requeues unacked deliveries when the socket closes anyway.
+            // Brief, so a broker that stopped answering cannot hold a shutdown for the full RPC timeout.
+            var brief = timeoutValue(seconds: 1)
+            _ = amqp_set_rpc_timeout(state, &brief)
             _ = amqp_connection_close(state, 200)
         }
         amqp_destroy_connection(state)
@@ -219,8 +222,17 @@ final class Session {
         try check(amqp_get_rpc_reply(state), "basic.cancel \(tag)", channel: channel)
     }
 
+    /// The frame size the broker agreed to at login.
+    var frameMax: Int { Int(amqp_get_frame_max(state)) }
+
     /// Writes one message to the socket (not yet confirmed).
-    func publish(_ message: OutgoingMessage, channel: UInt16) throws {
+    ///
+    /// A message that can never be published under `limits` throws `messageTooLarge` or
+    /// `invalidMessage` before anything is written, and the session stays usable. Should
+    /// rabbitmq-c still fail to encode it, the session is dead (see below) but the error names
+    /// the message all the same, so the caller fails it rather than sending it again.
+    func publish(_ message: OutgoingMessage, channel: UInt16, limits: PublishLimits) throws {
+        try limits.check(message)
         let status = CArena.with(blockSize: 2048) { arena in
             var properties = message.properties.cProperties(in: arena)
             return message.body.withUnsafeBytes { body -> Int32 in
@@ -228,6 +240,14 @@ final class Session {
                 return amqp_basic_publish(state, channel, arena.bytes(message.exchange), arena.bytes(message.routingKey),
                                           message.mandatory ? 1 : 0, 0, &properties, bytes)
             }
+        }
+        if status == AMQP_STATUS_TABLE_TOO_BIG.rawValue || status == AMQP_STATUS_BAD_AMQP_DATA.rawValue {
+            // rabbitmq-c sends the basic.publish method frame before it encodes the content
+            // header; the broker now waits for a header that will never come and closes the
+            // connection (505 UNEXPECTED_FRAME) at our next frame. Measured with rabbitmq-c 0.11.
+            isOpen = false
+            let code: AMQPError.Code = status == AMQP_STATUS_TABLE_TOO_BIG.rawValue ? .messageTooLarge : .invalidMessage
+            throw AMQPError(code, "basic.publish to '\(message.routingKey)': \(statusText(status)); connection abandoned (\(endpoint))")
         }
         try checkStatus(status, "basic.publish")
     }

@@ -4,23 +4,59 @@ import IOSupport
 /// `unix:///path/to/socket?db=N`.
 ///
 /// hiredis 0.14 has no TLS, so `rediss://` is refused with a clear error.
+///
+/// User and password (in the user info or `?password=`) are percent-decoded by
+/// `PercentDecoding`, as broker URLs are: a `%` not followed by two hex digits is refused.
+/// Numbers are checked where they are read (port in `RedisEndpoint.ports`, the database in
+/// `RedisEndpoint.databases`, `socket_connect_timeout=`/`socket_timeout=` in
+/// `RedisEndpoint.timeouts`); the properties can be changed afterwards, and `RedisConnection`
+/// and `RedisSubscriber` check them again with `validate()` before they use them.
 public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
+    /// Port numbers a URL or `port` may hold.
+    public static let ports = 1...65535
+    /// Database numbers a URL or `database` may hold (Redis numbers them with a C `int`).
+    public static let databases = 0...Int(Int32.max)
+    /// Connect and command timeouts accepted, seconds: above 0, at most a day.
+    public static let timeouts = 0.001...86_400.0
+
     public var host: String
+    /// TCP port, in `RedisEndpoint.ports`.
     public var port: Int
     /// A Unix socket path, used instead of host and port when set.
     public var socketPath: String?
     public var user: String?
     public var password: String?
+    /// The database `SELECT`ed after connecting, in `RedisEndpoint.databases`.
     public var database: Int
-    /// Connect timeout, seconds.
+    /// Connect timeout, seconds, in `RedisEndpoint.timeouts`.
     public var connectTimeout: Double
-    /// Read/write timeout for every command, seconds (re-applied after each reconnect).
+    /// Read/write timeout for every command, seconds (re-applied after each reconnect), in
+    /// `RedisEndpoint.timeouts`.
     public var commandTimeout: Double
 
-    /// Parses a URL; throws `RedisError.Code.invalidURL` with the reason.
+    /// Parses a URL; throws `RedisError.Code.invalidURL` with the reason (never quoting the
+    /// password): an unknown scheme, a bad escape, a port, database or timeout out of range.
     public init(url: String) throws {
         let redacted = RedisEndpoint.redact(url)
         func invalid(_ why: String) -> RedisError { RedisError(.invalidURL, "invalid Redis URL \(redacted): \(why)") }
+        func decoded(_ text: Substring, _ part: String) throws -> String {
+            do {
+                return try PercentDecoding.decode(text)
+            } catch {
+                throw invalid("bad percent-encoding in \(part): \(error)")
+            }
+        }
+        // Values are not quoted in errors: in a malformed URL they may hold part of a password.
+        func databaseNumber(_ text: Substring) throws -> Int {
+            guard let db = Int(text), RedisEndpoint.databases.contains(db) else {
+                throw invalid("the database must be a number in 0...2147483647")
+            }
+            return db
+        }
+        func timeout(_ text: Substring, _ key: Substring) throws -> Double {
+            guard let v = Double(text), RedisEndpoint.timeouts.contains(v) else { throw invalid("\(key) must be seconds in 0.001...86400") }
+            return v
+        }
         // Not a scheme word before "://" (it may hold a password): nothing of it is quoted.
         guard startsWithScheme(Substring(url)), let schemeEnd = url.range(of: "://") else { throw invalid("expected redis://host:port/db") }
         let scheme = url[..<schemeEnd.lowerBound].lowercased()
@@ -47,22 +83,21 @@ public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
                 rest = rest[rest.index(after: at)...]
                 if let colon = info.firstIndex(of: ":") {
                     let u = info[..<colon]
-                    user = u.isEmpty ? nil : Self.decode(u)
-                    password = Self.decode(info[info.index(after: colon)...])
+                    user = u.isEmpty ? nil : try decoded(u, "user")
+                    password = try decoded(info[info.index(after: colon)...], "password")
                 } else if !info.isEmpty {
-                    password = Self.decode(info)
+                    password = try decoded(info, "password")
                 }
             }
             if let colon = rest.lastIndex(of: ":") {
-                guard let p = Int(rest[rest.index(after: colon)...]), (1...65535).contains(p) else { throw invalid("bad port") }
+                guard let p = Int(rest[rest.index(after: colon)...]), RedisEndpoint.ports.contains(p) else {
+                    throw invalid("the port is not a number in 1...65535")
+                }
                 port = p
                 rest = rest[..<colon]
             }
             if !rest.isEmpty { host = String(rest) }
-            if !path.isEmpty {
-                guard let db = Int(path), db >= 0 else { throw invalid("the database is not a number") }
-                database = db
-            }
+            if !path.isEmpty { database = try databaseNumber(path) }
         case "unix", "redis+socket":
             guard !rest.isEmpty else { throw invalid("missing socket path") }
             socketPath = String(rest)
@@ -75,16 +110,10 @@ public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
             let parts = pair.split(separator: "=", maxSplits: 1)
             guard parts.count == 2 else { continue }
             switch parts[0] {
-            case "db":
-                guard let db = Int(parts[1]), db >= 0 else { throw invalid("db must be a number") }
-                database = db
-            case "password": password = Self.decode(parts[1])
-            case "socket_connect_timeout":
-                guard let v = Double(parts[1]), v > 0, v <= 86_400 else { throw invalid("socket_connect_timeout must be a number of seconds in (0, 86400]") }
-                connectTimeout = v
-            case "socket_timeout":
-                guard let v = Double(parts[1]), v > 0, v <= 86_400 else { throw invalid("socket_timeout must be a number of seconds in (0, 86400]") }
-                commandTimeout = v
+            case "db": database = try databaseNumber(parts[1])
+            case "password": password = try decoded(parts[1], "password")
+            case "socket_connect_timeout": connectTimeout = try timeout(parts[1], parts[0])
+            case "socket_timeout": commandTimeout = try timeout(parts[1], parts[0])
             default: break
             }
         }
@@ -97,22 +126,29 @@ public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
         return "redis://\(auth)\(host):\(port)/\(database)"
     }
 
+    /// Checks what may have been changed since parsing: `port`, `database` and the timeouts in
+    /// their ranges (`ports`, `databases`, `timeouts`), a host or socket path.
+    /// `RedisConnection` and `RedisSubscriber` call it, so no number reaches hiredis unchecked.
+    /// - Throws: `RedisError.Code.invalidURL` naming the property and its range.
+    public func validate() throws {
+        func invalid(_ why: String) -> RedisError { RedisError(.invalidURL, "Redis endpoint \(self): \(why)") }
+        if let socketPath {
+            guard !socketPath.isEmpty else { throw invalid("the socket path is empty") }
+        } else {
+            guard !host.isEmpty else { throw invalid("the host is empty") }
+            guard RedisEndpoint.ports.contains(port) else { throw invalid("port must be in 1...65535, not \(port)") }
+        }
+        guard RedisEndpoint.databases.contains(database) else { throw invalid("database must be in 0...2147483647, not \(database)") }
+        guard RedisEndpoint.timeouts.contains(connectTimeout) else {
+            throw invalid("connectTimeout must be seconds in 0.001...86400, not \(connectTimeout)")
+        }
+        guard RedisEndpoint.timeouts.contains(commandTimeout) else {
+            throw invalid("commandTimeout must be seconds in 0.001...86400, not \(commandTimeout)")
+        }
+    }
+
     /// Replaces the password in a URL with `***`.
     public static func redact(_ url: String) -> String {
         maskingPassword(in: url, bareInfoIsSecret: true)
-    }
-
-    private static func decode(_ text: Substring) -> String {
-        var bytes: [UInt8] = []
-        var it = text.utf8.makeIterator()
-        while let b = it.next() {
-            if b == UInt8(ascii: "%"), let h = it.next(), let l = it.next(),
-               let v = UInt8(String(decoding: [h, l], as: UTF8.self), radix: 16) {
-                bytes.append(v)
-            } else {
-                bytes.append(b)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

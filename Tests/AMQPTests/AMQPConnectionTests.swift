@@ -271,6 +271,7 @@ struct AMQPConnectionFailureTests {
         let endpoint = try AMQPEndpoint(url: "amqp://guest:s3cret-pw@127.0.0.1:1/")
         let connection = try TestBroker.connection(to: endpoint, name: "closed-port")
         let started = ContinuousClock.now
+        try await TestBroker.firstAttemptFailed(connection)
         let error = await #expect(throws: AMQPError.self) { try await connection.waitUntilConnected(timeout: 1.5) }
         let elapsed = ContinuousClock.now - started
         await connection.close()
@@ -290,6 +291,7 @@ struct AMQPConnectionFailureTests {
         var endpoint = try #require(try AMQPEndpoint.list(TestEnvironment.brokerURL).first)
         endpoint.password = "wrong-\(UUID().uuidString)"
         let connection = try TestBroker.connection(to: endpoint, name: "wrong-password")
+        try await TestBroker.firstAttemptFailed(connection)
         let error = await #expect(throws: AMQPError.self) { try await connection.waitUntilConnected(timeout: 3) }
         await connection.close()
         #expect(error?.code == .loginRefused)
@@ -305,6 +307,7 @@ struct AMQPConnectionFailureTests {
         var endpoint = try #require(try AMQPEndpoint.list(TestEnvironment.brokerURL).first)
         endpoint.vhost = "no-such-vhost-\(UUID().uuidString.prefix(8))"
         let connection = try TestBroker.connection(to: endpoint, name: "missing-vhost")
+        try await TestBroker.firstAttemptFailed(connection)
         let error = await #expect(throws: AMQPError.self) { try await connection.waitUntilConnected(timeout: 3) }
         await connection.close()
         #expect(error?.code == .loginRefused)
@@ -315,6 +318,7 @@ struct AMQPConnectionFailureTests {
     func publishWithoutBroker() async throws {
         let endpoint = try AMQPEndpoint(url: "amqp://guest:guest@127.0.0.1:1/")
         let connection = try TestBroker.connection(to: endpoint, name: "no-broker-publish")
+        try await TestBroker.firstAttemptFailed(connection)
         let error = await #expect(throws: AMQPError.self) {
             try await connection.publish(OutgoingMessage(routingKey: "anything", body: [1]), timeout: 0.5)
         }

@@ -55,6 +55,7 @@ struct TLSTests {
             // The system trust store does not know the test CA: the handshake is refused.
             let untrusted = try AMQPEndpoint(url: "amqps://guest:guest@localhost:\(Self.tlsPort)/%2F")
             let refused = try TestBroker.connection(to: untrusted, name: "tls-untrusted")
+            try await TestBroker.firstAttemptFailed(refused)
             let error = await #expect(throws: AMQPError.self) { try await refused.waitUntilConnected(timeout: 3) }
             #expect(error?.code == .connectionFailed)
             #expect(error?.message.lowercased().contains("ssl") == true || error?.message.lowercased().contains("verif") == true,

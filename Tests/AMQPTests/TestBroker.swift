@@ -26,6 +26,14 @@ enum TestBroker {
         return try AMQPConnection(configuration: configuration, logger: logger)
     }
 
+    /// Starts `connection` and waits until its first attempt has failed, so what a test then
+    /// reads (the error a wait or publish reports) does not depend on how fast a loaded machine
+    /// gets through that attempt.
+    static func firstAttemptFailed(_ connection: AMQPConnection) async throws {
+        connection.start()
+        try await eventually(timeout: 60, "the first connection attempt to fail") { connection.lastError != nil }
+    }
+
     /// Runs `body` with a connected connection and closes it afterwards, whatever happens.
     static func withConnection<T>(_ name: String, _ body: (AMQPConnection) async throws -> T) async throws -> T {
         let connection = try connection(name)

@@ -176,11 +176,11 @@ struct RedisSubscriberTests {
         let subscriber = try RedisSubscriber(endpoint: try TestRedis.endpoint(), logger: TestRedis.logger, onMessage: inbox.handler)
         let channel = TestRedis.uniqueKey("channel")
         do {
-            try await subscriber.subscribe(channel, timeout: 5)
+            try await subscriber.subscribe(channel, timeout: 60)
             try await TestRedis.withConnection("publisher") { redis in
                 let payload: [UInt8] = [0x7B, 0x00, 0xFF, 0x7D]
                 #expect(try await redis.send(["PUBLISH", channel, payload]) == .integer(1), "the subscription was live when subscribe returned")
-                try await eventually(timeout: 5, "the message on \(channel)") { inbox.payloads(on: channel) == [payload] }
+                try await eventually(timeout: 60, "the message on \(channel)") { inbox.payloads(on: channel) == [payload] }
             }
         } catch {
             await subscriber.close()
@@ -196,16 +196,16 @@ struct RedisSubscriberTests {
         let channels = (0..<5).map { TestRedis.uniqueKey("channel-\($0)") }
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for channel in channels { group.addTask { try await subscriber.subscribe(channel, timeout: 5) } }
+                for channel in channels { group.addTask { try await subscriber.subscribe(channel, timeout: 60) } }
                 try await group.waitForAll()
             }
             // A second subscribe to a live channel is confirmed too.
-            try await subscriber.subscribe(channels[0], timeout: 5)
+            try await subscriber.subscribe(channels[0], timeout: 60)
             try await TestRedis.withConnection("publisher-many") { redis in
                 for (index, channel) in channels.enumerated() {
                     #expect(try await redis.send("PUBLISH", channel, "m\(index)") == .integer(1))
                 }
-                try await eventually(timeout: 5, "one message per channel") {
+                try await eventually(timeout: 60, "one message per channel") {
                     channels.enumerated().allSatisfy { index, channel in inbox.payloads(on: channel) == [Array("m\(index)".utf8)] }
                 }
             }
@@ -222,21 +222,21 @@ struct RedisSubscriberTests {
         let subscriber = try RedisSubscriber(endpoint: try TestRedis.endpoint(), logger: TestRedis.logger, onMessage: inbox.handler)
         let channel = TestRedis.uniqueKey("leaving")
         do {
-            try await subscriber.subscribe(channel, timeout: 5)
+            try await subscriber.subscribe(channel, timeout: 60)
             try await TestRedis.withConnection("publisher-unsub") { redis in
                 #expect(try await redis.send("PUBLISH", channel, "before") == .integer(1))
-                try await eventually(timeout: 5, "the first message") { inbox.payloads(on: channel).count == 1 }
+                try await eventually(timeout: 60, "the first message") { inbox.payloads(on: channel).count == 1 }
                 subscriber.unsubscribe(channel)
                 // Redis counts receivers: once it says 0 the unsubscribe took effect.
                 var delivered = 1
-                try await eventually(timeout: 5, "Redis to see no subscriber on \(channel)") {
+                try await eventually(timeout: 60, "Redis to see no subscriber on \(channel)") {
                     let receivers = try await redis.send("PUBLISH", channel, "during").integer ?? -1
                     delivered += Int(receivers)
                     return receivers == 0
                 }
                 #expect(try await redis.send("PUBLISH", channel, "after") == .integer(0))
                 // Exactly the messages Redis says it delivered arrived, and nothing after.
-                try await eventually(timeout: 5, "the in-flight messages") { inbox.payloads(on: channel).count == delivered }
+                try await eventually(timeout: 60, "the in-flight messages") { inbox.payloads(on: channel).count == delivered }
                 #expect(!inbox.payloads(on: channel).contains(Array("after".utf8)))
             }
         } catch {
@@ -255,6 +255,10 @@ struct RedisFailureTests {
         let redis = try RedisConnection(configuration: .init(endpoint: endpoint, name: "redis-tests-closed", queueTimeout: 1,
                                                              reconnect: Backoff(base: 0.05, cap: 0.25, floor: 0.02)),
                                         logger: TestRedis.logger)
+        // What the failing command reports is the last attempt's error: wait for a failed attempt
+        // (connecting starts with a first command), however slowly a loaded machine gets there.
+        _ = try? await redis.send("PING")
+        try await eventually(timeout: 60, "the first connection attempt to fail") { redis.lastError != nil }
         let started = ContinuousClock.now
         let error = await #expect(throws: RedisError.self) { try await redis.send("PING") }
         let elapsed = ContinuousClock.now - started
@@ -275,6 +279,8 @@ struct RedisFailureTests {
         let redis = try RedisConnection(configuration: .init(endpoint: endpoint, name: "redis-tests-auth", queueTimeout: 1,
                                                              reconnect: Backoff(base: 0.05, cap: 0.25, floor: 0.02)),
                                         logger: TestRedis.logger)
+        _ = try? await redis.send("PING")
+        try await eventually(timeout: 60, "the first connection attempt to fail") { redis.lastError != nil }
         let error = await #expect(throws: RedisError.self) { try await redis.send("PING") }
         await redis.close()
         #expect(error?.code == .unavailable)

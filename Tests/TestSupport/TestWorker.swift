@@ -28,7 +28,7 @@ public final class TestWorker: Sendable {
         self.queue = queue
         let worker = self.worker
         runTask = Task { try await worker.run() }
-        try await eventually(timeout: 20, "worker on \(queue) ready") { worker.isReady }
+        try await eventually(timeout: 60, "worker on \(queue) ready") { worker.isReady }
     }
 
     /// Warm shutdown; waits until the worker has stopped.

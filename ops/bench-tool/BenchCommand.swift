@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Conveyor
 import Foundation
 #if canImport(Glibc)
@@ -13,6 +14,11 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conveyor-bench",
         abstract: "Benchmark Conveyor against Python Celery and the raw broker ceilings (use ops/bench).")
+
+    /// Runs the command; bad usage exits 2 with one line, as the other binaries do.
+    static func main() async {
+        await mainExitingTwoOnBadUsage(name: "conveyor-bench")
+    }
 
     @Flag(help: "Tiny sizes: checks that every row still works (ops/test).")
     var smoke = false
@@ -38,26 +44,25 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Only these sections, comma-separated: publish,e2e,latency,footprint,scaling.")
     var only: String?
 
-    @Option(help: "Repetitions of the throughput rows (default 3, smoke 1).")
+    @Option(help: "Repetitions of the throughput rows, 1 to 1000 (default 3, smoke 1).")
     var repetitions: Int?
 
     @Option(help: ArgumentHelp("Extra arguments for every conveyor-worker, space-separated (experiments: --worker-args='--log-level warning').",
                                discussion: "Workers then count as ready when the broker shows their consumer, as the ready line may be hidden."))
     var workerArgs: String?
 
-    @Option(help: "Tasks per send(batch:) call (default 1,000, smoke 100).")
+    @Option(help: "Tasks per send(batch:) call, 1 to 1000000 (default 1,000, smoke 100).")
     var batchSize: Int?
+
+    func validate() throws {
+        let problems = [OptionCheck.outside(repetitions, "--repetitions", 1...1000), OptionCheck.outside(batchSize, "--batch-size", 1...1_000_000)]
+        if let problem = problems.compactMap({ $0 }).first { throw ValidationError(problem) }
+    }
 
     func run() async throws {
         var sizes = smoke ? BenchSizes.smoke : BenchSizes.full
-        if let repetitions {
-            guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1") }
-            sizes.repetitions = repetitions
-        }
-        if let batchSize {
-            guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-            sizes.batchSize = batchSize
-        }
+        if let repetitions { sizes.repetitions = repetitions }
+        if let batchSize { sizes.batchSize = batchSize }
         let sections = Set((only ?? "publish,e2e,latency,footprint,scaling").split(separator: ",").map(String.init))
         let known: Set = ["publish", "e2e", "latency", "footprint", "scaling"]
         guard sections.isSubset(of: known) else { throw ValidationError("unknown section in --only; use \(known.sorted().joined(separator: ","))") }

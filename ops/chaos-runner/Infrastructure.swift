@@ -93,16 +93,30 @@ final class SupervisedWorker: @unchecked Sendable {
     }
 
     /// Stops supervising and shuts it down (TERM, then KILL after `grace` seconds).
-    func stop(grace: Double = 20) async {
+    /// - Returns: seconds from TERM until it exited by itself, or nil when it had to be killed
+    ///   (or was not running).
+    @discardableResult
+    func stop(grace: Double = 20) async -> Double? {
         let child = lock.withLock { () -> Subprocess.Child? in
             supervising = false
             return self.child
         }
-        guard let child else { return }
+        guard let child else { return nil }
+        let started = Date()
         kill(child.pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(grace)
-        while lock.withLock({ self.child != nil }) && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
-        if lock.withLock({ self.child != nil }) { child.signal(SIGKILL) }
+        let deadline = started.addingTimeInterval(grace)
+        while lock.withLock({ self.child != nil }) && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        guard lock.withLock({ self.child != nil }) else { return Date().timeIntervalSince(started) }
+        child.signal(SIGKILL)
+        return nil
+    }
+
+    /// Lines of its logs (all incarnations) whose message is `message`.
+    func logLines(_ message: String) -> Int {
+        logFiles.reduce(0) { count, file in
+            let text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
+            return count + text.components(separatedBy: "msg=\"\(message)\"").count - 1
+        }
     }
 }
 

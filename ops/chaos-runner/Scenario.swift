@@ -10,7 +10,8 @@ struct Scenario: Sendable {
 /// Every scenario, in the order the suite runs them.
 enum Scenarios {
     static let all: [Scenario] = [workerKill, brokerRestart, delayedAcrossRestart, redisRestart, networkBlackhole,
-                                  poisonAndTimeLimits, consumerTimeout, memoryAlarm, clusterNodeDown, badInputBulk]
+                                  poisonAndTimeLimits, consumerTimeout, memoryAlarm, clusterNodeDown, badInputBulk,
+                                  oversizedHeaders]
 }
 
 /// Runs `body`, then `cleanup` whether it threw or not.

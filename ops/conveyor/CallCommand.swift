@@ -19,7 +19,7 @@ struct CallCommand: AsyncParsableCommand {
     @Option(help: "Queue to send to (default: the configured default queue).")
     var queue: String?
 
-    @Option(help: "Run no sooner than this many seconds from now.")
+    @Option(help: "Run no sooner than this many seconds from now (0 to 268435455, the delay cascade's reach).")
     var countdown: Double?
 
     @Flag(help: "Create the queue if it does not exist (otherwise a missing queue is an error).")
@@ -33,7 +33,7 @@ struct CallCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard !task.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("the task name is empty") }
-        try checkSeconds(countdown, "--countdown", allowZero: true)
+        try checkRange(countdown, "--countdown", 0...Double(DelayedDelivery.maxDelay))
         try checkSeconds(timeout, "--timeout")
     }
 

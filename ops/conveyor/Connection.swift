@@ -14,14 +14,14 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "classic or quorum: how queues are declared when created (default CONVEYOR_QUEUE_TYPE or classic).")
     var queueType: String?
 
-    @Option(help: "Seconds to wait for the broker and Redis before giving up.")
+    @Option(help: "Seconds to wait for the broker and Redis before giving up (0.001 to 86400).")
     var connectTimeout: Double = 5
 
     @Flag(help: "Print machine-readable JSON on standard output.")
     var json = false
 
     func validate() throws {
-        try checkSeconds(connectTimeout, "--connect-timeout")
+        try checkRange(connectTimeout, "--connect-timeout", ConveyorConfiguration.timeouts)
     }
 
     var configuration: ConveyorConfiguration {

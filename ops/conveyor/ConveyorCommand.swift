@@ -20,10 +20,14 @@ struct ConveyorCommand: AsyncParsableCommand {
     }
 }
 
-/// A number of seconds an option may hold: finite and not negative (zero only where `allowZero`).
-func checkSeconds(_ value: Double?, _ option: String, allowZero: Bool = false) throws {
+/// A number an option may hold: inside `range` (NaN never is).
+func checkRange<T: Comparable>(_ value: T?, _ option: String, _ range: ClosedRange<T>) throws {
+    if let problem = OptionCheck.outside(value, option, range) { throw ValidationError(problem) }
+}
+
+/// A number of seconds to wait an option may hold: finite and above 0 (any such wait is safe:
+/// sleeps clamp it to a century).
+func checkSeconds(_ value: Double?, _ option: String) throws {
     guard let value else { return }
-    guard value.isFinite, allowZero ? value >= 0 : value > 0 else {
-        throw ValidationError("\(option) must be a number of seconds \(allowZero ? "of 0 or more" : "above 0"), not \(value)")
-    }
+    guard value.isFinite, value > 0 else { throw ValidationError("\(option) must be a number of seconds above 0, not \(value)") }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Conveyor
 import Foundation
 import Logging
@@ -10,17 +11,28 @@ struct DemoEnqueuer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conveyor-demo", abstract: "Enqueue N diagnostic tasks and follow them to their results.")
 
-    @Option(help: "How many tasks.")
+    /// Runs the command; bad usage exits 2 with one line, as the other binaries do.
+    static func main() async {
+        await mainExitingTwoOnBadUsage(name: "conveyor-demo")
+    }
+
+    @Option(help: "How many tasks (1 to 10000000).")
     var count: Int = 3000
 
-    @Option(help: "Tasks per batch publish.")
+    @Option(help: "Tasks per batch publish (1 to 100000).")
     var batch: Int = 500
 
     @Option(help: "Queue to send to (default: the configured default queue).")
     var queue: String?
 
-    @Option(help: "Seconds to wait for every result.")
+    @Option(help: "Seconds to wait for every result (1 to 86400).")
     var timeout: Double = 120
+
+    func validate() throws {
+        let problems = [OptionCheck.outside(count, "--count", 1...10_000_000), OptionCheck.outside(batch, "--batch", 1...100_000),
+                        OptionCheck.outside(timeout, "--timeout", 1...86_400)]
+        if let problem = problems.compactMap({ $0 }).first { throw ValidationError(problem) }
+    }
 
     func run() async throws {
         var logger = Logger(label: "conveyor.demo")

@@ -49,6 +49,17 @@ async def handle(client_reader, client_writer):
         connections.discard(pair)
 
 
+def freeze():
+    flowing.clear()
+    # Said once it holds, so a test can wait for it instead of guessing when the signal landed.
+    print("frozen", flush=True)
+
+
+def thaw():
+    flowing.set()
+    print("flowing", flush=True)
+
+
 def reset():
     for pair in list(connections):
         for writer in pair:
@@ -64,8 +75,8 @@ def reset():
 
 async def main():
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGUSR1, flowing.clear)
-    loop.add_signal_handler(signal.SIGCONT, flowing.set)
+    loop.add_signal_handler(signal.SIGUSR1, freeze)
+    loop.add_signal_handler(signal.SIGCONT, thaw)
     loop.add_signal_handler(signal.SIGUSR2, reset)
     server = await asyncio.start_server(handle, "127.0.0.1", LISTEN)
     async with server:

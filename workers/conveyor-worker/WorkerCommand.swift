@@ -29,10 +29,10 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated queues to consume (default: the configured default queue, 'celery').")
     var queues: String?
 
-    @Option(help: "Tasks run at the same time.")
+    @Option(help: "Tasks run at the same time (1 to 65535).")
     var concurrency: Int = 16
 
-    @Option(help: "Unacknowledged messages held per queue (default: 4 x concurrency, as Celery; for long tasks set it to the concurrency).")
+    @Option(help: "Unacknowledged messages held per queue, 1 to 65535 (default: 4 x concurrency, as Celery; for long tasks set it to the concurrency).")
     var prefetch: Int?
 
     @Option(help: "Node name shown to operators, %h = host name (default: conveyor@<host>).")
@@ -59,16 +59,16 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Result store URL; overrides CONVEYOR_RESULT_URL.")
     var resultBackend: String?
 
-    @Option(help: "Seconds a warm shutdown waits for running tasks before cancelling them.")
+    @Option(help: "Seconds a warm shutdown waits for running tasks before cancelling them (0 to 86400).")
     var gracePeriod: Double = 30
 
-    @Option(help: "Dead-letter a task as poison once it has started this many times without finishing (its worker died each time; runs stopped by a shutdown do not count).")
+    @Option(help: "Dead-letter a task as poison once it has started this many times without finishing, 1 to 1000000 (its worker died each time; runs stopped by a shutdown do not count).")
     var poisonAfter: Int = 5
 
     @Option(help: "Largest task body accepted, in bytes; bigger ones are dead-lettered unread.")
     var maxMessageSize: Int?
 
-    @Option(help: "Seconds results live in Redis, Celery's result_expires (default: CONVEYOR_RESULT_EXPIRES or 86400; 0 keeps them).")
+    @Option(help: "Seconds results live in Redis, Celery's result_expires, up to 3155760000 (default: CONVEYOR_RESULT_EXPIRES or 86400; 0 keeps them).")
     var resultExpires: Int?
 
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
@@ -87,16 +87,20 @@ struct WorkerCommand: AsyncParsableCommand {
             guard let type = QueueType(rawValue: queueType) else { fail("--queue-type must be classic or quorum") }
             configuration.queueType = type
         }
-        guard poisonAfter >= 1 else { fail("--poison-after must be at least 1") }
-        guard gracePeriod.isFinite, gracePeriod >= 0 else { fail("--grace-period must be a number of seconds of 0 or more") }
-        if let maxMessageSize {
-            guard maxMessageSize >= 1 else { fail("--max-message-size must be at least 1 byte") }
-            configuration.maxMessageSize = maxMessageSize
+        // Every number is checked here, naming its flag, before anything converts it.
+        let problems = [
+            OptionCheck.outside(concurrency, "--concurrency", WorkerOptions.concurrencies),
+            OptionCheck.outside(prefetch, "--prefetch", WorkerOptions.prefetches),
+            OptionCheck.outside(gracePeriod, "--grace-period", WorkerOptions.waits),
+            OptionCheck.outside(poisonAfter, "--poison-after", WorkerOptions.unfinishedRunLimits),
+            OptionCheck.outside(maxMessageSize, "--max-message-size", 1...Int.max),
+        ]
+        if let problem = problems.compactMap({ $0 }).first { fail(problem) }
+        if let resultExpires, resultExpires != 0, !ConveyorConfiguration.ttls.contains(resultExpires) {
+            fail("--result-expires must be 0 (keep results) or seconds in 1...\(ConveyorConfiguration.ttls.upperBound), not \(resultExpires)")
         }
-        if let resultExpires {
-            guard resultExpires >= 0 else { fail("--result-expires must be 0 (keep) or more seconds") }
-            configuration.resultTTL = resultExpires == 0 ? nil : resultExpires
-        }
+        if let maxMessageSize { configuration.maxMessageSize = maxMessageSize }
+        if let resultExpires { configuration.resultTTL = resultExpires == 0 ? nil : resultExpires }
         var options = WorkerOptions(concurrency: concurrency, prefetch: prefetch, shutdownGracePeriod: gracePeriod,
                                     trackStarted: trackStarted, allowCrash: allowCrash, maxUnfinishedRuns: poisonAfter)
         if let queues {
@@ -109,8 +113,6 @@ struct WorkerCommand: AsyncParsableCommand {
             let short = host.split(separator: ".").first.map(String.init) ?? host
             options.hostname = hostname.replacingOccurrences(of: "%h", with: host).replacingOccurrences(of: "%n", with: short)
         }
-        guard concurrency >= 1 else { fail("--concurrency must be at least 1") }
-        if let prefetch, !(1...65535).contains(prefetch) { fail("--prefetch must be between 1 and 65535") }
 
         var registry = TaskRegistry()
         if !noDiagnostics { Diagnostics.register(into: &registry, allowCrash: allowCrash) }

@@ -62,7 +62,9 @@ final class TaskPublisher: Sendable {
         if let eta = message.eta {
             let delay = eta.timeIntervalSince(now)
             if delay >= 1 {
-                let seconds = Int(delay.rounded(.up))
+                // Past the cascade's reach (a far ETA from a message): its longest delay; the
+                // worker that receives it then delays it again.
+                let seconds = delay < Double(DelayedDelivery.maxDelay) ? Int(delay.rounded(.up)) : DelayedDelivery.maxDelay
                 return message.outgoing(queue: queue, exchange: DelayedDelivery.entryExchange,
                                         routingKey: DelayedDelivery.routingKey(delay: seconds, queue: queue))
             }
@@ -120,6 +122,10 @@ final class TaskPublisher: Sendable {
             return ConveyorError(.invalidConfiguration, "broker refused to declare '\(queue)': \(error.message)")
         case .closed:
             return ConveyorError(.closed, error.message)
+        case .messageTooLarge:
+            return ConveyorError(.messageTooLarge, error.message)
+        case .invalidMessage:
+            return ConveyorError(.invalidMessage, error.message)
         default:
             return ConveyorError(.brokerUnavailable, "broker unavailable: \(error.message)")
         }

@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import IOSupport
 import Logging
 import Redis
 import Synchronization
@@ -42,20 +43,25 @@ public final class ConveyorClient: Sendable {
 
     /// Connects to the broker and Redis now, throwing `brokerUnavailable` or
     /// `backendUnavailable` with the reason instead of waiting on the first send.
+    /// - Parameter timeout: seconds, 0 or more (infinity waits as long as a sleep can, a
+    ///   century; NaN or negative throws `invalidArguments`); the configuration's when nil.
     public func connect(timeout: Double? = nil) async throws {
-        let timeout = timeout ?? configuration.connectTimeout
+        let timeout = try Self.checkedWait(timeout ?? configuration.connectTimeout, "connect timeout")
         try await publisher.connect(timeout: timeout)
         try await pingBackend(timeout: timeout)
     }
 
     /// Connects to the broker only, for what needs nothing from Redis (purging a queue, reading
     /// dead letters, sending without waiting), so it works while Redis is down.
+    /// - Parameter timeout: as for `connect(timeout:)`.
     public func connectBroker(timeout: Double? = nil) async throws {
-        try await publisher.connect(timeout: timeout ?? configuration.connectTimeout)
+        try await publisher.connect(timeout: try Self.checkedWait(timeout ?? configuration.connectTimeout, "connect timeout"))
     }
 
     /// Checks the result store answers.
+    /// - Parameter timeout: seconds, 0 or more, as for `connect(timeout:)`.
     public func pingBackend(timeout: Double) async throws {
+        let timeout = try Self.checkedWait(timeout, "ping timeout")
         do {
             try await redis.ping(timeout: timeout)
         } catch let error as RedisError {
@@ -129,7 +135,10 @@ public final class ConveyorClient: Sendable {
     }
 
     /// Publishes a fully built message (for workers dispatching links, chains and retries).
+    /// - Throws: `invalidArguments` when its numbers are out of range (an `eta` past the year
+    ///   9999, a NaN time limit or header), before anything is sent.
     public func publish(_ message: TaskMessage, queue: String) async throws {
+        try message.checkNumbers()
         try await publisher.publish(message, queue: queue)
     }
 
@@ -169,6 +178,7 @@ public final class ConveyorClient: Sendable {
     /// publish fails instead (unroutable, broker down), that error is thrown.
     public func call(taskNamed name: String, args: [JSON] = [], kwargs: JSONObject = [:], options: TaskOptions = .init(),
                      timeout: Double) async throws -> TaskResult {
+        let timeout = try Self.checkedWait(timeout, "result timeout")
         let message = try options.message(task: name, args: args, kwargs: kwargs)
         let queue = options.queue ?? configuration.defaultQueue
         let race = FirstOutcome<TaskResult, Error>()
@@ -191,15 +201,28 @@ public final class ConveyorClient: Sendable {
     }
 
     /// Waits until the task is ready (SUCCESS, FAILURE or REVOKED); throws `timeout`.
+    /// - Parameter timeout: seconds, 0 or more, as for `connect(timeout:)`.
     public func wait(for taskId: String, timeout: Double) async throws -> TaskResult {
-        TaskResult(id: taskId, meta: try await waiter.wait(for: taskId, timeout: timeout))
+        TaskResult(id: taskId, meta: try await waiter.wait(for: taskId, timeout: try Self.checkedWait(timeout, "result timeout")))
+    }
+
+    /// A wait a caller asked for: 0 or more seconds. Infinity is kept (sleeps clamp it to a
+    /// century); NaN and negatives are refused rather than read as "no wait".
+    static func checkedWait(_ seconds: Double, _ name: String) throws -> Double {
+        guard seconds >= 0 else { throw ConveyorError(.invalidArguments, "\(name) must be seconds of 0 or more, not \(seconds)") }
+        return seconds
     }
 
     /// Revokes tasks: workers will not run them (the mark lives in Redis for `ttl` seconds, so
     /// it survives worker restarts), and they are stored as REVOKED now unless already
     /// successful. With `terminate`, workers running them cancel them (and SIGTERM their
     /// subprocesses).
+    /// - Parameter ttl: seconds the mark lives, in `ConveyorConfiguration.ttls`; the result
+    ///   TTL (or a day) when nil.
     public func revoke(_ taskIds: [String], terminate: Bool = false, ttl: Int? = nil) async throws {
+        if let ttl, !ConveyorConfiguration.ttls.contains(ttl) {
+            throw ConveyorError(.invalidArguments, "revoke ttl must be seconds in 1...\(ConveyorConfiguration.ttls.upperBound), not \(ttl)")
+        }
         do {
             try await results.revoke(taskIds, ttl: ttl ?? configuration.resultTTL ?? 86_400)
             let info = ExceptionInfo.revoked(terminate ? "terminated" : "revoked")

@@ -5,21 +5,26 @@ import Foundation
 public struct TaskOptions: Sendable {
     /// The queue; the configuration's default queue when nil.
     public var queue: String?
-    /// Run no sooner than this many seconds from now (through the broker's delay cascade).
+    /// Run no sooner than this many seconds from now (through the broker's delay cascade):
+    /// 0 up to `DelayedDelivery.maxDelay` (about 8.5 years).
     public var countdown: Double?
-    /// Run no sooner than this time (overrides `countdown`).
+    /// Run no sooner than this time (overrides `countdown`): at most `DelayedDelivery.maxDelay`
+    /// seconds ahead, and in the years 1…9999 (`ISO8601.isRepresentable`).
     public var eta: Date?
-    /// Discard (store REVOKED) if not started within this many seconds from now.
+    /// Discard (store REVOKED) if not started within this many seconds from now: a finite
+    /// number (0 or less means already expired) whose end lies in the years 1…9999.
     public var expiresIn: Double?
-    /// Discard if not started by this time (overrides `expiresIn`).
+    /// Discard if not started by this time (overrides `expiresIn`): in the years 1…9999.
     public var expiresAt: Date?
-    /// Hard time limit, seconds: the worker stops waiting and records TimeLimitExceeded.
+    /// Hard time limit, seconds (finite, above 0): the worker stops waiting and records
+    /// TimeLimitExceeded.
     public var timeLimit: Double?
-    /// Soft time limit, seconds: the task is cancelled cooperatively.
+    /// Soft time limit, seconds (finite, above 0): the task is cancelled cooperatively.
     public var softTimeLimit: Double?
     /// Do not store the result.
     public var ignoreResult: Bool
-    /// Extra AMQP headers, visible to the task.
+    /// Extra AMQP headers, visible to the task. No NaN or infinite floats: RabbitMQ cannot
+    /// deliver them.
     public var headers: FieldTable
     /// Message priority (only on queues declared with a max priority).
     public var priority: UInt8?
@@ -58,19 +63,35 @@ public struct TaskOptions: Sendable {
     }
 
     /// Builds the protocol v2 message for `task`, as Celery's `send_task` would.
+    /// - Throws: `ConveyorError.Code.invalidArguments` when a number or date is out of the
+    ///   range its property documents (the options are public `var`s: checked here, when used).
     func message(task: String, args: [JSON], kwargs: JSONObject, now: Date = Date()) throws -> TaskMessage {
         var message = TaskMessage(id: taskId ?? TaskID.make(), task: task, args: args, kwargs: kwargs)
-        if let timeLimit, timeLimit <= 0 { throw ConveyorError(.invalidArguments, "time limit must be positive") }
-        if let softTimeLimit, softTimeLimit <= 0 { throw ConveyorError(.invalidArguments, "soft time limit must be positive") }
-        if let countdown, countdown < 0 { throw ConveyorError(.invalidArguments, "countdown must not be negative") }
+        func refuse(_ why: String) -> ConveyorError { ConveyorError(.invalidArguments, why) }
+        if let timeLimit, !(timeLimit.isFinite && timeLimit > 0) { throw refuse("timeLimit must be a finite number of seconds above 0, not \(timeLimit)") }
+        if let softTimeLimit, !(softTimeLimit.isFinite && softTimeLimit > 0) {
+            throw refuse("softTimeLimit must be a finite number of seconds above 0, not \(softTimeLimit)")
+        }
+        if let header = TaskMessage.nonFiniteHeader(in: headers) {
+            throw refuse("header '\(header)' holds a NaN or infinite number, which RabbitMQ cannot deliver")
+        }
+        if let countdown, !(0...Double(DelayedDelivery.maxDelay)).contains(countdown) {
+            throw refuse("countdown must be seconds in 0...\(DelayedDelivery.maxDelay) (the delay cascade's reach), not \(countdown)")
+        }
+        if let eta, !ISO8601.isRepresentable(eta) { throw refuse("eta must lie in the years 1...9999, not \(eta.timeIntervalSince1970) s since 1970") }
         message.eta = eta ?? countdown.flatMap { $0 > 0 ? now.addingTimeInterval($0) : nil }
         if let eta = message.eta, eta.timeIntervalSince(now) > Double(DelayedDelivery.maxDelay) {
-            throw ConveyorError(.invalidArguments, "ETA is further away than the delay cascade allows (\(DelayedDelivery.maxDelay) s)")
+            throw refuse("ETA is further away than the delay cascade allows (\(DelayedDelivery.maxDelay) s)")
         }
+        if let expiresIn, !expiresIn.isFinite { throw refuse("expiresIn must be a finite number of seconds, not \(expiresIn)") }
         let expires = expiresAt ?? expiresIn.map { now.addingTimeInterval($0) }
         if let expires {
+            guard ISO8601.isRepresentable(expires) else {
+                throw refuse("expiry must lie in the years 1...9999, not \(expires.timeIntervalSince1970) s since 1970")
+            }
             message.expires = expires
-            // AMQP per-message TTL as well, as Celery does; never negative.
+            // AMQP per-message TTL as well, as Celery does; never negative. In the years 1…9999
+            // the milliseconds fit an Int.
             let milliseconds = max(0, Int((expires.timeIntervalSince(now) * 1000).rounded(.down)))
             message.expiration = String(milliseconds)
         }

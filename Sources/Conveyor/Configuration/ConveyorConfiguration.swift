@@ -6,6 +6,10 @@ import Redis
 ///
 /// `fromEnvironment()` reads `CONVEYOR_BROKER_URL` (comma-separated = failover list) and
 /// `CONVEYOR_RESULT_URL`; flags of the command-line tools override both.
+///
+/// Every field is a public `var`, so the numbers are checked where the configuration is used:
+/// `validate()`, which `ConveyorClient.init` and `Worker.init` call, refuses any outside the
+/// range its documentation gives.
 public struct ConveyorConfiguration: Sendable {
     /// The default broker URL.
     public static let defaultBrokerURL = "amqp://guest:guest@127.0.0.1:5672/%2F"
@@ -20,23 +24,34 @@ public struct ConveyorConfiguration: Sendable {
     public var defaultQueue: String
     /// How work queues are declared; must match what Python clients declare.
     public var queueType: QueueType
-    /// `x-max-priority` for classic work queues (Celery's `task_queue_max_priority`), or nil.
+    /// `x-max-priority` for classic work queues (Celery's `task_queue_max_priority`), in
+    /// `WorkQueue.maxPriorities` (1…255), or nil.
     public var maxPriority: Int?
-    /// How long results live in Redis, seconds (Celery's `result_expires`); nil keeps them.
+    /// How long results live in Redis, seconds (Celery's `result_expires`), in
+    /// `ConveyorConfiguration.ttls`; nil keeps them.
     public var resultTTL: Int?
     /// Declare a queue the first time a task is sent to it (Celery's `task_create_missing_queues`).
     /// When false, sending to a queue that does not exist fails with `unroutable`.
     public var createMissingQueues: Bool
-    /// How long an enqueue may wait for the broker's confirm, reconnects included, seconds.
+    /// How long an enqueue may wait for the broker's confirm, reconnects included, seconds, in
+    /// `ConveyorConfiguration.timeouts`.
     public var publishTimeout: Double
-    /// How long to wait for the first connection before reporting the server down, seconds.
+    /// How long to wait for the first connection before reporting the server down, seconds, in
+    /// `ConveyorConfiguration.timeouts`.
     public var connectTimeout: Double
-    /// Largest task body a worker accepts; bigger ones are dead-lettered unread.
+    /// Largest task body a worker accepts, bytes (1 or more); bigger ones are dead-lettered unread.
     public var maxMessageSize: Int
     /// An environment setting that could not be read (a typo must not silently fall back to the
     /// default); `validate()` reports it.
     var environmentProblem: String?
 
+    /// Lifetimes accepted for what Conveyor keeps in Redis (results, revokes, run counts),
+    /// seconds: at least 1 (Redis deletes a key set to expire in 0), at most a century.
+    public static let ttls = 1...3_155_760_000
+    /// Timeouts accepted, seconds: above 0, at most a day.
+    public static let timeouts = 0.001...86_400.0
+
+    /// Every parameter is the field of the same name; `validate()` checks their ranges.
     public init(brokerURL: String = ConveyorConfiguration.defaultBrokerURL, resultURL: String = ConveyorConfiguration.defaultResultURL,
                 defaultQueue: String = "celery", queueType: QueueType = .classic, maxPriority: Int? = nil, resultTTL: Int? = 86_400,
                 createMissingQueues: Bool = true, publishTimeout: Double = 30, connectTimeout: Double = 10,
@@ -54,8 +69,9 @@ public struct ConveyorConfiguration: Sendable {
     }
 
     /// Defaults overridden by `CONVEYOR_BROKER_URL`, `CONVEYOR_RESULT_URL`,
-    /// `CONVEYOR_DEFAULT_QUEUE`, `CONVEYOR_QUEUE_TYPE` and `CONVEYOR_RESULT_EXPIRES` (seconds results
-    /// live in Redis, Celery's `result_expires`; 0 keeps them) when set.
+    /// `CONVEYOR_DEFAULT_QUEUE`, `CONVEYOR_QUEUE_TYPE` and `CONVEYOR_RESULT_EXPIRES` (whole
+    /// seconds results live in Redis, Celery's `result_expires`, in `ttls`; 0 keeps them) when
+    /// set. A value that cannot be read is kept for `validate()` to report, naming it.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> ConveyorConfiguration {
         var configuration = ConveyorConfiguration()
         if let url = environment["CONVEYOR_BROKER_URL"], !url.isEmpty { configuration.brokerURL = url }
@@ -69,10 +85,11 @@ public struct ConveyorConfiguration: Sendable {
             }
         }
         if let text = environment["CONVEYOR_RESULT_EXPIRES"], !text.isEmpty {
-            if let seconds = Int(text.trimmingCharacters(in: .whitespaces)), seconds >= 0 {
+            if let seconds = Int(text.trimmingCharacters(in: .whitespaces)), seconds == 0 || ttls.contains(seconds) {
                 configuration.resultTTL = seconds == 0 ? nil : seconds
             } else {
-                configuration.environmentProblem = "CONVEYOR_RESULT_EXPIRES must be whole seconds (0 keeps results), not '\(text)'"
+                configuration.environmentProblem =
+                    "CONVEYOR_RESULT_EXPIRES must be whole seconds in 1...\(ttls.upperBound) (0 keeps results), not '\(text)'"
             }
         }
         return configuration
@@ -96,10 +113,21 @@ public struct ConveyorConfiguration: Sendable {
         }
     }
 
-    /// Checks everything that can be checked without connecting.
+    /// Checks everything that can be checked without connecting: the environment, the URLs, the
+    /// default queue's name and every number against the range its field documents.
+    /// - Throws: `ConveyorError.Code.invalidConfiguration` naming the setting.
     public func validate() throws {
-        if let environmentProblem { throw ConveyorError(.invalidConfiguration, environmentProblem) }
-        if let resultTTL, resultTTL < 0 { throw ConveyorError(.invalidConfiguration, "resultTTL must not be negative") }
+        func refuse(_ why: String) -> ConveyorError { ConveyorError(.invalidConfiguration, why) }
+        if let environmentProblem { throw refuse(environmentProblem) }
+        if let resultTTL, !Self.ttls.contains(resultTTL) {
+            throw refuse("resultTTL must be seconds in 1...\(Self.ttls.upperBound) (nil keeps results), not \(resultTTL)")
+        }
+        if let maxPriority, !WorkQueue.maxPriorities.contains(maxPriority) {
+            throw refuse("maxPriority must be in 1...255, not \(maxPriority)")
+        }
+        guard Self.timeouts.contains(publishTimeout) else { throw refuse("publishTimeout must be seconds in 0.001...86400, not \(publishTimeout)") }
+        guard Self.timeouts.contains(connectTimeout) else { throw refuse("connectTimeout must be seconds in 0.001...86400, not \(connectTimeout)") }
+        guard maxMessageSize >= 1 else { throw refuse("maxMessageSize must be at least 1 byte, not \(maxMessageSize)") }
         _ = try brokerEndpoints()
         _ = try resultEndpoint()
         try WorkQueue.validate(name: defaultQueue)

@@ -5,6 +5,7 @@ public struct ConveyorError: Error, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
             case invalidConfiguration, brokerUnavailable, backendUnavailable, unroutable, publishFailed
             case outcomeUnknown, timeout, taskFailed, taskRevoked, invalidArguments, decodingFailed, closed
+            case messageTooLarge, invalidMessage
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -33,6 +34,12 @@ public struct ConveyorError: Error, Sendable, CustomStringConvertible {
         public static let decodingFailed = Code(.decodingFailed)
         /// The client or worker was closed.
         public static let closed = Code(.closed)
+        /// The message can never be published as it is: its headers do not fit in one frame, or
+        /// its body is larger than the broker accepts. Sending it again will not help.
+        public static let messageTooLarge = Code(.messageTooLarge)
+        /// The message cannot be encoded for AMQP (a property such as the task id used as
+        /// correlation id is over 255 bytes). Sending it again will not help.
+        public static let invalidMessage = Code(.invalidMessage)
 
         public var description: String { base.rawValue }
     }

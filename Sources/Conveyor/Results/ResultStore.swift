@@ -71,7 +71,11 @@ public final class ResultStore: Sendable {
             switch parts.first?.string {
             case "revoked": return .revoked
             case "done": return .alreadySucceeded
-            default: return .run(unfinishedRuns: Int(parts.count > 1 ? parts[1].integer ?? 0 : 0))
+            default:
+                // A count read from Redis, where anything may have written it: held to 0...Int32.max
+                // so the worker's own arithmetic on it cannot overflow.
+                let count = parts.count > 1 ? parts[1].integer ?? 0 : 0
+                return .run(unfinishedRuns: Int(min(max(count, 0), Int64(Int32.max))))
             }
         }
     }

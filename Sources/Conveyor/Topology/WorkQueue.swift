@@ -4,8 +4,13 @@ import AMQP
 /// durable direct exchange `name` with routing key `name`. Anything else and RabbitMQ refuses
 /// the other side's declaration with PRECONDITION_FAILED.
 public struct WorkQueue: Sendable, Hashable {
+    /// The priorities RabbitMQ accepts as `x-max-priority`.
+    public static let maxPriorities = 1...255
+
     public var name: String
     public var type: QueueType
+    /// `x-max-priority` of a classic queue, clamped to `WorkQueue.maxPriorities` when declared
+    /// (`ConveyorConfiguration.validate()` refuses values outside it).
     public var maxPriority: Int?
 
     public init(name: String, type: QueueType = .classic, maxPriority: Int? = nil) {
@@ -24,7 +29,10 @@ public struct WorkQueue: Sendable, Hashable {
     public var arguments: FieldTable {
         var arguments = FieldTable()
         if type == .quorum { arguments["x-queue-type"] = .string("quorum") }
-        if let maxPriority, type == .classic { arguments["x-max-priority"] = .int32(Int32(maxPriority)) }
+        if let maxPriority, type == .classic {
+            let clamped = min(max(maxPriority, WorkQueue.maxPriorities.lowerBound), WorkQueue.maxPriorities.upperBound)
+            arguments["x-max-priority"] = .int32(Int32(clamped))
+        }
         return arguments
     }
 

@@ -2,14 +2,39 @@ import Foundation
 
 /// ISO-8601 as Python's `datetime.isoformat()` writes it and `dateutil.isoparse` reads it.
 public enum ISO8601 {
+    /// The first second Python's `datetime` holds, 0001-01-01T00:00:00Z, since 1970.
+    static let earliestSecond = -62_135_596_800
+    /// The last second Python's `datetime` holds, 9999-12-31T23:59:59Z, since 1970.
+    static let latestSecond = 253_402_300_799
+
+    /// Whether `date` lies in the years 1…9999, the range Python's `datetime` (and so Celery)
+    /// can read back; NaN and infinite dates do not.
+    public static func isRepresentable(_ date: Date) -> Bool {
+        let interval = date.timeIntervalSince1970
+        return interval >= Double(earliestSecond) && interval < Double(latestSecond + 1)
+    }
+
     /// `2026-11-27T15:02:16.728838+00:00`, microseconds omitted when zero (as Python does).
+    ///
+    /// Total: a date outside `isRepresentable` is written as the nearest one inside (NaN as the
+    /// earliest), so no date can trap the conversion; check dates from input with
+    /// `isRepresentable` first.
     public static func format(_ date: Date) -> String {
         let interval = date.timeIntervalSince1970
-        var seconds = Int(interval.rounded(.down))
-        var micros = Int(((interval - Double(seconds)) * 1_000_000).rounded())
-        if micros >= 1_000_000 {
-            seconds += 1
-            micros -= 1_000_000
+        var seconds: Int
+        var micros: Int
+        if interval.isNaN || interval < Double(earliestSecond) {
+            (seconds, micros) = (earliestSecond, 0)
+        } else if interval >= Double(latestSecond + 1) {
+            (seconds, micros) = (latestSecond, 999_999)
+        } else {
+            seconds = Int(interval.rounded(.down))
+            micros = Int(((interval - Double(seconds)) * 1_000_000).rounded())
+            if micros >= 1_000_000 {
+                seconds += 1
+                micros -= 1_000_000
+            }
+            if seconds > latestSecond { (seconds, micros) = (latestSecond, 999_999) }
         }
         var time = time_t(seconds)
         var parts = tm()
@@ -21,7 +46,8 @@ public enum ISO8601 {
     }
 
     /// Parses `YYYY-MM-DD[THH:MM[:SS[.ffffff]]][Z|±HH[:MM]]` (a space may replace `T`). A time
-    /// without offset is read as UTC, Celery's default timezone.
+    /// without offset is read as UTC, Celery's default timezone. Years run from 0001 to 9999,
+    /// as in Python's `datetime`.
     public static func parse(_ text: String) -> Date? {
         let b = Array(text.utf8)
         var i = 0
@@ -41,7 +67,7 @@ public enum ISO8601 {
             i += 1
             return true
         }
-        guard let year = number(4), expect(UInt8(ascii: "-")), let month = number(2), expect(UInt8(ascii: "-")),
+        guard let year = number(4), year >= 1, expect(UInt8(ascii: "-")), let month = number(2), expect(UInt8(ascii: "-")),
               let day = number(2), (1...12).contains(month), (1...daysIn(month, of: year)).contains(day) else { return nil }
         var hour = 0, minute = 0, second = 0
         var fraction = 0.0

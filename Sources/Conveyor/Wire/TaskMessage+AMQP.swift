@@ -61,11 +61,14 @@ extension TaskMessage {
         return .double(seconds)
     }
 
-    /// An `eta`/`expires` header: `.some(nil)` when absent or None, nil when it is not a time.
+    /// An `eta`/`expires` header: `.some(nil)` when absent or None, nil when it is not a time
+    /// in the years 1…9999 (a number of seconds since 1970 too: NaN, ±infinity or 1e300 are not).
     private static func time(_ value: FieldValue?) -> Date?? {
         guard let value, !value.isVoid else { return .some(nil) }
         if let text = value.stringValue, let date = ISO8601.parse(text) { return date }
-        if let seconds = value.doubleValue { return Date(timeIntervalSince1970: seconds) }
+        if let seconds = value.doubleValue, case let date = Date(timeIntervalSince1970: seconds), ISO8601.isRepresentable(date) {
+            return date
+        }
         return nil
     }
 
@@ -130,7 +133,8 @@ extension TaskMessage {
             case "expires": times.expires = value
             case "group": message.group = value.stringValue
             case "group_index": message.groupIndex = value.intValue.map { Int($0) }
-            case "retries": message.retries = Int(value.intValue ?? 0)
+            // Never below 0: a negative count would buy a task endless retries.
+            case "retries": message.retries = Int(max(0, value.intValue ?? 0))
             case "timelimit":
                 if case let .array(limits) = value {
                     // Not a usable limit (NaN, infinite, zero or negative): no limit, as Celery's None.
@@ -152,7 +156,7 @@ extension TaskMessage {
         }
         message.extraHeaders = FieldTable(extra.reversed())
         guard let eta = time(times.eta), let expires = time(times.expires) else {
-            return .failure(.invalidHeader(time(times.eta) == nil ? "eta" : "expires", "is not an ISO-8601 time"))
+            return .failure(.invalidHeader(time(times.eta) == nil ? "eta" : "expires", "is not an ISO-8601 time in the years 1...9999"))
         }
         (message.eta, message.expires) = (eta, expires)
         message.priority = properties.priority

@@ -5,9 +5,11 @@ import Foundation
 /// step of a chain — published with the parent's ids, as `celery/app/trace.py` does.
 extension Worker {
     /// Publishes success callbacks and the next chain step with `value`.
-    /// - Returns: false when they could not be published; the message was then requeued so the
-    ///   task runs again (at-least-once) rather than completing with its followers lost.
-    func dispatchCallbacks(of message: TaskMessage, value: JSON, delivery: Delivery) async -> Bool {
+    /// - Throws: the first publish error. The caller decides: a follower that can never be
+    ///   published fails the task (as in Celery, where sending the links is part of the run);
+    ///   any other error requeues it so it runs again (at-least-once) rather than completing
+    ///   with its followers lost.
+    func dispatchCallbacks(of message: TaskMessage, value: JSON) async throws {
         var outgoing: [(TaskMessage, String)] = []
         for callback in message.callbacks ?? [] {
             outgoing += expand(callback, parentValue: value, parent: message)
@@ -15,19 +17,15 @@ extension Worker {
         if var chain = message.chain, let next = chain.popLast() {
             outgoing += expand(next, parentValue: value, parent: message, remainingChain: chain)
         }
-        guard !outgoing.isEmpty else { return true }
         for (child, queue) in outgoing {
             do {
                 try await client.publish(child, queue: queue)
             } catch {
-                log(.error, "callback not published; task requeued", id: message.id, task: message.task,
-                    ["callback": "\(child.task)", "error": "\(error)"])
-                stats.record(\.requeued)
-                consumer.reject(delivery, requeue: true)
-                return false
+                log(.error, "callback not published", id: message.id, task: message.task,
+                    ["callback": "\(child.task.cappedUTF8(256))", "error": "\(error)"])
+                throw error
             }
         }
-        return true
     }
 
     /// Publishes errbacks with the failed task's id as their first argument.
@@ -80,12 +78,20 @@ extension Worker {
             child.shadow = options["shadow"]?.string
             child.ignoreResult = options["ignore_result"]?.bool ?? false
             if let priority = options["priority"]?.int { child.priority = UInt8(clamping: priority) }
-            if let limit = options["time_limit"]?.double { child.timeLimit = limit }
-            if let limit = options["soft_time_limit"]?.double { child.softTimeLimit = limit }
-            if let countdown = options["countdown"]?.double, countdown > 0 { child.eta = Date().addingTimeInterval(countdown) }
+            // Numbers from a message: unusable time limits (NaN, infinite, 0 or less) are none, as
+            // when decoding; a countdown is held to the delay cascade's reach; an expiry past the
+            // year 9999 is none.
+            let usable = { (seconds: Double?) in seconds.flatMap { $0.isFinite && $0 > 0 ? $0 : nil } }
+            if let limit = usable(options["time_limit"]?.double) { child.timeLimit = limit }
+            if let limit = usable(options["soft_time_limit"]?.double) { child.softTimeLimit = limit }
+            if let countdown = usable(options["countdown"]?.double) {
+                child.eta = Date().addingTimeInterval(min(countdown, Double(DelayedDelivery.maxDelay)))
+            }
             if let eta = options["eta"]?.string.flatMap(ISO8601.parse) { child.eta = eta }
             if let expires = options["expires"] {
-                if let seconds = expires.double { child.expires = Date().addingTimeInterval(seconds) }
+                if let seconds = expires.double, case let date = Date().addingTimeInterval(seconds), ISO8601.isRepresentable(date) {
+                    child.expires = date
+                }
                 if let date = expires.string.flatMap(ISO8601.parse) { child.expires = date }
             }
             let queue = options["queue"]?.string ?? options["queue"]?["name"]?.string

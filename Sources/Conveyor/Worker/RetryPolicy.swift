@@ -9,13 +9,16 @@ import Foundation
 /// ```swift
 /// registry.register("email.send", defaults: TaskDefaults(retry: .exponential(maxRetries: 5, base: 2, cap: 300))) { … }
 /// ```
+///
+/// The numbers are clamped, in `init` and when set later: `maxRetries` to 0 or more, `base` and
+/// `cap` to 0…`DelayedDelivery.maxDelay` seconds (NaN is 0), the delays the broker can hold.
 public struct RetryPolicy: Sendable {
     /// How many times a task may be retried (Celery's `max_retries`); 0 never retries.
-    public var maxRetries: Int
+    public var maxRetries: Int { didSet { maxRetries = max(0, maxRetries) } }
     /// First delay ceiling, seconds.
-    public var base: Double
+    public var base: Double { didSet { base = RetryPolicy.clampedDelay(base) } }
     /// Largest delay ceiling, seconds.
-    public var cap: Double
+    public var cap: Double { didSet { cap = RetryPolicy.clampedDelay(cap) } }
     /// Spread delays over `0...ceiling` (full jitter); otherwise wait the ceiling exactly.
     public var jitter: Bool
     /// Which errors are worth retrying. Argument errors (`TaskArgumentError`) never are.
@@ -30,8 +33,8 @@ public struct RetryPolicy: Sendable {
     public init(maxRetries: Int, base: Double = 1, cap: Double = 600, jitter: Bool = true,
                 retryOn: @escaping @Sendable (any Error) -> Bool = { _ in true }) {
         self.maxRetries = max(0, maxRetries)
-        self.base = max(0, base)
-        self.cap = max(0, cap)
+        self.base = RetryPolicy.clampedDelay(base)
+        self.cap = RetryPolicy.clampedDelay(cap)
         self.jitter = jitter
         self.retryOn = retryOn
     }
@@ -55,6 +58,11 @@ public struct RetryPolicy: Sendable {
         retries < maxRetries && !(error is TaskArgumentError) && retryOn(error)
     }
 
+    /// `seconds` within what the delay cascade can hold; NaN is 0.
+    static func clampedDelay(_ seconds: Double) -> Double {
+        seconds.isNaN ? 0 : min(max(seconds, 0), Double(DelayedDelivery.maxDelay))
+    }
+
     /// The delay before retry number `retries + 1`, seconds.
     func delay(retries: Int) -> Double {
         var ceiling = base
@@ -71,7 +79,9 @@ public struct RetryPolicy: Sendable {
 /// throw context.retry(after: 30, because: error)
 /// ```
 public struct RetryRequest: Error, CustomStringConvertible {
-    /// Seconds to wait; the policy's backoff when nil.
+    /// Seconds to wait; the policy's backoff when nil. At most `DelayedDelivery.maxDelay`
+    /// (about 8.5 years); 0 or less retries at once. Checked when the worker acts on it: NaN,
+    /// infinity or more than the cascade holds stores FAILURE (`ConveyorError`) instead.
     public var after: Double?
     /// Why, stored with the RETRY state (and in the FAILURE when retries run out).
     public var reason: (any Error)?
@@ -85,10 +95,26 @@ public struct RetryRequest: Error, CustomStringConvertible {
     }
 
     public var description: String { "retry requested" + (reason.map { ": \($0)" } ?? "") }
+
+    /// The delay to retry after: `after`, checked, or else the policy's backoff.
+    /// - Throws: `ConveyorError.Code.invalidArguments` when `after` is NaN, infinite or beyond
+    ///   `DelayedDelivery.maxDelay`.
+    func delay(policy: RetryPolicy, retries: Int) throws -> Double {
+        guard let after else { return policy.delay(retries: retries) }
+        guard !after.isNaN, after <= Double(DelayedDelivery.maxDelay) else {
+            throw ConveyorError(.invalidArguments, "retry(after:) must be at most \(DelayedDelivery.maxDelay) seconds (the delay cascade's reach), not \(after)")
+        }
+        return max(0, after)
+    }
 }
 
 extension TaskContext {
     /// Builds the error to throw to retry this task (`throw context.retry(after: 10)`).
+    /// - Parameters:
+    ///   - seconds: delay before the retry, at most `DelayedDelivery.maxDelay` (0 or less: at
+    ///     once); NaN, infinity or more makes the task FAILURE instead. The policy's backoff when nil.
+    ///   - reason: why, stored with RETRY (and with FAILURE when retries run out).
+    ///   - maxRetries: overrides the policy's limit for this decision.
     public func retry(after seconds: Double? = nil, because reason: (any Error)? = nil, maxRetries: Int? = nil) -> RetryRequest {
         RetryRequest(after: seconds, reason: reason, maxRetries: maxRetries)
     }

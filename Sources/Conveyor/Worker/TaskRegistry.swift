@@ -1,8 +1,8 @@
 /// Per-task defaults a worker applies when the message does not say otherwise.
 public struct TaskDefaults: Sendable {
-    /// Hard time limit, seconds.
+    /// Hard time limit, seconds: finite and above 0 (`Worker.init` refuses others).
     public var timeLimit: Double?
-    /// Soft time limit, seconds.
+    /// Soft time limit, seconds: finite and above 0 (`Worker.init` refuses others).
     public var softTimeLimit: Double?
     /// Never store the result.
     public var ignoreResult: Bool
@@ -14,6 +14,16 @@ public struct TaskDefaults: Sendable {
         self.softTimeLimit = softTimeLimit
         self.ignoreResult = ignoreResult
         self.retry = retry
+    }
+
+    /// Checks the time limits.
+    /// - Throws: `ConveyorError.Code.invalidConfiguration` naming `task` and the limit.
+    func validate(task: String) throws {
+        for (name, limit) in [("timeLimit", timeLimit), ("softTimeLimit", softTimeLimit)] {
+            if let limit, !(limit.isFinite && limit > 0) {
+                throw ConveyorError(.invalidConfiguration, "\(name) of task \(task) must be a finite number of seconds above 0, not \(limit)")
+            }
+        }
     }
 }
 
@@ -71,4 +81,10 @@ public struct TaskRegistry: Sendable {
 
     /// Every registered name, sorted.
     public var names: [String] { tasks.keys.sorted() }
+
+    /// Checks every task's defaults (`Worker.init` calls it).
+    /// - Throws: `ConveyorError.Code.invalidConfiguration` naming the task and the value.
+    public func validate() throws {
+        for task in tasks.values { try task.defaults.validate(task: task.name) }
+    }
 }

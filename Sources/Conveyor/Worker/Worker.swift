@@ -45,19 +45,45 @@ public final class Worker: Sendable {
     let results = ResultFlusher()
     /// Most deliveries prepared and admitted together.
     static let maxBatch = 64
+    /// What ETAs and expiry are checked against, and near ETAs waited for with.
+    let clock: any WallClock
+    /// How long a cold shutdown still waits for deliveries in hand (a dead letter being
+    /// published, a result being stored) before the worker stops without them; closing the
+    /// connections then hands their messages back to the broker.
+    static let abandonAfter = 1.5
+    /// How long stopping waits for the connections to close. A broker that stopped answering
+    /// (or an I/O thread blocked in a connect) must not hold the process: the broker hands back
+    /// what was not acknowledged when the socket goes, as after a crash. With `abandonAfter`,
+    /// a shutdown ends within the grace period plus 5 s whatever a publish is doing.
+    static let closeWithin = 2.0
     private let control = Mutex(Control())
+    /// Whether the fleet's control channel is subscribed (revoke with terminate reaches this worker).
+    private let controlListening = Mutex(false)
+    /// Settled with true when the intake and everything in hand finished, with false once a
+    /// cold shutdown has waited `abandonAfter`: whichever comes first ends `run`'s drain.
+    private let drainRace = FirstOutcome<Bool, Never>()
 
     /// - Parameters:
     ///   - configuration: broker and result store; defaults to the environment.
     ///   - options: queues, concurrency, names and limits.
     ///   - registry: the tasks this worker runs.
-    public init(configuration: ConveyorConfiguration = .fromEnvironment(), options: WorkerOptions = .init(),
-                registry: TaskRegistry, logger: Logger = Logger(label: "conveyor.worker")) throws {
+    /// - Throws: `ConveyorError.Code.invalidConfiguration` when the configuration, the options or
+    ///   a task's defaults fail `validate()`, or a queue name is not usable.
+    public convenience init(configuration: ConveyorConfiguration = .fromEnvironment(), options: WorkerOptions = .init(),
+                            registry: TaskRegistry, logger: Logger = Logger(label: "conveyor.worker")) throws {
+        try self.init(configuration: configuration, options: options, registry: registry, logger: logger, clock: SystemWallClock())
+    }
+
+    init(configuration: ConveyorConfiguration, options: WorkerOptions, registry: TaskRegistry, logger: Logger,
+         clock: any WallClock) throws {
         try configuration.validate()
-        guard options.concurrency >= 1 else { throw ConveyorError(.invalidConfiguration, "concurrency must be at least 1") }
+        // Public vars: checked here, where they are used, not only by the initialisers that set them.
+        try options.validate()
+        try registry.validate()
         let names = options.queues.isEmpty ? [configuration.defaultQueue] : options.queues
         for name in names { try WorkQueue.validate(name: name) }
         self.configuration = configuration
+        self.clock = clock
         self.options = options
         self.registry = registry
         var logger = logger
@@ -97,15 +123,14 @@ public final class Worker: Sendable {
             "prefetch": "\(options.effectivePrefetch)", "tasks": "\(registry.names.count)",
         ])
         let heartbeat = Task { await self.heartbeatLoop() }
-        let controlListener = try? await listenForControl()
-        await intake()
-        await slots.drained()
-        await results.drained()
+        // Not awaited: intake must not wait for Redis. The subscriber keeps trying by itself.
+        let controlListener = listenForControl()
+        await drainWithinBound()
         heartbeat.cancel()
         // Before finish() deletes the key, so a late beat cannot bring it back.
         await heartbeat.value
         await controlListener?.close()
-        await finish()
+        await finishWithinBound()
     }
 
     /// Declares the delay cascade, work queues and dead-letter queues, retrying while the broker
@@ -160,22 +185,78 @@ public final class Worker: Sendable {
         }
     }
 
-    /// Prepares and admits a batch, then starts a run for each admitted task. Every delivery
-    /// holds a slot until it is handled.
-    private func handle(_ batch: [Delivery]) async {
+    /// Runs the intake to its end and waits for every slot and pending result, but no longer
+    /// than `abandonAfter` into a cold shutdown: a delivery stuck publishing or storing must
+    /// not keep the process alive past its grace period.
+    private func drainWithinBound() async {
+        let race = drainRace
+        Task {
+            await self.intake()
+            await self.slots.drained()
+            await self.results.drained()
+            race.settle(.success(true))
+        }
+        let finished = await withCheckedContinuation { race.attach($0) }
+        if !finished {
+            logger.warning("shutdown: stopped waiting for deliveries still publishing or storing; the broker delivers them again",
+                           metadata: ["waited": "\(Self.abandonAfter)"])
+        }
+    }
+
+    /// `finish`, but no longer than `closeWithin`.
+    private func finishWithinBound() async {
+        let race = FirstOutcome<Bool, Never>()
+        Task {
+            await self.finish()
+            race.settle(.success(true))
+        }
+        let timer = Task {
+            try? await Task.sleep(for: .sleeping(seconds: Self.closeWithin))
+            race.settle(.success(false))
+        }
+        let closed = await withCheckedContinuation { race.attach($0) }
+        timer.cancel()
+        if !closed {
+            logger.warning("shutdown: connections did not close in time; the broker requeues what was not acknowledged",
+                           metadata: ["waited": "\(Self.closeWithin)"])
+        }
+    }
+
+    /// Prepares a batch at once, then admits its runnable tasks together and starts each one.
+    /// A delivery that has to wait (a near ETA) or do I/O of its own (a dead letter, the delay
+    /// cascade) does so on its own, so no delivery's wait holds up the rest of its batch. Every
+    /// delivery holds a slot until it is handled.
+    func handle(_ batch: [Delivery]) async {
         var runnables: [Runnable] = []
         for delivery in batch {
-            if let runnable = await prepare(delivery) { runnables.append(runnable) } else { slots.release() }
+            if let runnable = dispatch(prepare(delivery)) { runnables.append(runnable) }
         }
-        guard !runnables.isEmpty else { return }
-        let admitted = await admit(runnables)
-        for _ in 0..<(runnables.count - admitted.count) { slots.release() }
-        for (runnable, admission) in admitted { start(runnable, admission: admission) }
+        await admitAndStart(runnables)
+    }
+
+    /// Starts whatever a prepared delivery needs beyond admission on its own.
+    /// - Returns: the runnable task, for its batch to admit.
+    private func dispatch(_ preparation: Preparation) -> Runnable? {
+        switch preparation {
+        case let .runnable(runnable):
+            return runnable
+        case let .settle(work):
+            Task {
+                await work()
+                self.slots.release()
+            }
+        case let .due(message, delivery, eta):
+            Task {
+                try? await self.clock.sleep(until: eta)
+                if let runnable = self.dispatch(self.resolve(message, delivery: delivery)) { await self.admitAndStart([runnable]) }
+            }
+        }
+        return nil
     }
 
     /// Runs one task in a registered Swift task (so cold shutdown and terminate can cancel it),
     /// releasing its slot at the end.
-    private func start(_ runnable: Runnable, admission: ResultStore.Admission) {
+    func start(_ runnable: Runnable, admission: ResultStore.Admission) {
         let taskId = runnable.message.id
         control.withLock { c in
             c.nextRun += 1
@@ -205,6 +286,13 @@ public final class Worker: Sendable {
         if mode == .cold {
             logger.warning("cold shutdown: cancelling running tasks", metadata: ["running": "\(running.count)"])
             running.forEach { $0.cancel() }
+            if previous != .cold {
+                let race = drainRace
+                Task {
+                    try? await Task.sleep(for: .sleeping(seconds: Self.abandonAfter))
+                    race.settle(.success(false))
+                }
+            }
         }
         guard previous == nil else { return }
         logger.info("warm shutdown: no new tasks; waiting for running ones", metadata: [
@@ -213,6 +301,10 @@ public final class Worker: Sendable {
         Task {
             try? await self.consumer.cancelConsumers(timeout: 10)
             self.inbox.finish()
+        }
+        // Counted from the request, not from the consumers' cancel, which waits for a broker
+        // that may be gone.
+        Task {
             try? await Task.sleep(for: .sleeping(seconds: self.options.shutdownGracePeriod))
             if self.control.withLock({ $0.mode }) != .stopped { self.shutdown(.cold) }
         }
@@ -230,14 +322,44 @@ public final class Worker: Sendable {
         return tasks.count
     }
 
-    /// Subscribes to the fleet's control channel (revoke with terminate).
-    private func listenForControl() async throws -> RedisSubscriber {
-        let subscriber = try RedisSubscriber(endpoint: try configuration.resultEndpoint(), logger: logger) { [weak self] _, payload in
-            guard let self, let command = try? JSON.parse(payload), command["terminate"]?.bool == true,
-                  let ids = command["revoke"]?.array?.compactMap(\.string) else { return }
-            self.terminate(ids)
+    /// Whether the fleet's control channel is subscribed, so a revoke with terminate reaches
+    /// this worker. False while Redis cannot be reached at start (the worker keeps trying, and
+    /// says so in its log); the subscription then survives reconnects by itself.
+    public var isListeningForControl: Bool { controlListening.withLock { $0 } }
+
+    /// Subscribes to the fleet's control channel (revoke with terminate) without waiting for
+    /// Redis: the subscriber reconnects until Redis answers and subscribes then. Every failure
+    /// to reach Redis is logged (the first, then every tenth), and so is the subscription.
+    /// - Returns: the subscriber to close at shutdown; nil when it could not even be made.
+    private func listenForControl() -> RedisSubscriber? {
+        let subscriber: RedisSubscriber
+        do {
+            subscriber = try RedisSubscriber(endpoint: try configuration.resultEndpoint(), logger: logger) { [weak self] _, payload in
+                guard let self, let command = try? JSON.parse(payload), command["terminate"]?.bool == true,
+                      let ids = command["revoke"]?.array?.compactMap(\.string) else { return }
+                self.terminate(ids)
+            }
+        } catch {
+            logger.error("control channel unavailable: revoke with terminate cannot reach this worker", metadata: ["reason": "\(error)"])
+            return nil
         }
-        try await subscriber.subscribe(Keys.control, timeout: 10)
+        let logger = self.logger
+        subscriber.onStateChange { [weak self] state in
+            guard case let .reconnecting(attempt, _, reason) = state, attempt == 1 || (attempt > 0 && attempt % 10 == 0),
+                  !(self?.isListeningForControl ?? true) else { return }
+            logger.warning("control channel not subscribed yet: revoke with terminate cannot reach this worker until Redis answers",
+                           metadata: ["reason": "\(reason)", "attempt": "\(attempt)"])
+        }
+        Task { [weak self] in
+            do {
+                try await subscriber.subscribe(Keys.control, timeout: .infinity)
+                self?.controlListening.withLock { $0 = true }
+                logger.info("control channel subscribed", metadata: ["channel": "\(Keys.control)"])
+            } catch {
+                // Only a close (the worker stopping) ends an unbounded subscribe.
+                logger.debug("control channel subscription ended", metadata: ["reason": "\(error)"])
+            }
+        }
         return subscriber
     }
 

@@ -1,35 +1,60 @@
 import Foundation
 
 /// How a worker runs.
+///
+/// Every field is a public `var`. The two the initialiser has always clamped,
+/// `maxUnfinishedRuns` and `heartbeatInterval`, stay clamped when set later; the others are
+/// checked by `validate()`, which `Worker.init` calls, against the range each one documents.
 public struct WorkerOptions: Sendable {
+    /// Concurrencies accepted: no worker can run more tasks than the broker lets it hold.
+    public static let concurrencies = 1...65_535
+    /// Prefetches accepted (`basic.qos` carries a 16-bit count; 0 would mean unlimited).
+    public static let prefetches = 1...65_535
+    /// Grace periods and store-retry windows accepted, seconds: 0 up to a day.
+    public static let waits = 0.0...86_400.0
+    /// What `maxUnfinishedRuns` is clamped to.
+    public static let unfinishedRunLimits = 1...1_000_000
+    /// What `heartbeatInterval` is clamped to, seconds.
+    public static let heartbeatIntervals = 1.0...3600.0
+
     /// Queues to consume; the configuration's default queue when empty.
     public var queues: [String]
-    /// Tasks run at the same time.
+    /// Tasks run at the same time, in `WorkerOptions.concurrencies`.
     public var concurrency: Int
-    /// Unacknowledged messages held per queue (`basic.qos`); defaults to four times the
-    /// concurrency, Celery's `worker_prefetch_multiplier`. Results are stored and acknowledged in
-    /// batches, so fewer starve the pipeline; for long tasks shared by several workers, set it
-    /// to the concurrency so no worker holds tasks another could start.
+    /// Unacknowledged messages held per queue (`basic.qos`), in `WorkerOptions.prefetches`;
+    /// defaults to four times the concurrency (at most 65,535), Celery's
+    /// `worker_prefetch_multiplier`. Results are stored and acknowledged in batches, so fewer
+    /// starve the pipeline; for long tasks shared by several workers, set it to the concurrency
+    /// so no worker holds tasks another could start.
     public var prefetch: Int?
     /// The node name shown to operators (`conveyor@host`).
     public var hostname: String
-    /// How long a warm shutdown lets running tasks finish before cancelling them, seconds.
+    /// How long a warm shutdown lets running tasks finish before cancelling them, seconds, in
+    /// `WorkerOptions.waits`.
     public var shutdownGracePeriod: Double
     /// Store STARTED when a task starts (also the atomic "not already done" check).
     public var trackStarted: Bool
     /// How long a finished task keeps trying to store its result while Redis is down before the
-    /// message is requeued (so it runs again later) instead of being acknowledged without one.
+    /// message is requeued (so it runs again later) instead of being acknowledged without one;
+    /// seconds, in `WorkerOptions.waits`.
     public var storeRetryWindow: Double
     /// Register `conveyor.crash` style tasks that may end the process.
     public var allowCrash: Bool
     /// Runs of one task that may start and never finish (the worker died each time) before its
-    /// message is dead-lettered as poison instead of killing worker after worker.
-    public var maxUnfinishedRuns: Int
-    /// How long redelivery counts are kept, seconds.
+    /// message is dead-lettered as poison instead of killing worker after worker. Clamped to
+    /// `WorkerOptions.unfinishedRunLimits`.
+    public var maxUnfinishedRuns: Int {
+        didSet { maxUnfinishedRuns = WorkerOptions.clampedUnfinishedRuns(maxUnfinishedRuns) }
+    }
+    /// How long redelivery counts are kept, seconds, in `ConveyorConfiguration.ttls`.
     public var startCountTTL: Int
-    /// Seconds between heartbeats while nothing changes (one follows any change within half a second).
-    public var heartbeatInterval: Double
+    /// Seconds between heartbeats while nothing changes (one follows any change within half a
+    /// second). Clamped to `WorkerOptions.heartbeatIntervals`; NaN or infinity is the default, 5.
+    public var heartbeatInterval: Double {
+        didSet { heartbeatInterval = WorkerOptions.clampedHeartbeat(heartbeatInterval) }
+    }
 
+    /// Every parameter is the field of the same name; see each for its range.
     public init(queues: [String] = [], concurrency: Int = 16, prefetch: Int? = nil, hostname: String = WorkerOptions.defaultHostname,
                 shutdownGracePeriod: Double = 30, trackStarted: Bool = true, storeRetryWindow: Double = 60, allowCrash: Bool = false,
                 maxUnfinishedRuns: Int = 5, startCountTTL: Int = 86_400, heartbeatInterval: Double = 5) {
@@ -41,16 +66,39 @@ public struct WorkerOptions: Sendable {
         self.trackStarted = trackStarted
         self.storeRetryWindow = storeRetryWindow
         self.allowCrash = allowCrash
-        self.maxUnfinishedRuns = max(1, maxUnfinishedRuns)
+        self.maxUnfinishedRuns = WorkerOptions.clampedUnfinishedRuns(maxUnfinishedRuns)
         self.startCountTTL = startCountTTL
-        self.heartbeatInterval = heartbeatInterval.isFinite ? min(max(1, heartbeatInterval), 3600) : 5
+        self.heartbeatInterval = WorkerOptions.clampedHeartbeat(heartbeatInterval)
     }
 
     /// `conveyor@<host name>`.
     public static var defaultHostname: String { "conveyor@\(ProcessInfo.processInfo.hostName)" }
 
+    /// Checks every number against the range its field documents.
+    /// - Throws: `ConveyorError.Code.invalidConfiguration` naming the field.
+    public func validate() throws {
+        func refuse(_ why: String) -> ConveyorError { ConveyorError(.invalidConfiguration, why) }
+        guard Self.concurrencies.contains(concurrency) else { throw refuse("concurrency must be in 1...65535, not \(concurrency)") }
+        if let prefetch, !Self.prefetches.contains(prefetch) { throw refuse("prefetch must be in 1...65535, not \(prefetch)") }
+        guard Self.waits.contains(shutdownGracePeriod) else {
+            throw refuse("shutdownGracePeriod must be seconds in 0...86400, not \(shutdownGracePeriod)")
+        }
+        guard Self.waits.contains(storeRetryWindow) else { throw refuse("storeRetryWindow must be seconds in 0...86400, not \(storeRetryWindow)") }
+        guard ConveyorConfiguration.ttls.contains(startCountTTL) else {
+            throw refuse("startCountTTL must be seconds in 1...\(ConveyorConfiguration.ttls.upperBound), not \(startCountTTL)")
+        }
+    }
+
     /// The prefetch actually used.
-    var effectivePrefetch: UInt16 { UInt16(clamping: prefetch ?? max(1, concurrency * 4)) }
+    var effectivePrefetch: UInt16 { UInt16(clamping: prefetch ?? max(1, min(concurrency, Self.prefetches.upperBound) * 4)) }
+
+    private static func clampedUnfinishedRuns(_ runs: Int) -> Int {
+        min(max(runs, unfinishedRunLimits.lowerBound), unfinishedRunLimits.upperBound)
+    }
+
+    private static func clampedHeartbeat(_ seconds: Double) -> Double {
+        seconds.isFinite ? min(max(seconds, heartbeatIntervals.lowerBound), heartbeatIntervals.upperBound) : 5
+    }
 }
 
 /// How to stop a worker.

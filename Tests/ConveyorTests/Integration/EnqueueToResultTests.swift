@@ -220,6 +220,30 @@ struct EnqueueToResultTests {
         try await worker.stop()
     }
 
+    @Test("a link that can never be published fails its task once (as Celery does) instead of running it again and again")
+    func unpublishableLink() async throws {
+        let queue = TestEnvironment.uniqueQueue("bad-link")
+        let runs = Mutex(0)
+        let worker = try await TestWorker(queue: queue) { registry in
+            registry.register("test.counted") { _ in
+                runs.withLock { $0 += 1 }
+                return .int(1)
+            }
+        }
+        let client = try testClient(queue: queue)
+        // The follower's task name alone is larger than any AMQP frame's header room.
+        let impossible = Signature(task: String(repeating: "x", count: 200_000), options: ["queue": .string(queue)])
+        let result = try await client.send(taskNamed: "test.counted", options: TaskOptions(link: [impossible])).wait(timeout: 60)
+        #expect(result.state == .failure)
+        #expect(result.exception?.message.contains("one frame holds") == true, "\(result.exception?.message.prefix(300) ?? "")")
+        #expect(runs.withLock { $0 } == 1)
+        // The worker goes on: nothing was stuck behind it.
+        #expect(try await client.send(taskNamed: "conveyor.add", args: [2, 2]).get(timeout: 60) == 4)
+        #expect(runs.withLock { $0 } == 1)
+        await client.close()
+        try await worker.stop()
+    }
+
     @Test("a chain embedded in the body runs step by step, each getting the previous result")
     func chain() async throws {
         let queue = TestEnvironment.uniqueQueue("chain")

@@ -255,23 +255,33 @@ struct ReliabilityTests {
     @Test("the hard time limit kills the subprocess a task started")
     func hardLimitKillsSubprocess() async throws {
         let queue = TestEnvironment.uniqueQueue("subprocess")
-        let pidFile = FileManager.default.temporaryDirectory.appendingPathComponent("conveyor-child-\(UUID().uuidString).pid").path
+        // The child is found by a duration no other process uses, whether or not it got to run
+        // before the limit fired (a loaded machine may start it late; it is killed either way).
+        let marker = "300.\(UInt32.random(in: 100_000_000...UInt32.max))"
         let worker = try await TestWorker(queue: queue) { registry in
             registry.register("test.shell") { context in
-                let output = try await context.run("/bin/sh", ["-c", "echo $$ > \(pidFile); exec sleep 30"])
+                let output = try await context.run("/bin/sh", ["-c", "exec sleep \(marker)"])
                 return .int(Int64(output.status))
             }
         }
         let client = try testClient(queue: queue)
-        let result = try await client.send(taskNamed: "test.shell", options: TaskOptions(timeLimit: 1)).wait(timeout: 20)
+        let result = try await client.send(taskNamed: "test.shell", options: TaskOptions(timeLimit: 1)).wait(timeout: 60)
         #expect(result.exception?.type == "TimeLimitExceeded")
-        let pid = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
-        try await eventually(timeout: 10, "child \(pid) gone") {
-            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
-            return stat.contains(") Z ")
-        }
+        try await eventually(timeout: 60, "no live process sleeping \(marker)") { Self.liveProcesses(withArgument: marker).isEmpty }
         await client.close()
         try await worker.stop()
+    }
+
+    /// Pids of processes (zombies excluded) with `argument` on their command line.
+    private static func liveProcesses(withArgument argument: String) -> [String] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.filter { pid in
+            guard pid.allSatisfy(\.isNumber),
+                  let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                  cmdline.split(separator: 0).contains(where: { String(decoding: $0, as: UTF8.self) == argument }),
+                  let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
+            return !stat.contains(") Z ")
+        }
     }
 
     @Test("dead letters can be listed, replayed to their queue to run again, and dropped")

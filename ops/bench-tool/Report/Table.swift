@@ -69,6 +69,8 @@ enum Table {
     }
 
     static func value(_ value: Double, _ unit: Row.Unit) -> String {
+        // A measurement over no time at all (a rate of infinity) must not trap the Int conversion.
+        guard value.isFinite else { return "n/a" }
         switch unit {
         case .tasksPerSecond: return "\(grouped(Int(value.rounded())))/s"
         case .milliseconds: return String(format: value < 10 ? "%.2f ms" : "%.1f ms", value)
