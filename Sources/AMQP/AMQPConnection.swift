@@ -8,7 +8,8 @@ import Synchronization
 /// is the only caller of rabbitmq-c for this connection. It reconnects by itself with capped,
 /// jittered backoff, cycling through the failover list, and on every reconnect re-declares what
 /// it declared, resubscribes its consumers and re-publishes every message the broker had not
-/// confirmed (so a publish is at-least-once: duplicates are possible, losses are not).
+/// confirmed (so a publish is at-least-once: duplicates are possible, losses are not). A message
+/// the broker refuses (`basic.nack`) is tried again on a fresh channel until its publish timeout.
 ///
 /// Use one connection for publishing and another for consuming, so broker flow control on
 /// publishers never stalls acknowledgements.
@@ -29,6 +30,10 @@ public final class AMQPConnection: Sendable {
         public var operationTimeout: Double
         /// Reconnect pacing.
         public var reconnect: Backoff
+        /// Pacing of publishes the broker refused (`basic.nack`), which are tried again on a
+        /// fresh channel until their publish timeout. Short: a refusal during a cluster
+        /// failover clears within seconds.
+        public var refusedRetry: Backoff
         /// The largest body a publish may carry (the broker's `max_message_size`); a larger one
         /// fails alone with `messageTooLarge`. Lowered by itself when the broker states a
         /// smaller limit.
@@ -38,9 +43,15 @@ public final class AMQPConnection: Sendable {
         ///   - endpoints: brokers to try in turn.
         ///   - name: connection name shown by the broker.
         ///   - confirms: publisher confirms on the main channel.
+        ///   - rpcTimeout: bound on every synchronous broker call, seconds.
+        ///   - publishTimeout: default time a publish may take to be confirmed, seconds.
+        ///   - operationTimeout: default time other operations wait for a connection, seconds.
+        ///   - reconnect: reconnect pacing.
+        ///   - refusedRetry: pacing of refused publishes' next tries.
         ///   - maxBodySize: the largest body a publish may carry.
         public init(endpoints: [AMQPEndpoint], name: String, confirms: Bool = true, rpcTimeout: Double = 10,
                     publishTimeout: Double = 30, operationTimeout: Double = 30, reconnect: Backoff = Backoff(),
+                    refusedRetry: Backoff = Backoff(base: 0.1, cap: 1, floor: 0.05),
                     maxBodySize: Int = PublishLimits.defaultMaxBodySize) {
             self.endpoints = endpoints
             self.name = name
@@ -49,6 +60,7 @@ public final class AMQPConnection: Sendable {
             self.publishTimeout = publishTimeout
             self.operationTimeout = operationTimeout
             self.reconnect = reconnect
+            self.refusedRetry = refusedRetry
             self.maxBodySize = maxBodySize
         }
     }
@@ -166,7 +178,8 @@ public final class AMQPConnection: Sendable {
 
     /// Publishes one message and returns once the broker confirmed it.
     ///
-    /// Throws `unroutable` when a mandatory message matched no queue, `nacked`, `blocked`
+    /// Throws `unroutable` when a mandatory message matched no queue, `nacked` when the broker
+    /// refused it on every try until the timeout, `blocked`
     /// (resource alarm), `connectionLost` when no connection came back in time, or
     /// `confirmTimeout` when the outcome is unknown. A message that can never be published
     /// (`messageTooLarge`, `invalidMessage`, or refused by the broker for itself) fails alone:
