@@ -315,7 +315,7 @@ final class ConnectionLoop: @unchecked Sendable {
                 settlements.append((request.tag, request.settlement))
             }
         case let .declare(declarations, remember, completion):
-            controlOperation(completion) {
+            controlOperation(completion, retrying: command) {
                 for declaration in declarations {
                     do {
                         try session.declare(declaration, channel: Self.controlChannel)
@@ -349,7 +349,7 @@ final class ConnectionLoop: @unchecked Sendable {
             }
             completion.succeed(())
         case let .inspect(queue, completion):
-            controlOperation(completion) { try session.inspect(queue: queue, channel: Self.controlChannel) }
+            controlOperation(completion, retrying: command) { try session.inspect(queue: queue, channel: Self.controlChannel) }
         case let .purge(queue, completion):
             controlOperation(completion) { try session.purge(queue: queue, channel: Self.controlChannel) }
         case let .deleteQueue(queue, completion):
@@ -360,20 +360,31 @@ final class ConnectionLoop: @unchecked Sendable {
     }
 
     /// Runs a control-channel operation. A refusal (404, 406 …) goes to the caller and the
-    /// control channel is reopened; a dead connection goes to the reconnect path.
-    private func controlOperation<T: Sendable>(_ completion: Completion<T>, _ body: () throws -> T) {
+    /// control channel is reopened; a dead connection goes to the reconnect path. An idempotent
+    /// operation (`retrying`: a declaration, a passive declare) that died with its connection
+    /// (a socket error, an RPC the broker did not answer in time, a forced close) runs again on
+    /// the next connection, within its own deadline, as publishes are re-sent: a broker that
+    /// stalls for a moment under load must not fail a caller whose deadline is still ahead.
+    private func controlOperation<T: Sendable>(_ completion: Completion<T>, retrying command: Command? = nil, _ body: () throws -> T) {
         do {
             completion.succeed(try body())
         } catch let error as AMQPError where error.replyCode != nil && session?.isOpen == true {
             completion.fail(error)
             runOrLose { try session?.openChannel(Self.controlChannel) }
         } catch let error as AMQPError {
-            completion.fail(error)
+            if let command, error.replyCode == nil || error.replyCode == Self.connectionForced {
+                deferred.append(command)
+            } else {
+                completion.fail(error)
+            }
             lose(error)
         } catch {
             completion.fail(AMQPError(.protocolError, "\(error)"))
         }
     }
+
+    /// CONNECTION_FORCED: the broker (or an operator) closed the connection, not the operation.
+    private static let connectionForced: UInt16 = 320
 
     private func runOrLose(_ body: () throws -> Void) {
         do {
