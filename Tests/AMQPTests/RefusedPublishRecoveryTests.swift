@@ -21,7 +21,7 @@ struct RefusedPublishRecoveryTests {
             publishTimeout: 20, operationTimeout: 10, refusedRetry: refusedRetry)
         let connection = try AMQPConnection(configuration: configuration, logger: recorder.logger(label: "amqp-tests"))
         do {
-            try await connection.waitUntilConnected(timeout: 10)
+            try await connection.waitUntilConnected(timeout: hangGuard)
             let queue = TestEnvironment.uniqueQueue(label)
             let arguments: FieldTable = ["x-max-length": .int32(1), "x-overflow": .string("reject-publish"), "x-expires": .int32(120_000)]
             try await connection.declare([.queue(QueueDeclaration(name: queue, durable: false, arguments: arguments))], remember: false)
@@ -43,7 +43,7 @@ struct RefusedPublishRecoveryTests {
         try await withRefusingQueue("refused-then-taken", refusedRetry: Backoff(base: 0.05, cap: 0.2, floor: 0.02)) { connection, recorder, queue in
             let second = Task { try await connection.publish(OutgoingMessage(routingKey: queue, body: Array("second".utf8))) }
             // Refused at least twice, the second time already on a fresh channel: the queue is still full.
-            try await eventually(timeout: 15, "a refusal and a try on a fresh channel") {
+            try await eventually(timeout: hangGuard, "a refusal and a try on a fresh channel") {
                 recorder.count(Self.refusedLog, where: "queue", is: queue) >= 1 && recorder.count(Self.movedLog) >= 2
             }
             #expect(try await connection.inspect(queue: queue).messageCount == 1)

@@ -38,6 +38,9 @@ public final class FaultProxy: Sendable {
     /// Moves bytes again, the held ones first.
     public func thaw() { process.signal(SIGCONT) }
 
+    /// Resets every current connection (new ones are still accepted): a node dropping its clients.
+    public func reset() { process.signal(SIGUSR2) }
+
     /// Ends the proxy.
     public func stop() async throws {
         process.signal(SIGTERM)

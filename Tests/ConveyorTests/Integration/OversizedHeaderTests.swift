@@ -122,7 +122,7 @@ struct OversizedHeaderTests {
                                          ["--queues", queue, "--concurrency", "4", "--hostname", name, "--grace-period", "2"],
                                          environment: ["CONVEYOR_BROKER_URL": TestEnvironment.brokerURL,
                                                        "CONVEYOR_RESULT_URL": TestEnvironment.resultURL], name: name)
-        try await process.waitForLog("worker ready", timeout: 30)
+        try await process.waitForLog("worker ready", timeout: hangGuard)
         let client = try testClient(queue: queue)
         let raw = try RawBroker()
         let bad = oversizedMessages(budget: raw.connection.publishLimits.propertiesBudget).prefix(2)
