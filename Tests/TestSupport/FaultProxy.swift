@@ -11,16 +11,21 @@ public final class FaultProxy: Sendable {
     public let port: UInt16
     private let process: ManagedProcess
 
-    /// Starts a proxy to 127.0.0.1:`target` and returns once it accepts connections.
+    /// Starts a proxy to 127.0.0.1:`target` on a port the kernel picks, and returns once it
+    /// accepts connections.
     public static func start(target: UInt16) async throws -> FaultProxy {
-        let port = try freePort()
         let script = TestEnvironment.repoRoot.appendingPathComponent("ops/lib/fault_proxy.py").path
-        let process = try ManagedProcess(URL(fileURLWithPath: "/usr/bin/env"), ["python3", script, "\(port)", "\(target)"],
-                                         name: "fault-proxy-\(port)")
-        try await eventually(timeout: 60, "the fault proxy listening on \(port)") {
+        let process = try ManagedProcess(URL(fileURLWithPath: "/usr/bin/env"), ["python3", script, "0", "\(target)"],
+                                         name: "fault-proxy-\(target)")
+        var port: UInt16?
+        try await eventually(timeout: hangGuard, "the fault proxy listening") {
             if !process.isRunning { throw MissingService("the fault proxy exited: \(process.log.suffix(2000))") }
-            return TestEnvironment.portOpen(port)
+            port = process.log.split(separator: "\n").lazy.compactMap { line in
+                line.hasPrefix("listening ") ? UInt16(line.dropFirst("listening ".count)) : nil
+            }.first
+            return port != nil
         }
+        guard let port else { throw MissingService("the fault proxy named no port: \(process.log.suffix(2000))") }
         return FaultProxy(port: port, process: process)
     }
 
@@ -45,24 +50,5 @@ public final class FaultProxy: Sendable {
     public func stop() async throws {
         process.signal(SIGTERM)
         try await process.waitForExit(timeout: 60)
-    }
-
-    /// A port nothing listens on right now (the kernel's pick for a socket bound to port 0).
-    private static func freePort() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw MissingService("cannot make a socket to find a free port") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw MissingService("cannot bind a socket to find a free port") }
-        return UInt16(bigEndian: address.sin_port)
     }
 }

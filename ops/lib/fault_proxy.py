@@ -2,6 +2,8 @@
 
     python3 fault_proxy.py LISTEN_PORT TARGET_PORT
 
+LISTEN_PORT 0 lets the kernel pick one; the proxy prints "listening PORT" once it accepts.
+
 Signals:
     SIGUSR1  freeze: keep every connection open but stop moving bytes (a blackhole: the peers see
              silence, not an error, until their own timeouts or heartbeats fire)
@@ -79,6 +81,9 @@ async def main():
     loop.add_signal_handler(signal.SIGCONT, thaw)
     loop.add_signal_handler(signal.SIGUSR2, reset)
     server = await asyncio.start_server(handle, "127.0.0.1", LISTEN)
+    # With LISTEN_PORT 0 the kernel picks a free port (no window for another process to take it
+    # between choosing and binding): say which, for whoever started the proxy.
+    print(f"listening {server.sockets[0].getsockname()[1]}", flush=True)
     async with server:
         await server.serve_forever()
 

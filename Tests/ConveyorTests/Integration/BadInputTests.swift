@@ -96,14 +96,15 @@ struct BadInputTests {
             #expect(headers[DeadLetterHeader.time]?.stringValue.flatMap(ISO8601.parse) != nil, "\(bad.name)")
             #expect(found.body == bad.body, "\(bad.name): body kept byte for byte")
         }
-        // A client waiting on a bad message with a task id learns it failed instead of hanging.
+        // A client waiting on a bad message with a task id learns it failed instead of hanging
+        // (the letter is confirmed before FAILURE is stored: wait for the outcome itself).
         if let id = cases[0].headers["id"]?.stringValue {
-            let result = try await client.result(for: id)
+            let result = try await client.wait(for: id, timeout: hangGuard)
             #expect(result.state == .failure)
             #expect(result.exception?.type == "DecodeError")
         }
         if let id = cases[5].headers["id"]?.stringValue {
-            let result = try await client.result(for: id)
+            let result = try await client.wait(for: id, timeout: hangGuard)
             #expect(result.exception?.type == "NotRegistered")
         }
         let remaining = try await raw.connection.inspect(queue: queue)

@@ -94,7 +94,8 @@ struct OversizedHeaderTests {
             #expect((headers[DeadLetterHeader.error]?.stringValue?.utf8.count ?? .max) <= 1_024, "\(message.name)")
             #expect(found.body == goodBody, "\(message.name): body kept byte for byte")
             #expect(found.properties.encodedSize <= budget)
-            let result = try await client.result(for: message.id)
+            // The letter is confirmed before FAILURE is stored: wait for the outcome itself.
+            let result = try await client.wait(for: message.id, timeout: hangGuard)
             #expect(result.state == .failure, "\(message.name)")
             #expect(result.exception?.type == message.exception, "\(message.name): \(String(describing: result.exception))")
         }
