@@ -86,6 +86,12 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], path: "ops/bench-tool"),
 
+        // libFuzzer harnesses of the decoders (ops/fuzz links libFuzzer in; a plain build replays inputs).
+        .target(name: "CFuzzing", path: "ops/fuzz-targets/CFuzzing"),
+        .executableTarget(name: "conveyor-fuzz", dependencies: [
+            "Conveyor", "AMQP", "Redis", "CRabbitMQ", "CHiredis", "CFuzzing",
+        ], path: "ops/fuzz-targets/conveyor-fuzz"),
+
         // Tests.
         .target(name: "TestSupport", dependencies: [
             "Conveyor", "Diagnostics", "IOSupport", .product(name: "Logging", package: "swift-log"),

@@ -171,7 +171,7 @@ public struct AMQPEndpoint: Sendable, Hashable, CustomStringConvertible {
 
     /// Replaces any password in a URL (or comma-separated list, or malformed text) with `***`.
     public static func redact(_ url: String) -> String {
-        splitURLList(url).map { maskingPassword(in: String($0), bareInfoIsSecret: false) }.joined(separator: ",")
+        maskingPasswords(inList: url, bareInfoIsSecret: false)
     }
 }
 

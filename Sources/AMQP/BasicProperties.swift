@@ -60,7 +60,7 @@ private enum Flag {
 
 extension BasicProperties {
     /// Encodes into arena memory for one `amqp_basic_publish`.
-    func cProperties(in arena: CArena) -> amqp_basic_properties_t {
+    package func cProperties(in arena: CArena) -> amqp_basic_properties_t {
         var p = amqp_basic_properties_t()
         var flags: UInt32 = 0
         if let contentType { flags |= Flag.contentType; p.content_type = arena.bytes(contentType) }
@@ -80,22 +80,22 @@ extension BasicProperties {
         return p
     }
 
-    /// Copies properties out of rabbitmq-c memory.
-    init(_ p: amqp_basic_properties_t) {
+    /// Copies properties out of rabbitmq-c memory (short strings as `amqp_bytes_t.shortString`).
+    package init(_ p: amqp_basic_properties_t) {
         let flags = p._flags
         self.init()
-        if flags & Flag.contentType != 0 { contentType = p.content_type.string }
-        if flags & Flag.contentEncoding != 0 { contentEncoding = p.content_encoding.string }
+        if flags & Flag.contentType != 0 { contentType = p.content_type.shortString }
+        if flags & Flag.contentEncoding != 0 { contentEncoding = p.content_encoding.shortString }
         if flags & Flag.headers != 0 { headers = FieldTable(p.headers) }
         if flags & Flag.deliveryMode != 0 { deliveryMode = p.delivery_mode }
         if flags & Flag.priority != 0 { priority = p.priority }
-        if flags & Flag.correlationId != 0 { correlationId = p.correlation_id.string }
-        if flags & Flag.replyTo != 0 { replyTo = p.reply_to.string }
-        if flags & Flag.expiration != 0 { expiration = p.expiration.string }
-        if flags & Flag.messageId != 0 { messageId = p.message_id.string }
+        if flags & Flag.correlationId != 0 { correlationId = p.correlation_id.shortString }
+        if flags & Flag.replyTo != 0 { replyTo = p.reply_to.shortString }
+        if flags & Flag.expiration != 0 { expiration = p.expiration.shortString }
+        if flags & Flag.messageId != 0 { messageId = p.message_id.shortString }
         if flags & Flag.timestamp != 0 { timestamp = p.timestamp }
-        if flags & Flag.type != 0 { type = p.type.string }
-        if flags & Flag.userId != 0 { userId = p.user_id.string }
-        if flags & Flag.appId != 0 { appId = p.app_id.string }
+        if flags & Flag.type != 0 { type = p.type.shortString }
+        if flags & Flag.userId != 0 { userId = p.user_id.shortString }
+        if flags & Flag.appId != 0 { appId = p.app_id.shortString }
     }
 }

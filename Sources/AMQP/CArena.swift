@@ -5,7 +5,7 @@ import Glibc
 
 /// A bump allocator for C structures that must live for exactly one rabbitmq-c call
 /// (field tables, property strings). Everything is freed at once when the arena goes away.
-final class CArena {
+package final class CArena {
     private var blocks: [UnsafeMutableRawPointer] = []
     private var cursor: UnsafeMutableRawPointer?
     private var remaining = 0
@@ -17,7 +17,7 @@ final class CArena {
 
     /// Runs `body` with an arena that lives until `body` returns. (Swift may end a local's
     /// lifetime at its last use, so arenas are only ever handed out this way.)
-    static func with<T>(blockSize: Int = 4096, _ body: (CArena) throws -> T) rethrows -> T {
+    package static func with<T>(blockSize: Int = 4096, _ body: (CArena) throws -> T) rethrows -> T {
         let arena = CArena(blockSize: blockSize)
         return try withExtendedLifetime(arena) { try body(arena) }
     }
@@ -76,5 +76,17 @@ extension amqp_bytes_t {
     var string: String {
         guard len > 0, let bytes else { return "" }
         return String(decoding: UnsafeRawBufferPointer(start: bytes, count: len), as: UTF8.self)
+    }
+
+    /// A short string (a field name or a property such as `reply_to`) as text that can be written
+    /// back as one: invalid UTF-8 is repaired with U+FFFD (three bytes for each bad one), then cut
+    /// to AMQP's 255 bytes on a character boundary. Repaired but uncut, 255 bad bytes would grow
+    /// into a name rabbitmq-c writes with a wrapped length byte, a frame the broker rejects.
+    var shortString: String {
+        let text = string
+        guard text.utf8.count > 255 else { return text }
+        var cut = Substring(text)
+        while cut.utf8.count > 255 { cut = cut.dropLast() }
+        return String(cut)
     }
 }

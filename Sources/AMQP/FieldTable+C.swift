@@ -119,7 +119,7 @@ extension FieldValue {
 
 extension FieldTable {
     /// Encodes into arena memory; valid while the arena lives.
-    func cTable(in arena: CArena) -> amqp_table_t {
+    package func cTable(in arena: CArena) -> amqp_table_t {
         if entries.isEmpty { return amqp_table_t(num_entries: 0, entries: nil) }
         let cEntries = arena.array(of: amqp_table_entry_t.self, count: entries.count)
         for (index, entry) in entries.enumerated() {
@@ -129,13 +129,13 @@ extension FieldTable {
     }
 
     /// Copies a table out of rabbitmq-c memory.
-    init(_ table: amqp_table_t) {
+    package init(_ table: amqp_table_t) {
         var entries: [Entry] = []
         if let cEntries = table.entries, table.num_entries > 0 {
             entries.reserveCapacity(Int(table.num_entries))
             for index in 0..<Int(table.num_entries) {
                 let entry = cEntries[index]
-                entries.append(Entry(key: entry.key.string, value: FieldValue(entry.value)))
+                entries.append(Entry(key: entry.key.shortString, value: FieldValue(entry.value)))
             }
         }
         self.init(entries)

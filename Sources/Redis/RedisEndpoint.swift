@@ -107,8 +107,10 @@ public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
             throw invalid("unsupported scheme '\(scheme)'")
         }
         for pair in query.split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2 else { continue }
+            // A pair starts with its key: `=password=x` has an empty key, not the key `password`
+            // (redaction masks `password=` pairs only).
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[1].isEmpty else { continue }
             switch parts[0] {
             case "db": database = try databaseNumber(parts[1])
             case "password": password = try decoded(parts[1], "password")

@@ -45,7 +45,7 @@ public enum RedisReply: Sendable, Hashable {
         return false
     }
 
-    init(_ reply: UnsafePointer<redisReply>) {
+    package init(_ reply: UnsafePointer<redisReply>) {
         let r = reply.pointee
         switch r.type {
         case REDIS_REPLY_STRING:

@@ -123,7 +123,10 @@ public enum ISO8601 {
         parts.tm_min = Int32(minute)
         parts.tm_sec = Int32(second)
         let epoch = timegm(&parts)
-        return Date(timeIntervalSince1970: Double(epoch - offset) + fraction)
+        let date = Date(timeIntervalSince1970: Double(epoch - offset) + fraction)
+        // An offset can move 0001-01-01 or 9999-12-31 out of the years a datetime holds, where
+        // format would write another time (it clamps).
+        return isRepresentable(date) ? date : nil
     }
 
     /// Days in a month of the proleptic Gregorian calendar (as Python's `datetime` knows them),

@@ -5,12 +5,12 @@
 /// deeper than three levels print as `[...]`/`{...}`, and past `limit` characters strings are
 /// cut at a word boundary with `...` while the open brackets still close. The algorithm is
 /// Celery's token stream, followed step by step so the output matches byte for byte.
-enum PythonRepr {
-    static func arguments(_ args: [JSON], limit: Int = 1024) -> String {
+package enum PythonRepr {
+    package static func arguments(_ args: [JSON], limit: Int = 1024) -> String {
         short(.tuple(args), maxlen: limit) ?? saferepr(.tuple(args), maxlen: limit)
     }
 
-    static func keywords(_ kwargs: JSONObject, limit: Int = 1024) -> String {
+    package static func keywords(_ kwargs: JSONObject, limit: Int = 1024) -> String {
         short(.json(.object(kwargs)), maxlen: limit) ?? saferepr(.json(.object(kwargs)), maxlen: limit)
     }
 

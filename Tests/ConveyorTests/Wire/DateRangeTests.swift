@@ -63,5 +63,24 @@ extension WireTests {
                 #expect(message.eta == WireTests.date(seconds))
             }
         }
+
+        /// Found by `ops/fuzz iso8601`: the offset was applied after the range check, so
+        /// `0001-01-01T00:00:00+00:15` parsed to a time before the year 1, which `format` wrote
+        /// as 0001-01-01T00:00:00, a quarter of an hour off, and an eta header so written read
+        /// back as another time.
+        @Test("an offset that moves a time out of the years 1...9999 makes it unreadable", arguments: [
+            "0001-01-01T00:00:00+00:15", "0001-01-01T00:14:59.5+00:15", "9999-12-31T23:59:59-00:01", "9999-12-31T23:45:00-14:00",
+        ])
+        func offsetsOutOfRange(_ text: String) {
+            #expect(ISO8601.parse(text) == nil)
+        }
+
+        @Test("an offset that keeps a time inside the years 1...9999 is read, and written back as the same instant", arguments: [
+            "0001-01-01T00:15:00+00:15", "0001-01-01T00:00:00-00:15", "9999-12-31T23:59:59+00:01", "9999-12-31T10:00:00-13:59",
+        ])
+        func offsetsInRange(_ text: String) throws {
+            let date = try #require(ISO8601.parse(text))
+            #expect(ISO8601.parse(ISO8601.format(date)) == date)
+        }
     }
 }
