@@ -8,7 +8,8 @@ import Synchronization
 /// is the only caller of rabbitmq-c for this connection. It reconnects by itself with capped,
 /// jittered backoff, cycling through the failover list, and on every reconnect re-declares what
 /// it declared, resubscribes its consumers and re-publishes every message the broker had not
-/// confirmed (so a publish is at-least-once: duplicates are possible, losses are not).
+/// confirmed (so a publish is at-least-once: duplicates are possible, losses are not). A message
+/// the broker refuses (`basic.nack`) is tried again on a fresh channel until its publish timeout.
 ///
 /// Use one connection for publishing and another for consuming, so broker flow control on
 /// publishers never stalls acknowledgements.
@@ -29,6 +30,10 @@ public final class AMQPConnection: Sendable {
         public var operationTimeout: Double
         /// Reconnect pacing.
         public var reconnect: Backoff
+        /// Pacing of publishes the broker refused (`basic.nack`), which are tried again on a
+        /// fresh channel until their publish timeout. Short: a refusal during a cluster
+        /// failover clears within seconds.
+        public var refusedRetry: Backoff
         /// The largest body a publish may carry (the broker's `max_message_size`); a larger one
         /// fails alone with `messageTooLarge`. Lowered by itself when the broker states a
         /// smaller limit.
@@ -38,9 +43,15 @@ public final class AMQPConnection: Sendable {
         ///   - endpoints: brokers to try in turn.
         ///   - name: connection name shown by the broker.
         ///   - confirms: publisher confirms on the main channel.
+        ///   - rpcTimeout: bound on every synchronous broker call, seconds.
+        ///   - publishTimeout: default time a publish may take to be confirmed, seconds.
+        ///   - operationTimeout: default time other operations wait for a connection, seconds.
+        ///   - reconnect: reconnect pacing.
+        ///   - refusedRetry: pacing of refused publishes' next tries.
         ///   - maxBodySize: the largest body a publish may carry.
         public init(endpoints: [AMQPEndpoint], name: String, confirms: Bool = true, rpcTimeout: Double = 10,
                     publishTimeout: Double = 30, operationTimeout: Double = 30, reconnect: Backoff = Backoff(),
+                    refusedRetry: Backoff = Backoff(base: 0.1, cap: 1, floor: 0.05),
                     maxBodySize: Int = PublishLimits.defaultMaxBodySize) {
             self.endpoints = endpoints
             self.name = name
@@ -49,6 +60,7 @@ public final class AMQPConnection: Sendable {
             self.publishTimeout = publishTimeout
             self.operationTimeout = operationTimeout
             self.reconnect = reconnect
+            self.refusedRetry = refusedRetry
             self.maxBodySize = maxBodySize
         }
     }
@@ -58,7 +70,7 @@ public final class AMQPConnection: Sendable {
         var lastError: AMQPError?
         var generation: UInt64 = 0
         var started = false
-        var waiters: [UInt64: CheckedContinuation<Void, Error>] = [:]
+        var waiters: [UInt64: FirstOutcome<Void, Error>] = [:]
         var nextWaiter: UInt64 = 0
         var observers: [@Sendable (ConnectionState) -> Void] = []
         var limits: PublishLimits
@@ -116,36 +128,37 @@ public final class AMQPConnection: Sendable {
     }
 
     /// Waits until connected. Throws the last connection error after `timeout` seconds, so a
-    /// command-line tool can say "broker down" in one line instead of hanging.
+    /// command-line tool can say "broker down" in one line instead of hanging. Cancelling the
+    /// caller ends the wait at once with `CancellationError`.
     public func waitUntilConnected(timeout: Double) async throws {
         start()
-        let id: UInt64 = shared.withLock { s in
+        try Task.checkCancellation()
+        let outcome = FirstOutcome<Void, Error>()
+        let (id, ready) = shared.withLock { s -> (UInt64, Bool) in
+            if s.state == .connected { return (0, true) }
             s.nextWaiter += 1
-            return s.nextWaiter
+            s.waiters[s.nextWaiter] = outcome
+            return (s.nextWaiter, false)
         }
+        guard !ready else { return }
+        outcome.onSettle { [weak self] in self?.shared.withLock { _ = $0.waiters.removeValue(forKey: id) } }
         let timer = Task { [weak self] in
             try? await Task.sleep(for: .sleeping(seconds: timeout))
-            self?.expireWaiter(id, after: timeout)
+            guard !Task.isCancelled else { return }
+            self?.expireWaiter(outcome, after: timeout)
         }
-        defer { timer.cancel() }
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            let ready = shared.withLock { s -> Bool in
-                if s.state == .connected { return true }
-                s.waiters[id] = continuation
-                return false
-            }
-            if ready { continuation.resume() }
-        }
+        outcome.onSettle { timer.cancel() }
+        try await outcome.value()
     }
 
-    private func expireWaiter(_ id: UInt64, after timeout: Double) {
-        let (waiter, error) = shared.withLock { s in (s.waiters.removeValue(forKey: id), s.lastError) }
+    private func expireWaiter(_ outcome: FirstOutcome<Void, Error>, after timeout: Double) {
+        let error = shared.withLock { $0.lastError }
         let endpoints = configuration.endpoints.map(\.description).joined(separator: ", ")
-        waiter?.resume(throwing: error ?? AMQPError(.timeout, "no connection to broker \(endpoints) within \(timeout) s"))
+        outcome.settle(.failure(error ?? AMQPError(.timeout, "no connection to broker \(endpoints) within \(timeout) s")))
     }
 
     private func update(state: ConnectionState, error: AMQPError?, generation: UInt64) {
-        let (waiters, observers) = shared.withLock { s -> ([CheckedContinuation<Void, Error>], [@Sendable (ConnectionState) -> Void]) in
+        let (waiters, observers) = shared.withLock { s -> ([FirstOutcome<Void, Error>], [@Sendable (ConnectionState) -> Void]) in
             s.state = state
             s.generation = generation
             if let error { s.lastError = error }
@@ -156,7 +169,7 @@ public final class AMQPConnection: Sendable {
             return (all, s.observers)
         }
         for waiter in waiters {
-            if state == .connected { waiter.resume() } else { waiter.resume(throwing: AMQPError(.closed, "connection closed")) }
+            waiter.settle(state == .connected ? .success(()) : .failure(AMQPError(.closed, "connection closed")))
         }
         for observer in observers { observer(state) }
     }
@@ -165,20 +178,24 @@ public final class AMQPConnection: Sendable {
 
     /// Publishes one message and returns once the broker confirmed it.
     ///
-    /// Throws `unroutable` when a mandatory message matched no queue, `nacked`, `blocked`
+    /// Throws `unroutable` when a mandatory message matched no queue, `nacked` when the broker
+    /// refused it on every try until the timeout, `blocked`
     /// (resource alarm), `connectionLost` when no connection came back in time, or
     /// `confirmTimeout` when the outcome is unknown. A message that can never be published
     /// (`messageTooLarge`, `invalidMessage`, or refused by the broker for itself) fails alone:
     /// it is not sent again, and the connection and other publishes carry on.
+    ///
+    /// Cancelling the caller (even before it calls) ends the wait at once with
+    /// `CancellationError`, and then the outcome is unknown: the message is handed over either
+    /// way, and is written, tracked until the broker confirms it and re-published after a
+    /// reconnect like any other. Cancellation stops the waiting, never the publish; publish
+    /// again (the same task id) if it must arrive.
     public func publish(_ message: OutgoingMessage, timeout: Double? = nil) async throws {
         start()
         let deadline = monotonicSeconds() + (timeout ?? configuration.publishTimeout)
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            let pending = PendingPublish(message: message, deadline: deadline) { result in
-                continuation.resume(with: result.mapError { $0 as Error })
-            }
-            submit(.publish([pending]))
-        }
+        let outcome = FirstOutcome<Void, Error>()
+        submit(.publish([PendingPublish(message: message, deadline: deadline) { outcome.settle($0.mapError { $0 as Error }) }]))
+        try await outcome.value()
     }
 
     /// Publishes many messages in one go and returns each one's outcome, in order, once all are
@@ -230,7 +247,9 @@ public final class AMQPConnection: Sendable {
     // MARK: Consuming
 
     /// Subscribes to `queue`, now and after every reconnect. `handler` runs on the I/O thread
-    /// for each delivery: hand the delivery off and return quickly.
+    /// for each delivery: hand the delivery off and return quickly. A caller cancelled while it
+    /// waits may still end up subscribed (like every call here, cancellation ends the wait, not
+    /// the command): `cancelConsumers` to be sure.
     /// - Returns: the consumer tag.
     @discardableResult
     public func consume(queue: String, options: ConsumerOptions = .init(), timeout: Double? = nil,
@@ -280,17 +299,27 @@ public final class AMQPConnection: Sendable {
     public func close() async {
         let started = shared.withLock { $0.started }
         guard started else { return }
-        _ = try? await call(configuration.rpcTimeout + 5) { .close($0) } as Void
+        _ = try? await uncancellableCall(configuration.rpcTimeout + 5) { .close($0) } as Void
     }
 
+    /// Hands a command to the I/O thread and waits for its answer. Cancelling the caller (even
+    /// before it calls) ends the wait at once with `CancellationError`; the command is handed
+    /// over and runs either way, so its outcome is unknown to the caller.
     private func call<T: Sendable>(_ timeout: Double?, _ make: (Completion<T>) -> Command) async throws -> T {
         start()
         let deadline = monotonicSeconds() + (timeout ?? configuration.operationTimeout)
+        let outcome = FirstOutcome<T, Error>()
+        submit(make(Completion<T>(deadline: deadline) { outcome.settle($0.mapError { $0 as Error }) }))
+        return try await outcome.value()
+    }
+
+    /// Like `call`, but the caller's cancellation does not end the wait: closing must finish
+    /// (a worker closes its connections from tasks that may be cancelled).
+    private func uncancellableCall<T: Sendable>(_ timeout: Double, _ make: (Completion<T>) -> Command) async throws -> T {
+        start()
+        let deadline = monotonicSeconds() + timeout
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
-            let completion = Completion<T>(deadline: deadline) { result in
-                continuation.resume(with: result.mapError { $0 as Error })
-            }
-            submit(make(completion))
+            submit(make(Completion<T>(deadline: deadline) { continuation.resume(with: $0.mapError { $0 as Error }) }))
         }
     }
 

@@ -10,6 +10,8 @@ final class PendingPublish: @unchecked Sendable {
     private var finished = false
     /// Set when the broker returned the message (`basic.return`) before confirming it.
     var returned: AMQPError?
+    /// How many times the broker refused it (`basic.nack`); it is tried again until its deadline.
+    var refusals = 0
 
     init(message: OutgoingMessage, deadline: Double, completion: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
         self.message = message
@@ -22,6 +24,15 @@ final class PendingPublish: @unchecked Sendable {
         finished = true
         completion(result)
     }
+}
+
+/// What one `basic.ack` or `basic.nack` resolved, beyond the publishes it completed.
+struct ConfirmOutcome {
+    /// Publishes the broker refused (`basic.nack`), not yet finished: the caller tries them again
+    /// or fails them.
+    var refused: [PendingPublish] = []
+    /// Whether a publish refused before was now acknowledged (trying again works again).
+    var retryAcknowledged = false
 }
 
 /// Publisher-confirm bookkeeping for one channel: which delivery tag belongs to which pending
@@ -54,22 +65,26 @@ final class ConfirmTracker {
         nextTag += 1
     }
 
-    /// Resolves `tag` (and every earlier one when `multiple`).
-    func confirm(tag: UInt64, multiple: Bool, acknowledged: Bool) {
-        guard tag >= firstTag else { return }
+    /// Resolves `tag` (and every earlier one when `multiple`). Acknowledged publishes finish
+    /// (returned ones as unroutable); refused ones come back in the outcome, unfinished.
+    @discardableResult
+    func confirm(tag: UInt64, multiple: Bool, acknowledged: Bool) -> ConfirmOutcome {
+        var outcome = ConfirmOutcome()
+        guard tag >= firstTag else { return outcome }
         if multiple {
             while firstTag <= tag, !window.isEmpty {
-                resolve(window.removeFirst(), acknowledged: acknowledged)
+                resolve(window.removeFirst(), acknowledged: acknowledged, into: &outcome)
                 firstTag += 1
             }
         } else {
             // The tag comes from the broker: compared before it becomes an index, so no tag can trap.
-            guard tag - firstTag < UInt64(window.count) else { return }
+            guard tag - firstTag < UInt64(window.count) else { return outcome }
             let index = Int(tag - firstTag)
-            resolve(window[index], acknowledged: acknowledged)
+            resolve(window[index], acknowledged: acknowledged, into: &outcome)
             window[index] = nil
         }
         trim()
+        return outcome
     }
 
     /// Marks the oldest unconfirmed message with this exchange, routing key and correlation id
@@ -116,14 +131,16 @@ final class ConfirmTracker {
         trim()
     }
 
-    private func resolve(_ pending: PendingPublish?, acknowledged: Bool) {
+    private func resolve(_ pending: PendingPublish?, acknowledged: Bool, into outcome: inout ConfirmOutcome) {
         guard let pending else { return }
         if let returned = pending.returned {
             pending.finish(.failure(returned))
         } else if acknowledged {
+            if pending.refusals > 0 { outcome.retryAcknowledged = true }
             pending.finish(.success(()))
         } else {
-            pending.finish(.failure(AMQPError(.nacked, "broker refused message to '\(pending.message.routingKey)' (basic.nack)")))
+            pending.refusals += 1
+            outcome.refused.append(pending)
         }
     }
 

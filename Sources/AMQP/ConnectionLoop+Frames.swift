@@ -1,7 +1,8 @@
 import CRabbitMQ
 
 /// What the I/O thread does with each frame the broker sends: deliveries to consumers,
-/// confirms and returns to the confirm tracker, cancels and closes to the reconnect path.
+/// confirms and returns to the confirm tracker of their channel, cancels and closes to the
+/// reconnect path.
 extension ConnectionLoop {
     func handle(frame: amqp_frame_t, session: Session) throws {
         guard frame.frame_type == FrameType.method else { return }
@@ -26,10 +27,10 @@ extension ConnectionLoop {
                                       generation: generation, noAck: consumer.options.noAck))
         case Method.basicAck:
             let ack = method.decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
-            confirms.confirm(tag: ack.delivery_tag, multiple: ack.multiple != 0, acknowledged: true)
+            confirm(channel: frame.channel, tag: ack.delivery_tag, multiple: ack.multiple != 0, acknowledged: true)
         case Method.basicNack:
             let nack = method.decoded.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
-            confirms.confirm(tag: nack.delivery_tag, multiple: nack.multiple != 0, acknowledged: false)
+            confirm(channel: frame.channel, tag: nack.delivery_tag, multiple: nack.multiple != 0, acknowledged: false)
         case Method.basicReturn:
             let ret = method.decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
             let code = ret.reply_code
@@ -39,7 +40,8 @@ extension ConnectionLoop {
             let (properties, _) = try session.readContent(channel: frame.channel)
             let target = exchange.isEmpty ? "queue '\(routingKey)'" : "exchange '\(exchange)' with routing key '\(routingKey)'"
             let error = AMQPError(.unroutable, "message returned unroutable: no \(target) (\(code) \(text))", replyCode: code)
-            confirms.returned(exchange: exchange, routingKey: routingKey, correlationId: properties.correlationId, error: error)
+            confirmTracker(for: frame.channel)?.returned(exchange: exchange, routingKey: routingKey,
+                                                         correlationId: properties.correlationId, error: error)
         case Method.basicCancel:
             let cancel = method.decoded.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee
             let tag = cancel.consumer_tag.string
@@ -51,7 +53,7 @@ extension ConnectionLoop {
             let text = close.reply_text.string
             session.acknowledgeChannelClose(frame.channel)
             if let refusal = PublishRefusal(replyCode: close.reply_code, text: text, classId: close.class_id, methodId: close.method_id) {
-                refuse(refusal)
+                refuse(refusal, channel: frame.channel)
             }
             throw AMQPError(Session.code(forReply: close.reply_code), "broker closed channel \(frame.channel): \(text)",
                             replyCode: close.reply_code)

@@ -14,9 +14,9 @@ import Glibc
 // Handed to its thread at start and touched only there afterwards, hence unchecked.
 final class ConnectionLoop: @unchecked Sendable {
     /// Channel for publishing (confirm mode) and consuming.
-    private static let mainChannel: UInt16 = 1
+    static let mainChannel: UInt16 = 1
     /// Channel for declarations and inspections, which the broker closes on refusal.
-    private static let controlChannel: UInt16 = 2
+    static let controlChannel: UInt16 = 2
 
     let configuration: AMQPConnection.Configuration
     private let commands: CommandQueue<Command>
@@ -37,7 +37,16 @@ final class ConnectionLoop: @unchecked Sendable {
     private var outbox: Deque<PendingPublish> = []
     /// What one publish may carry: the frame size negotiated, the broker's largest body.
     private var limits: PublishLimits
+    /// Confirms of the channel publishes go out on now.
     var confirms = ConfirmTracker()
+    /// Where publishes go out: the main channel, until the broker refuses one there.
+    var publishChannel = ConnectionLoop.mainChannel
+    /// Whether the broker refused (nacked) a publish on `publishChannel`.
+    var publishChannelRefused = false
+    /// Channels publishing moved away from, oldest first, open until their confirms arrive.
+    var retiring: [(channel: UInt16, confirms: ConfirmTracker)] = []
+    /// Nacked publishes waiting for their next try.
+    let refused: RefusedPublishes
     var acks = AckCoalescer()
     /// Settlements gathered in this turn, sent together after the commands are handled.
     private var settlements: [(tag: UInt64, settlement: Settlement)] = []
@@ -56,6 +65,7 @@ final class ConnectionLoop: @unchecked Sendable {
         self.reportLimits = reportLimits
         pacing = ReconnectPacing(backoff: configuration.reconnect)
         limits = PublishLimits(maxBodySize: configuration.maxBodySize)
+        refused = RefusedPublishes(backoff: configuration.refusedRetry)
     }
 
     func run() {
@@ -98,8 +108,8 @@ final class ConnectionLoop: @unchecked Sendable {
             logger.info("amqp connected", metadata: ["broker": "\(endpoint)", "connection": "\(configuration.name)",
                                                    "heartbeat": "\(session.negotiatedHeartbeat)"])
             report(.connected, nil, generation)
-            // Everything unconfirmed on the dead channel goes out again, oldest first.
-            for pending in confirms.reset().reversed() { outbox.prepend(pending) }
+            // Everything unconfirmed on the dead channels goes out again, oldest first.
+            for pending in takeUnconfirmed().reversed() { outbox.prepend(pending) }
             let held = deferred
             deferred.removeAll()
             for command in held { handle(command) }
@@ -174,6 +184,7 @@ final class ConnectionLoop: @unchecked Sendable {
             }
             if let current = self.session { try sendSettlements(current, flush: closing != nil) }
             guard self.session != nil, closing == nil else { return }
+            if let due = try takeDueRefusals(session) { for pending in due.reversed() { outbox.prepend(pending) } }
             try flushOutbox(session)
             var frames = 0
             while frames < 2048, let frame = try session.nextFrame() {
@@ -181,6 +192,7 @@ final class ConnectionLoop: @unchecked Sendable {
                 frames += 1
             }
             session.releaseBuffers()
+            try closeSettledChannels(session)
             expire(now: monotonicSeconds())
             if session.hasBufferedInput || !commands.isEmpty { return }
             waitForInput(session)
@@ -194,11 +206,15 @@ final class ConnectionLoop: @unchecked Sendable {
     private func waitForInput(_ session: Session) {
         let heartbeat = session.negotiatedHeartbeat
         var tick = heartbeat > 0 ? min(250, Int32(heartbeat * 1000 / 4)) : 250
-        if let deadline = acks.nextDeadline {
-            // Wake in time to send the acknowledgements held back.
-            tick = min(tick, Int32(max(0, ((deadline - monotonicSeconds()) * 1000).rounded(.up))))
-        }
+        // Wake in time to send the acknowledgements held back and the refused publishes due.
+        if let deadline = acks.nextDeadline { tick = Self.tick(tick, until: deadline) }
+        if let deadline = refused.retryAt { tick = Self.tick(tick, until: deadline) }
         commands.sleep(timeoutMilliseconds: tick, orReadable: session.socketDescriptor)
+    }
+
+    /// `tick` milliseconds, or fewer to wake at `deadline` (monotonic seconds).
+    private static func tick(_ tick: Int32, until deadline: Double) -> Int32 {
+        Int32(max(0, min(Double(tick), ((deadline - monotonicSeconds()) * 1000).rounded(.up))))
     }
 
     private func lose(_ error: AMQPError) {
@@ -212,18 +228,21 @@ final class ConnectionLoop: @unchecked Sendable {
         session?.abandon()
         session = nil
         lastError = error
-        for pending in confirms.reset().reversed() { outbox.prepend(pending) }
+        // The next try goes to the next broker of the list: a node that closed its connections
+        // (stopping, or cut off) is the least likely to take a new one.
+        endpointIndex += 1
+        for pending in takeUnconfirmed().reversed() { outbox.prepend(pending) }
         report(.reconnecting(attempt: pacing.attempt, retryIn: delay, reason: error.message), error, generation)
     }
 
-    /// Fails the message a broker's publish refusal was about, so it is not sent again, and
-    /// remembers a body limit the broker stated.
-    func refuse(_ refusal: PublishRefusal) {
+    /// Fails the message a broker's publish refusal on `channel` was about, so it is not sent
+    /// again, and remembers a body limit the broker stated.
+    func refuse(_ refusal: PublishRefusal, channel: UInt16) {
         if let limit = refusal.maxBodySize, limit < limits.maxBodySize {
             limits.maxBodySize = limit
             reportLimits(limits)
         }
-        if confirms.refuse(refusal.error, where: refusal.matches) {
+        if confirmTracker(for: channel)?.refuse(refusal.error, where: refusal.matches) == true {
             logger.warning("amqp publish refused by broker", metadata: ["connection": "\(configuration.name)",
                                                                        "reason": "\(refusal.error.message)"])
         }
@@ -258,7 +277,7 @@ final class ConnectionLoop: @unchecked Sendable {
         guard !blocked else { return }
         while let pending = outbox.first {
             do {
-                try session.publish(pending.message, channel: Self.mainChannel, limits: limits)
+                try session.publish(pending.message, channel: publishChannel, limits: limits)
             } catch let error as AMQPError where error.code == .messageTooLarge || error.code == .invalidMessage {
                 // About this message, not the connection: it fails alone and is never tried again.
                 outbox.removeFirst()
@@ -296,7 +315,7 @@ final class ConnectionLoop: @unchecked Sendable {
                 settlements.append((request.tag, request.settlement))
             }
         case let .declare(declarations, remember, completion):
-            controlOperation(completion) {
+            controlOperation(completion, retrying: command) {
                 for declaration in declarations {
                     do {
                         try session.declare(declaration, channel: Self.controlChannel)
@@ -330,7 +349,7 @@ final class ConnectionLoop: @unchecked Sendable {
             }
             completion.succeed(())
         case let .inspect(queue, completion):
-            controlOperation(completion) { try session.inspect(queue: queue, channel: Self.controlChannel) }
+            controlOperation(completion, retrying: command) { try session.inspect(queue: queue, channel: Self.controlChannel) }
         case let .purge(queue, completion):
             controlOperation(completion) { try session.purge(queue: queue, channel: Self.controlChannel) }
         case let .deleteQueue(queue, completion):
@@ -341,20 +360,31 @@ final class ConnectionLoop: @unchecked Sendable {
     }
 
     /// Runs a control-channel operation. A refusal (404, 406 …) goes to the caller and the
-    /// control channel is reopened; a dead connection goes to the reconnect path.
-    private func controlOperation<T: Sendable>(_ completion: Completion<T>, _ body: () throws -> T) {
+    /// control channel is reopened; a dead connection goes to the reconnect path. An idempotent
+    /// operation (`retrying`: a declaration, a passive declare) that died with its connection
+    /// (a socket error, an RPC the broker did not answer in time, a forced close) runs again on
+    /// the next connection, within its own deadline, as publishes are re-sent: a broker that
+    /// stalls for a moment under load must not fail a caller whose deadline is still ahead.
+    private func controlOperation<T: Sendable>(_ completion: Completion<T>, retrying command: Command? = nil, _ body: () throws -> T) {
         do {
             completion.succeed(try body())
         } catch let error as AMQPError where error.replyCode != nil && session?.isOpen == true {
             completion.fail(error)
             runOrLose { try session?.openChannel(Self.controlChannel) }
         } catch let error as AMQPError {
-            completion.fail(error)
+            if let command, error.replyCode == nil || error.replyCode == Self.connectionForced {
+                deferred.append(command)
+            } else {
+                completion.fail(error)
+            }
             lose(error)
         } catch {
             completion.fail(AMQPError(.protocolError, "\(error)"))
         }
     }
+
+    /// CONNECTION_FORCED: the broker (or an operator) closed the connection, not the operation.
+    private static let connectionForced: UInt16 = 320
 
     private func runOrLose(_ body: () throws -> Void) {
         do {
@@ -369,7 +399,7 @@ final class ConnectionLoop: @unchecked Sendable {
     // MARK: Deadlines and shutdown
 
     private func expire(now: Double) {
-        confirms.expire(now: now, blocked: blocked)
+        expireConfirms(now: now)
         let reason: AMQPError
         if blocked {
             reason = AMQPError(.blocked, "broker is blocking publishers (memory or disk alarm); message not accepted in time")
@@ -391,17 +421,18 @@ final class ConnectionLoop: @unchecked Sendable {
 
     private func shutDown() {
         let error = AMQPError(.closed, "connection \(configuration.name) closed")
-        if let session, configuration.confirms, !confirms.isEmpty {
+        if let session, configuration.confirms, hasUnconfirmed {
             // Give outstanding confirms a short grace so a clean close loses no acknowledged publish.
             let until = monotonicSeconds() + 2
-            while !confirms.isEmpty, monotonicSeconds() < until {
+            while hasUnconfirmed, monotonicSeconds() < until {
                 do {
                     if let frame = try session.nextFrame() { try handle(frame: frame, session: session) } else { waitForInput(session) }
                     session.releaseBuffers()
                 } catch { break }
             }
         }
-        for pending in confirms.reset() { pending.finish(.failure(error)) }
+        for pending in takeUnconfirmed() { pending.finish(.failure(error)) }
+        refused.failAll(error)
         for pending in outbox { pending.finish(.failure(error)) }
         outbox.removeAll()
         for command in deferred { command.fail(error) }

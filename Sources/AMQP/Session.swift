@@ -133,6 +133,19 @@ final class Session {
         openChannels.insert(channel)
     }
 
+    /// Closes `channel` (waiting for close-ok; frames for other channels meanwhile are kept for
+    /// `nextFrame`).
+    func closeChannel(_ channel: UInt16) throws {
+        try check(amqp_channel_close(state, channel, 200), "channel.close", channel: channel)
+        openChannels.remove(channel)
+    }
+
+    /// The highest channel number the broker allows.
+    var channelMax: UInt16 {
+        let negotiated = amqp_get_channel_max(state)
+        return negotiated > 0 && negotiated <= Int32(UInt16.max) ? UInt16(negotiated) : UInt16.max
+    }
+
     /// Declares one thing on `channel`. Throws the broker's reason (404, 406 …) on refusal,
     /// after which the channel is closed and must be reopened.
     func declare(_ declaration: TopologyDeclaration, channel: UInt16) throws {

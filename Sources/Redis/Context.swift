@@ -29,7 +29,9 @@ final class Context {
             throw RedisError(.connectionFailed, "cannot connect to Redis at \(endpoint): \(Context.errorText(made))")
         }
         _ = redisSetTimeout(made, timeoutValue(seconds: endpoint.commandTimeout))
-        _ = redisEnableKeepAlive(made)
+        // TCP only: on a Unix socket hiredis' keepalive fails (EOPNOTSUPP) and leaves the error
+        // set on the context, so every command on it failed.
+        if endpoint.socketPath == nil { _ = redisEnableKeepAlive(made) }
         do {
             if let password = endpoint.password {
                 var args = ["AUTH"]

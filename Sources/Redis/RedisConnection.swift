@@ -44,15 +44,21 @@ public final class RedisConnection: Sendable {
         let commands: [[[UInt8]]]
         let deadline: Double
         let resume: @Sendable (Result<[RedisReply], RedisError>) -> Void
+        /// Whether the caller stopped waiting (it was cancelled): a request not yet written is
+        /// then dropped instead of sent.
+        let isAbandoned: @Sendable () -> Bool
 
-        init(commands: [[[UInt8]]], deadline: Double, resume: @escaping @Sendable (Result<[RedisReply], RedisError>) -> Void) {
+        init(commands: [[[UInt8]]], deadline: Double, isAbandoned: @escaping @Sendable () -> Bool = { false },
+             resume: @escaping @Sendable (Result<[RedisReply], RedisError>) -> Void) {
             self.commands = commands
             self.deadline = deadline
+            self.isAbandoned = isAbandoned
             self.resume = resume
         }
 
-        init(arguments: [[UInt8]], deadline: Double, resume: @escaping @Sendable (Result<RedisReply, RedisError>) -> Void) {
-            self.init(commands: [arguments], deadline: deadline) { result in
+        init(arguments: [[UInt8]], deadline: Double, isAbandoned: @escaping @Sendable () -> Bool = { false },
+             resume: @escaping @Sendable (Result<RedisReply, RedisError>) -> Void) {
+            self.init(commands: [arguments], deadline: deadline, isAbandoned: isAbandoned) { result in
                 resume(result.map { $0.first ?? .null })
             }
         }
@@ -134,27 +140,28 @@ public final class RedisConnection: Sendable {
     }
 
     /// Sends one command and returns error replies as values instead of throwing.
+    ///
+    /// Cancelling the caller ends the wait at once with `CancellationError`. A command not yet
+    /// written is then never sent; one already written still runs on the server (its outcome is
+    /// unknown to the caller) and its reply is read and dropped in order, so the connection
+    /// stays in step. A blocking command (`BLPOP`) keeps the server busy for this connection
+    /// until it returns, whoever waits for it.
     public func raw(_ arguments: [[UInt8]], timeout: Double? = nil) async throws -> RedisReply {
-        start()
-        let deadline = monotonicSeconds() + (timeout ?? configuration.queueTimeout)
-        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<RedisReply, Error>) in
-            submit(.request(Request(arguments: arguments, deadline: deadline) { result in
-                continuation.resume(with: result.mapError { $0 as Error })
-            }))
-        }
+        try await pipeline([arguments], timeout: timeout).first ?? .null
     }
 
     /// Sends commands back to back (one round trip) and returns their replies in order, error
-    /// replies included as values.
+    /// replies included as values. Cancelling the caller ends the wait as for `raw`.
     public func pipeline(_ commands: [[[UInt8]]], timeout: Double? = nil) async throws -> [RedisReply] {
         guard !commands.isEmpty else { return [] }
         start()
+        try Task.checkCancellation()
         let deadline = monotonicSeconds() + (timeout ?? configuration.queueTimeout)
-        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[RedisReply], Error>) in
-            submit(.request(Request(commands: commands, deadline: deadline) { result in
-                continuation.resume(with: result.mapError { $0 as Error })
-            }))
-        }
+        let outcome = FirstOutcome<[RedisReply], Error>()
+        submit(.request(Request(commands: commands, deadline: deadline, isAbandoned: { outcome.isSettled }) { result in
+            outcome.settle(result.mapError { $0 as Error })
+        }))
+        return try await outcome.value()
     }
 
     /// Sends one command without waiting; `completion` runs on the I/O thread.
@@ -197,7 +204,10 @@ final class RedisLoop: @unchecked Sendable {
     private let report: @Sendable (ConnectionState, RedisError?) -> Void
     private var context: Context?
     private var waiting: Deque<RedisConnection.Request> = []
-    private var attempt = 0
+    private var pacing: ReconnectPacing
+    /// No connect before this (monotonic seconds): the backoff after a failed connect or a lost
+    /// connection, so a server that accepts and then drops us is not reconnected to in a loop.
+    private var retryAt = 0.0
     private var lastError: RedisError?
     private var onClose: (@Sendable () -> Void)?
 
@@ -207,6 +217,7 @@ final class RedisLoop: @unchecked Sendable {
         self.commands = commands
         self.logger = logger
         self.report = report
+        pacing = ReconnectPacing(backoff: configuration.reconnect)
     }
 
     func run() {
@@ -214,6 +225,8 @@ final class RedisLoop: @unchecked Sendable {
         while onClose == nil {
             take()
             if context == nil {
+                // Nothing to connect for when every caller waiting has been cancelled.
+                waiting.removeAll { $0.isAbandoned() }
                 if waiting.isEmpty {
                     commands.sleep(timeoutMilliseconds: 250)
                     continue
@@ -250,30 +263,43 @@ final class RedisLoop: @unchecked Sendable {
     }
 
     private func connect() {
+        waitForRetry()
+        guard onClose == nil, !waiting.isEmpty else { return }
         do {
             context = try Context(endpoint: configuration.endpoint)
-            if attempt > 0 { logger.info("redis reconnected", metadata: ["redis": "\(configuration.endpoint)"]) }
-            attempt = 0
+            if pacing.attempt > 0 { logger.info("redis reconnected", metadata: ["redis": "\(configuration.endpoint)"]) }
+            pacing.connected(at: monotonicSeconds())
             lastError = nil
             report(.connected, nil)
         } catch {
             let error = error as? RedisError ?? RedisError(.connectionFailed, "\(error)")
             lastError = error
-            let delay = configuration.reconnect.delay(attempt: attempt)
-            attempt += 1
-            if attempt == 1 || attempt % 10 == 0 {
+            let delay = backOff()
+            if pacing.attempt == 1 || pacing.attempt % 10 == 0 {
                 logger.warning("redis connection failed", metadata: ["redis": "\(configuration.endpoint)", "reason": "\(error.message)",
-                                                                    "attempt": "\(attempt)"])
+                                                                    "attempt": "\(pacing.attempt)"])
             }
-            report(.reconnecting(attempt: attempt, retryIn: delay, reason: error.message), error)
-            let until = monotonicSeconds() + delay
-            while onClose == nil {
-                let now = monotonicSeconds()
-                expire(now: now)
-                if now >= until { break }
-                commands.sleep(timeoutMilliseconds: Int32(min(250, max(1, (until - now) * 1000))))
-                take()
-            }
+            report(.reconnecting(attempt: pacing.attempt, retryIn: delay, reason: error.message), error)
+        }
+    }
+
+    /// Counts a failure and sets when the next connect may start. - Returns: the wait, seconds.
+    private func backOff() -> Double {
+        let now = monotonicSeconds()
+        let delay = pacing.failed(at: now)
+        retryAt = now + delay
+        return delay
+    }
+
+    /// Until `retryAt`, keeps answering callers: takes commands, fails those past their deadline.
+    private func waitForRetry() {
+        while onClose == nil {
+            let now = monotonicSeconds()
+            expire(now: now)
+            waiting.removeAll { $0.isAbandoned() }
+            if now >= retryAt || waiting.isEmpty { return }
+            commands.sleep(timeoutMilliseconds: Int32(min(250, max(1, (retryAt - now) * 1000))))
+            take()
         }
     }
 
@@ -292,12 +318,15 @@ final class RedisLoop: @unchecked Sendable {
             // Found dead before anything was sent: reconnect and send there; nothing is ambiguous.
             logger.info("redis connection found closed; reconnecting", metadata: ["redis": "\(configuration.endpoint)"])
             self.context = nil
-            report(.reconnecting(attempt: 0, retryIn: 0, reason: "connection closed by server"), nil)
+            let delay = backOff()
+            report(.reconnecting(attempt: pacing.attempt, retryIn: delay, reason: "connection closed by server"), nil)
             return
         }
         let count = min(configuration.maxPipeline, waiting.count)
-        let batch = Array(waiting.prefix(count))
+        // A request whose caller was cancelled before it was written is not sent at all.
+        let batch = waiting.prefix(count).filter { !$0.isAbandoned() }
         waiting.removeFirst(count)
+        guard !batch.isEmpty else { return }
         context.append(commands: batch.lazy.flatMap(\.commands))
         for (index, request) in batch.enumerated() {
             do {
@@ -312,7 +341,8 @@ final class RedisLoop: @unchecked Sendable {
                 for unanswered in batch[index...] { unanswered.resume(.failure(lost)) }
                 self.context = nil
                 lastError = error
-                report(.reconnecting(attempt: 0, retryIn: 0, reason: error.message), error)
+                let delay = backOff()
+                report(.reconnecting(attempt: pacing.attempt, retryIn: delay, reason: error.message), error)
                 return
             }
         }

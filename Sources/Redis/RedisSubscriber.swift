@@ -21,6 +21,7 @@ public final class RedisSubscriber: Sendable {
 
     private let commands: CommandQueue<Command>
     private let started = Mutex(false)
+    private let observers = Mutex<[@Sendable (ConnectionState) -> Void]>([])
     private let endpoint: RedisEndpoint
     private let logger: Logger
     private let onMessage: @Sendable (String, [UInt8]) -> Void
@@ -51,30 +52,41 @@ public final class RedisSubscriber: Sendable {
         }
         guard !already else { return }
         let loop = SubscriberLoop(endpoint: endpoint, commands: commands, logger: logger, reconnect: reconnect,
-                                  onMessage: onMessage, onReconnect: onReconnect)
+                                  onMessage: onMessage, onReconnect: onReconnect) { [weak self] state in
+            for observer in self?.observers.withLock({ $0 }) ?? [] { observer(state) }
+        }
         IOThread.start(name: "redis:subscriber") { loop.run() }
     }
 
+    /// Calls `observer` on every connection state change (on the I/O thread: keep it quick):
+    /// `reconnecting` with the reason while Redis cannot be reached, `connected` once it is.
+    public func onStateChange(_ observer: @escaping @Sendable (ConnectionState) -> Void) {
+        observers.withLock { $0.append(observer) }
+    }
+
     /// Subscribes to `channel`; returns once Redis confirmed it. Throws `unavailable` when no
-    /// connection came up within `timeout` seconds.
+    /// connection came up within `timeout` seconds (`.infinity`: wait as long as it takes). The
+    /// channel stays subscribed either way: the subscriber keeps reconnecting and subscribes it
+    /// as soon as Redis answers, until `unsubscribe`.
+    ///
+    /// Cancelling the caller ends the wait at once with `CancellationError`; the subscription
+    /// still takes effect as above.
     public func subscribe(_ channel: String, timeout: Double = 10) async throws {
         start()
+        try Task.checkCancellation()
         let endpoint = self.endpoint
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            let once = Mutex(false)
-            let finish: @Sendable (Result<Void, RedisError>) -> Void = { result in
-                let first = once.withLock { done -> Bool in
-                    defer { done = true }
-                    return !done
-                }
-                if first { continuation.resume(with: result.mapError { $0 as Error }) }
-            }
-            if !commands.push(.subscribe(channel, finish)) { finish(.failure(RedisError(.closed, "subscriber closed"))) }
-            Task {
+        let outcome = FirstOutcome<Void, Error>()
+        let finish: @Sendable (Result<Void, RedisError>) -> Void = { outcome.settle($0.mapError { $0 as Error }) }
+        if !commands.push(.subscribe(channel, finish)) { finish(.failure(RedisError(.closed, "subscriber closed"))) }
+        if timeout < .infinity {
+            let timer = Task {
                 try? await Task.sleep(for: .sleeping(seconds: timeout))
+                guard !Task.isCancelled else { return }
                 finish(.failure(RedisError(.unavailable, "Redis at \(endpoint) did not confirm SUBSCRIBE \(channel) within \(timeout) s")))
             }
+            outcome.onSettle { timer.cancel() }
         }
+        try await outcome.value()
     }
 
     /// Stops listening to `channel`.
@@ -96,25 +108,29 @@ final class SubscriberLoop: @unchecked Sendable {
     private let endpoint: RedisEndpoint
     private let commands: CommandQueue<RedisSubscriber.Command>
     private let logger: Logger
-    private let reconnect: Backoff
     private let onMessage: @Sendable (String, [UInt8]) -> Void
     private let onReconnect: @Sendable () -> Void
+    private let report: @Sendable (ConnectionState) -> Void
     private var context: Context?
     private var channels: Set<String> = []
     /// Subscriptions waiting for Redis' confirmation, by channel.
     private var confirming: [String: [@Sendable (Result<Void, RedisError>) -> Void]] = [:]
-    private var attempt = 0
+    private var pacing: ReconnectPacing
+    /// No connect before this (monotonic seconds): after a failed connect or a lost connection.
+    private var retryAt = 0.0
     private var everConnected = false
     private var onClose: (@Sendable () -> Void)?
 
     init(endpoint: RedisEndpoint, commands: CommandQueue<RedisSubscriber.Command>, logger: Logger, reconnect: Backoff,
-         onMessage: @escaping @Sendable (String, [UInt8]) -> Void, onReconnect: @escaping @Sendable () -> Void) {
+         onMessage: @escaping @Sendable (String, [UInt8]) -> Void, onReconnect: @escaping @Sendable () -> Void,
+         report: @escaping @Sendable (ConnectionState) -> Void) {
+        self.report = report
         self.endpoint = endpoint
         self.commands = commands
         self.logger = logger
-        self.reconnect = reconnect
         self.onMessage = onMessage
         self.onReconnect = onReconnect
+        pacing = ReconnectPacing(backoff: reconnect)
     }
 
     func run() {
@@ -133,6 +149,8 @@ final class SubscriberLoop: @unchecked Sendable {
                 let error = error as? RedisError ?? RedisError(.connectionLost, "\(error)")
                 logger.warning("redis subscriber connection lost", metadata: ["redis": "\(endpoint)", "reason": "\(error.message)"])
                 context = nil
+                let delay = backOff()
+                report(.reconnecting(attempt: pacing.attempt, retryIn: delay, reason: error.message))
             }
         }
         let closed = RedisError(.closed, "subscriber closed")
@@ -145,14 +163,17 @@ final class SubscriberLoop: @unchecked Sendable {
             }
         }
         context = nil
+        report(.closed)
         onClose?()
     }
 
     private func connect() {
+        waitForRetry()
+        guard onClose == nil else { return }
         do {
             let context = try Context(endpoint: endpoint)
             self.context = context
-            attempt = 0
+            pacing.connected(at: monotonicSeconds())
             if !channels.isEmpty {
                 // Every channel, including those whose confirmation we still wait for.
                 for chunk in Array(channels).chunked(into: 256) {
@@ -160,30 +181,42 @@ final class SubscriberLoop: @unchecked Sendable {
                 }
                 try context.flush()
             }
+            report(.connected)
             if everConnected { onReconnect() }
             everConnected = true
         } catch {
             context = nil
             let error = error as? RedisError ?? RedisError(.connectionFailed, "\(error)")
-            let delay = reconnect.delay(attempt: attempt)
-            attempt += 1
-            if attempt == 1 || attempt % 10 == 0 {
+            let delay = backOff()
+            if pacing.attempt == 1 || pacing.attempt % 10 == 0 {
                 logger.warning("redis subscriber cannot connect", metadata: ["redis": "\(endpoint)", "reason": "\(error.message)"])
             }
-            let until = monotonicSeconds() + delay
-            while onClose == nil, monotonicSeconds() < until {
-                commands.sleep(timeoutMilliseconds: Int32(max(1, min(250, (until - monotonicSeconds()) * 1000))))
-                for command in commands.takeAll() {
-                    switch command {
-                    case let .subscribe(channel, done):
-                        channels.insert(channel)
-                        confirming[channel, default: []].append(done)
-                    case let .unsubscribe(channel):
-                        channels.remove(channel)
-                        confirming[channel]?.forEach { $0(.failure(RedisError(.closed, "unsubscribed"))) }
-                        confirming[channel] = nil
-                    case let .close(done): onClose = done
-                    }
+            report(.reconnecting(attempt: pacing.attempt, retryIn: delay, reason: error.message))
+        }
+    }
+
+    /// Counts a failure and sets when the next connect may start. - Returns: the wait, seconds.
+    private func backOff() -> Double {
+        let now = monotonicSeconds()
+        let delay = pacing.failed(at: now)
+        retryAt = now + delay
+        return delay
+    }
+
+    /// Until `retryAt`, keeps taking commands: subscriptions wait for the next connection.
+    private func waitForRetry() {
+        while onClose == nil, monotonicSeconds() < retryAt {
+            commands.sleep(timeoutMilliseconds: Int32(max(1, min(250, (retryAt - monotonicSeconds()) * 1000))))
+            for command in commands.takeAll() {
+                switch command {
+                case let .subscribe(channel, done):
+                    channels.insert(channel)
+                    confirming[channel, default: []].append(done)
+                case let .unsubscribe(channel):
+                    channels.remove(channel)
+                    confirming[channel]?.forEach { $0(.failure(RedisError(.closed, "unsubscribed"))) }
+                    confirming[channel] = nil
+                case let .close(done): onClose = done
                 }
             }
         }

@@ -220,7 +220,7 @@ struct AMQPConnectionTests {
                 try await connection.publish(OutgoingMessage(routingKey: queue, body: body))
                 let inbox = DeliveryInbox()
                 try await connection.consume(queue: queue, handler: inbox.handler)
-                let delivery = try #require(try await inbox.wait(for: 1, timeout: 20).first)
+                let delivery = try #require(try await inbox.wait(for: 1, timeout: hangGuard).first)
                 #expect(delivery.body.count == body.count)
                 #expect(delivery.body == body)
                 connection.ack(delivery)
@@ -333,22 +333,22 @@ struct AMQPClosedConnectionTests {
     @Test("calls made after close() fail with .closed instead of waiting forever")
     func callsAfterClose() async throws {
         let connection = try TestBroker.connection("closed")
-        try await connection.waitUntilConnected(timeout: 10)
+        try await connection.waitUntilConnected(timeout: hangGuard)
         await connection.close()
         #expect(connection.state == .closed)
 
-        let inspect = await Bounded.outcome(within: 5) { try await connection.inspect(queue: "anything", timeout: 1) }
-        #expect(inspect != nil, "inspect(queue:) after close() did not return within 5 s")
+        let inspect = await Bounded.outcome(within: hangGuard) { try await connection.inspect(queue: "anything", timeout: 1) }
+        #expect(inspect != nil, "inspect(queue:) after close() did not return within \(hangGuard) s")
         if let inspect { #expect((inspect.failure as? AMQPError)?.code == .closed, "got \(inspect)") }
 
-        let publish = await Bounded.outcome(within: 5) {
+        let publish = await Bounded.outcome(within: hangGuard) {
             try await connection.publish(OutgoingMessage(routingKey: "anything", body: [1]), timeout: 1)
         }
-        #expect(publish != nil, "publish after close() did not return within 5 s")
+        #expect(publish != nil, "publish after close() did not return within \(hangGuard) s")
         if let publish { #expect((publish.failure as? AMQPError)?.code == .closed, "got \(publish)") }
 
-        let secondClose = await Bounded.outcome(within: 5) { await connection.close() }
-        #expect(secondClose != nil, "a second close() did not return within 5 s")
+        let secondClose = await Bounded.outcome(within: hangGuard) { await connection.close() }
+        #expect(secondClose != nil, "a second close() did not return within \(hangGuard) s")
     }
 }
 

@@ -38,7 +38,7 @@ struct AMQPSettlementTests {
                     // 0, 1 and 3 acknowledged in one call (3 ahead of the still open 2); 2 and 4 left open.
                     consumer.ack([deliveries[3], deliveries[0], deliveries[1]])
                 }
-                try await eventually(timeout: 10, "the two unsettled deliveries are back in the queue") {
+                try await eventually(timeout: hangGuard, "the two unsettled deliveries are back in the queue") {
                     try await connection.inspect(queue: queue).messageCount == 2
                 }
                 let again = DeliveryInbox()

@@ -39,7 +39,7 @@ struct TLSTests {
             let good = try AMQPEndpoint(url: "amqps://guest:guest@localhost:\(Self.tlsPort)/%2F?cacertfile=\(Self.caFile)")
             #expect(good.tls && good.verifyPeer)
             let connection = try TestBroker.connection(to: good, name: "tls-good")
-            try await connection.waitUntilConnected(timeout: 15)
+            try await connection.waitUntilConnected(timeout: hangGuard)
             try await TestBroker.withQueue(on: connection, "tls") { queue in
                 let received = Mutex<[Delivery]>([])
                 try await connection.consume(queue: queue, options: ConsumerOptions(prefetch: 10)) { delivery in
@@ -47,7 +47,7 @@ struct TLSTests {
                     connection.ack(delivery)
                 }
                 try await connection.publish(OutgoingMessage(routingKey: queue, body: Array("over TLS".utf8)))
-                try await eventually(timeout: 10, "the message back over TLS") { received.withLock { !$0.isEmpty } }
+                try await eventually(timeout: hangGuard, "the message back over TLS") { received.withLock { !$0.isEmpty } }
                 #expect(received.withLock { $0.first?.body } == Array("over TLS".utf8))
             }
             await connection.close()
@@ -66,7 +66,7 @@ struct TLSTests {
             let unverified = try AMQPEndpoint(url: "amqps://guest:guest@localhost:\(Self.tlsPort)/%2F?verify=false")
             #expect(!unverified.verifyPeer)
             let loose = try TestBroker.connection(to: unverified, name: "tls-unverified")
-            try await loose.waitUntilConnected(timeout: 15)
+            try await loose.waitUntilConnected(timeout: hangGuard)
             await loose.close()
         } catch {
             await Self.stopNode()

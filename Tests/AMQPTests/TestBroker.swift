@@ -38,7 +38,7 @@ enum TestBroker {
     static func withConnection<T>(_ name: String, _ body: (AMQPConnection) async throws -> T) async throws -> T {
         let connection = try connection(name)
         do {
-            try await connection.waitUntilConnected(timeout: 10)
+            try await connection.waitUntilConnected(timeout: hangGuard)
             let result = try await body(connection)
             await connection.close()
             return result
@@ -78,7 +78,7 @@ final class DeliveryInbox: Sendable {
     var deliveries: [Delivery] { received.withLock { $0 } }
 
     /// Waits until at least `count` deliveries arrived and returns them all.
-    func wait(for count: Int, timeout: Double = 10) async throws -> [Delivery] {
+    func wait(for count: Int, timeout: Double = hangGuard) async throws -> [Delivery] {
         try await eventually(timeout: timeout, "\(count) deliveries") { self.deliveries.count >= count }
         return deliveries
     }

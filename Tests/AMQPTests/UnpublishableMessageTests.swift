@@ -44,7 +44,7 @@ struct UnpublishableMessageTests {
     func refusedBeforeWriting() async throws {
         let connection = try connection("unpublishable", maxBodySize: 1 << 20)
         let states = StateLog(connection)
-        try await connection.waitUntilConnected(timeout: 10)
+        try await connection.waitUntilConnected(timeout: hangGuard)
         let generation = connection.generation
         let budget = connection.publishLimits.propertiesBudget
         #expect(budget == 131_072 - 20, "RabbitMQ's default frame_max was negotiated")
@@ -88,7 +88,7 @@ struct UnpublishableMessageTests {
     func brokerRefusal() async throws {
         let connection = try connection("refused")
         let states = StateLog(connection)
-        try await connection.waitUntilConnected(timeout: 10)
+        try await connection.waitUntilConnected(timeout: hangGuard)
         try await TestBroker.withQueue(on: connection, "refused") { queue in
             let exchange = "conveyor-test.no-such-exchange.\(UUID().uuidString.prefix(8))"
             let messages = [
@@ -120,7 +120,7 @@ struct UnpublishableMessageTests {
     func unidentifiedRefusalBacksOff() async throws {
         let connection = try connection("unidentified", publishTimeout: 3, reconnect: Backoff(base: 0.05, cap: 0.4, floor: 0.01))
         let states = StateLog(connection)
-        try await connection.waitUntilConnected(timeout: 10)
+        try await connection.waitUntilConnected(timeout: hangGuard)
         try await TestBroker.withQueue(on: connection, "unidentified") { queue in
             // RabbitMQ refuses a CC header that is not an array of strings, without saying which message.
             let bad = OutgoingMessage(routingKey: queue, properties: BasicProperties(headers: ["CC": .int32(5)]), body: [1])

@@ -49,19 +49,19 @@ struct SwiftClientToPythonWorkerTests {
             // with 406 PRECONDITION_FAILED (never logging "ready") if the two declarations differed.
             try await client.declare(queue: queue)
             try await withPythonWorker(queue: queue) {
-                #expect(try await client.send(taskNamed: "py.mul", args: [6, 7]).get(timeout: 20) == 42)
-                #expect(try await client.send(taskNamed: "py.mul", kwargs: ["x": 1.5, "y": 4]).get(timeout: 20) == 6.0)
-                #expect(try await client.send(taskNamed: "py.concat", args: ["é", "中文", 1, "😀"]).get(timeout: 20) == "é中文1😀")
-                #expect(try await client.send(taskNamed: "py.mul", args: ["ab", 3], options: TaskOptions(countdown: 0)).get(timeout: 20) == "ababab")
+                #expect(try await client.send(taskNamed: "py.mul", args: [6, 7]).get(timeout: hangGuard) == 42)
+                #expect(try await client.send(taskNamed: "py.mul", kwargs: ["x": 1.5, "y": 4]).get(timeout: hangGuard) == 6.0)
+                #expect(try await client.send(taskNamed: "py.concat", args: ["é", "中文", 1, "😀"]).get(timeout: hangGuard) == "é中文1😀")
+                #expect(try await client.send(taskNamed: "py.mul", args: ["ab", 3], options: TaskOptions(countdown: 0)).get(timeout: hangGuard) == "ababab")
 
                 // Typed enqueue: arguments as kwargs, a Date as kombu's datetime envelope, output decoded.
                 let when = Date(timeIntervalSince1970: 1_795_791_736.5)
                 let typed = try await client.enqueue(Describe.self, .init(x: 40, y: 2, label: "typed", when: when))
-                #expect(try await typed.value(timeout: 20) == Describe.Output(sum: 42, label: "typed", whenType: "datetime",
+                #expect(try await typed.value(timeout: hangGuard) == Describe.Output(sum: 42, label: "typed", whenType: "datetime",
                                                                                when: "2026-11-27T15:02:16.500000+00:00"))
 
                 // kombu's datetime, date, decimal, uuid and bytes envelopes decode into Swift types.
-                let types = try await client.send(taskNamed: "py.kombu_types").wait(timeout: 20).get(as: KombuTypes.self)
+                let types = try await client.send(taskNamed: "py.kombu_types").wait(timeout: hangGuard).get(as: KombuTypes.self)
                 #expect(abs(types.when.timeIntervalSince1970 - 1_795_791_736.728838) < 1e-6, "\(types.when)")
                 #expect(types.day == Date(timeIntervalSince1970: 1_795_737_600))
                 #expect(types.amount == 1.5)
@@ -71,7 +71,7 @@ struct SwiftClientToPythonWorkerTests {
 
                 // A Python exception arrives as taskFailed with its type, module and message.
                 let failing = try await client.send(taskNamed: "py.fail", args: ["python broke"])
-                let error = try await #require(throws: ConveyorError.self) { try await failing.get(timeout: 20) }
+                let error = try await #require(throws: ConveyorError.self) { try await failing.get(timeout: hangGuard) }
                 #expect(error.code == .taskFailed)
                 #expect(error.exception?.type == "ValueError")
                 #expect(error.exception?.module == "builtins")
@@ -87,7 +87,7 @@ struct SwiftClientToPythonWorkerTests {
                 let options = TaskOptions(timeLimit: 30, softTimeLimit: 20, headers: ["x-trace": .string("trace-1"), "x-count": .int64(7)],
                                           taskId: headerTaskId, parentId: parentId, rootId: rootId)
                 let echoed = try await client.send(taskNamed: "py.echo_headers", args: [1, "a"], kwargs: ["k": nil], options: options)
-                    .get(timeout: 20)
+                    .get(timeout: hangGuard)
                 #expect(echoed["id"] == .string(headerTaskId))
                 #expect(echoed["task"] == "py.echo_headers")
                 #expect(echoed["args"] == [1, "a"])
@@ -119,7 +119,7 @@ struct SwiftClientToPythonWorkerTests {
                 let handle = try await client.send(taskNamed: "py.echo_headers", args: ["later"], options: TaskOptions(countdown: 2))
                 // Due in 2 s but expiring after 1: Celery's worker revokes it when it comes out of the cascade.
                 let expiring = try await client.send(taskNamed: "py.mul", args: [1, 2], options: TaskOptions(countdown: 2, expiresIn: 1))
-                let result = try await handle.wait(timeout: 25)
+                let result = try await handle.wait(timeout: hangGuard)
                 let waited = Date().timeIntervalSince(sent)
                 #expect(result.state == .success)
                 #expect(waited >= 1.5, "ran after \(waited) s")
@@ -132,7 +132,7 @@ struct SwiftClientToPythonWorkerTests {
                 let routingKey = try #require(result.value["delivery_routing_key"]?.string)
                 #expect(routingKey == DelayedDelivery.routingKey(delay: 2, queue: queue))
 
-                let revoked = try await expiring.wait(timeout: 25)
+                let revoked = try await expiring.wait(timeout: hangGuard)
                 #expect(revoked.state == .revoked)
                 #expect(revoked.exception?.type == "TaskRevokedError")
                 let error = try #require(throws: ConveyorError.self) { try revoked.get() }

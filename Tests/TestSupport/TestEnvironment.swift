@@ -90,6 +90,11 @@ public struct MissingService: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
+/// How long a test waits for something that should happen: a hang guard, which only a hang
+/// reaches. A test's pass never depends on the machine's speed; on a loaded two-core CI machine
+/// a worker's start has taken over 20 s and a broker call over 10 s.
+public let hangGuard: Double = 120
+
 /// Polls `condition` until it holds or `timeout` seconds pass (for conditions in other
 /// processes; never a fixed sleep to "let things settle").
 public func eventually(timeout: Double, every interval: Double = 0.05, _ what: String,

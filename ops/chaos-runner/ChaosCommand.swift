@@ -20,12 +20,12 @@ struct ChaosCommand: AsyncParsableCommand {
     @Flag(help: "Print the results as JSON too.")
     var json = false
 
+    @Option(help: "Log the runner's own clients at this level to standard error (logfmt), e.g. info while investigating a scenario.")
+    var logLevel = "critical"
+
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .critical
-            return handler
-        }
+        guard let level = Logger.Level(rawValue: logLevel.lowercased()) else { throw ValidationError("unknown log level '\(logLevel)'") }
+        LogfmtLogHandler.bootstrap(level: level)
         let root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("conveyor-worker")
         guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw ChaosError("no conveyor-worker next to \(CommandLine.arguments[0])") }

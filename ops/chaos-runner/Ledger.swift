@@ -1,23 +1,31 @@
 import Conveyor
 import Foundation
 
-/// Jepsen-style bookkeeping for one scenario: every enqueue is `ok` (confirmed) or `unknown`
-/// (the client could not tell); at the end every `ok` task must have ended in exactly one of a
+/// Jepsen-style bookkeeping for one scenario: every enqueue is `ok` (confirmed), `refused` (the
+/// client was told clearly it was not enqueued: unroutable, invalid, refused by the broker) or
+/// `unknown` (the client could not tell); at the end every `ok` task must have ended in exactly one of a
 /// stored final state (SUCCESS, or FAILURE/REVOKED for tasks meant to fail) or a dead letter
 /// with a reason. Anything else is lost.
 actor Ledger {
     private(set) var ok: [String] = []
     private(set) var unknown: [String] = []
-    private(set) var failedToEnqueue = 0
+    private(set) var refused = 0
+    /// Why enqueues were refused, with how many each reason.
+    private(set) var refusedReasons: [String: Int] = [:]
+    /// Why enqueues ended unknown, with how many each reason: the first thing to read when a
+    /// scenario shows unknowns.
+    private(set) var unknownReasons: [String: Int] = [:]
 
     func record(_ outcomes: [Result<TaskHandle, ConveyorError>], ids: [String]) {
         for (outcome, id) in zip(outcomes, ids) {
             switch outcome {
             case .success: ok.append(id)
-            case let .failure(error) where error.code == .unroutable || error.code == .invalidArguments:
-                failedToEnqueue += 1
-            case .failure:
+            case let .failure(error) where [.unroutable, .invalidArguments, .publishFailed].contains(error.code):
+                refused += 1
+                refusedReasons["\(error.code): \(error.message.prefix(160))", default: 0] += 1
+            case let .failure(error):
                 unknown.append(id)
+                unknownReasons["\(error.code): \(error.message.prefix(160))", default: 0] += 1
             }
         }
     }
@@ -28,6 +36,7 @@ actor Ledger {
 /// What the checker found.
 struct Verdict {
     var ok = 0
+    var refused = 0
     var unknown = 0
     var succeeded = 0
     var failed = 0
@@ -52,6 +61,13 @@ struct Checker {
         var verdict = Verdict()
         verdict.ok = ok.count
         verdict.unknown = await ledger.unknown.count
+        verdict.refused = await ledger.refused
+        for (reason, count) in await ledger.unknownReasons.sorted(by: { $0.value > $1.value }) {
+            verdict.notes.append("\(count) unknown: \(reason)")
+        }
+        for (reason, count) in await ledger.refusedReasons.sorted(by: { $0.value > $1.value }) {
+            verdict.notes.append("\(count) refused: \(reason)")
+        }
         var pending = Set(ok)
         var deadIds = Set<String>()
         let deadline = Date().addingTimeInterval(drainTimeout)

@@ -59,11 +59,14 @@ struct ScenarioContext {
         }
     }
 
-    /// Seconds until a fresh task goes all the way through again (the fleet has recovered).
+    /// Seconds from `start` until a task sent after it goes all the way through (the fleet has
+    /// recovered): the first send the broker confirms is waited for to the end; a refused or
+    /// unknown send is tried again.
     func recovery(_ client: ConveyorClient, since start: Date, timeout: Double = 90) async -> Double? {
         while Date().timeIntervalSince(start) < timeout {
-            if let handle = try? await client.send(taskNamed: "conveyor.add", args: [1, 1]),
-               let result = try? await handle.wait(timeout: 5), result.state == .success {
+            if let handle = try? await client.send(taskNamed: "conveyor.add", args: [1, 1]) {
+                let left = max(1, timeout - Date().timeIntervalSince(start))
+                guard let result = try? await handle.wait(timeout: left), result.state == .success else { return nil }
                 return Date().timeIntervalSince(start)
             }
             try? await Task.sleep(for: .milliseconds(100))

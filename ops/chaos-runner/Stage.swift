@@ -48,9 +48,12 @@ extension ScenarioContext {
             let pause = loadSeconds / Double(max(1, count / 50))
             let load = Task { await publish(stage.client, ledger: stage.ledger, count: count, task: "conveyor.sleep", args: [0.01], pause: pause) }
             let healed = try await inject(stage)
+            // Probed from the heal on, alongside the rest of the load: measured after the drain,
+            // recovery would only say how long the load lasted.
+            let recovery = healed.map { healed in Task { await self.recovery(stage.client, since: healed) } }
             await load.value
             var verdict = try await stage.verdict()
-            if let healed { verdict.recoverySeconds = await recovery(stage.client, since: healed) }
+            verdict.recoverySeconds = await recovery?.value
             return verdict
         }
     }

@@ -2,6 +2,8 @@
 
     python3 fault_proxy.py LISTEN_PORT TARGET_PORT
 
+LISTEN_PORT 0 lets the kernel pick one; the proxy prints "listening PORT" once it accepts.
+
 Signals:
     SIGUSR1  freeze: keep every connection open but stop moving bytes (a blackhole: the peers see
              silence, not an error, until their own timeouts or heartbeats fire)
@@ -49,6 +51,17 @@ async def handle(client_reader, client_writer):
         connections.discard(pair)
 
 
+def freeze():
+    flowing.clear()
+    # Said once it holds, so a test can wait for it instead of guessing when the signal landed.
+    print("frozen", flush=True)
+
+
+def thaw():
+    flowing.set()
+    print("flowing", flush=True)
+
+
 def reset():
     for pair in list(connections):
         for writer in pair:
@@ -64,10 +77,13 @@ def reset():
 
 async def main():
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGUSR1, flowing.clear)
-    loop.add_signal_handler(signal.SIGCONT, flowing.set)
+    loop.add_signal_handler(signal.SIGUSR1, freeze)
+    loop.add_signal_handler(signal.SIGCONT, thaw)
     loop.add_signal_handler(signal.SIGUSR2, reset)
     server = await asyncio.start_server(handle, "127.0.0.1", LISTEN)
+    # With LISTEN_PORT 0 the kernel picks a free port (no window for another process to take it
+    # between choosing and binding): say which, for whoever started the proxy.
+    print(f"listening {server.sockets[0].getsockname()[1]}", flush=True)
     async with server:
         await server.serve_forever()
 

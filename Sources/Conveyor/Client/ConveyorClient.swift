@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import IOSupport
 import Logging
 import Redis
 import Synchronization

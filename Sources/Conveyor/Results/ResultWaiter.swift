@@ -9,14 +9,9 @@ import Synchronization
 /// a result stored before or after the subscription is seen either way. After the subscriber
 /// reconnects every waited key is read again, covering results published while it was down.
 final class ResultWaiter: Sendable {
-    private final class Waiter: Sendable {
-        let continuation: CheckedContinuation<ResultMeta, Error>
-        let timer = Mutex<Task<Void, Never>?>(nil)
-        init(continuation: CheckedContinuation<ResultMeta, Error>) { self.continuation = continuation }
-    }
-
     private struct State {
-        var waiters: [String: [UInt64: Waiter]] = [:]
+        /// Each waiting caller's race: the result, its timeout, a store error or its cancellation.
+        var waiters: [String: [UInt64: FirstOutcome<ResultMeta, Error>]] = [:]
         var nextToken: UInt64 = 0
     }
 
@@ -44,46 +39,39 @@ final class ResultWaiter: Sendable {
     }
 
     /// Waits until the task is SUCCESS, FAILURE or REVOKED, or throws `timeout`.
-    /// Cancelling the calling task stops the wait with `CancellationError`.
+    /// Cancelling the calling task stops the wait at once with `CancellationError`, also when
+    /// it was cancelled before the wait began.
     func wait(for taskId: String, timeout: Double) async throws -> ResultMeta {
+        try Task.checkCancellation()
         let key = ResultMeta.key(for: taskId)
         let subscriber = try sharedSubscriber()
-        let id = state.withLock { s -> UInt64 in
+        // Registered before anything can settle it, and settled by whichever comes first: a
+        // cancellation that arrives before the caller waits is kept by the race, not lost.
+        let outcome = FirstOutcome<ResultMeta, Error>()
+        let (id, first) = state.withLock { s -> (UInt64, Bool) in
             s.nextToken += 1
-            return s.nextToken
+            let isFirst = s.waiters[key]?.isEmpty ?? true
+            s.waiters[key, default: [:]][s.nextToken] = outcome
+            return (s.nextToken, isFirst)
         }
-        return try await withTaskCancellationHandler {
-            try await wait(key: key, id: id, taskId: taskId, timeout: timeout, subscriber: subscriber)
-        } onCancel: {
-            finish(key: key, id: id, with: .failure(CancellationError()))
+        outcome.onSettle { [weak self] in self?.forget(key: key, id: id) }
+        let timer = Task {
+            try? await Task.sleep(for: .sleeping(seconds: timeout))
+            guard !Task.isCancelled else { return }
+            outcome.settle(.failure(ConveyorError(.timeout, "no result for task \(taskId) within \(timeout) s")))
         }
-    }
-
-    private func wait(key: String, id: UInt64, taskId: String, timeout: Double, subscriber: RedisSubscriber) async throws -> ResultMeta {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ResultMeta, Error>) in
-            let waiter = Waiter(continuation: continuation)
-            let first = state.withLock { s -> Bool in
-                let isFirst = s.waiters[key]?.isEmpty ?? true
-                s.waiters[key, default: [:]][id] = waiter
-                return isFirst
-            }
-            let timer = Task { [weak self] in
-                try? await Task.sleep(for: .sleeping(seconds: timeout))
-                guard !Task.isCancelled else { return }
-                self?.finish(key: key, id: id, with: .failure(ConveyorError(.timeout, "no result for task \(taskId) within \(timeout) s")))
-            }
-            waiter.timer.withLock { $0 = timer }
-            Task { [weak self] in
-                do {
-                    if first { try await subscriber.subscribe(key, timeout: max(1, min(timeout, 10))) }
-                    if let meta = try await self?.store.meta(for: taskId), meta.status.isReady {
-                        self?.finishAll(key: key, with: meta)
-                    }
-                } catch {
-                    self?.finish(key: key, id: id, with: .failure(ConveyorError(.backendUnavailable, "result store unavailable: \(error)")))
+        outcome.onSettle { timer.cancel() }
+        Task { [weak self] in
+            do {
+                if first { try await subscriber.subscribe(key, timeout: max(1, min(timeout, 10))) }
+                if let meta = try await self?.store.meta(for: taskId), meta.status.isReady {
+                    self?.finishAll(key: key, with: meta)
                 }
+            } catch {
+                outcome.settle(.failure(ConveyorError(.backendUnavailable, "result store unavailable: \(error)")))
             }
         }
+        return try await outcome.value()
     }
 
     private func received(channel: String, payload: [UInt8]) {
@@ -104,29 +92,21 @@ final class ResultWaiter: Sendable {
     }
 
     private func finishAll(key: String, with meta: ResultMeta) {
-        let waiters = state.withLock { s -> [Waiter] in
-            let all = s.waiters.removeValue(forKey: key).map { Array($0.values) } ?? []
-            return all
-        }
+        let waiters = state.withLock { s in s.waiters.removeValue(forKey: key).map { Array($0.values) } ?? [] }
         guard !waiters.isEmpty else { return }
         (try? sharedSubscriber())?.unsubscribe(key)
-        for waiter in waiters {
-            waiter.timer.withLock { $0?.cancel() }
-            waiter.continuation.resume(returning: meta)
-        }
+        for waiter in waiters { waiter.settle(.success(meta)) }
     }
 
-    private func finish(key: String, id: UInt64, with result: Result<ResultMeta, Error>) {
-        let (waiter, empty) = state.withLock { s -> (Waiter?, Bool) in
-            let removed = s.waiters[key]?.removeValue(forKey: id)
-            let empty = s.waiters[key]?.isEmpty ?? true
-            if empty { s.waiters[key] = nil }
-            return (removed, empty)
+    /// Drops one settled waiter; the channel goes when its last waiter does.
+    private func forget(key: String, id: UInt64) {
+        let wasLast = state.withLock { s -> Bool in
+            guard s.waiters[key]?.removeValue(forKey: id) != nil else { return false }
+            guard s.waiters[key]?.isEmpty ?? true else { return false }
+            s.waiters[key] = nil
+            return true
         }
-        guard let waiter else { return }
-        if empty { (try? sharedSubscriber())?.unsubscribe(key) }
-        waiter.timer.withLock { $0?.cancel() }
-        waiter.continuation.resume(with: result)
+        if wasLast { (try? sharedSubscriber())?.unsubscribe(key) }
     }
 
     func close() async {

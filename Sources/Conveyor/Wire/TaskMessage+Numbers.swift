@@ -4,9 +4,9 @@ import Foundation
 extension TaskMessage {
     /// Checks the numbers a message carries before it is published: `eta` and `expires` in the
     /// years 1…9999 (what Celery can read back), time limits finite and above 0, and no NaN or
-    /// infinite float anywhere in the headers. RabbitMQ takes such a float from a publisher but
-    /// closes the connection of whoever it delivers the message to (541 INTERNAL_ERROR), so one
-    /// message would cut every worker on its queue off, again on each redelivery.
+    /// infinite float anywhere in the headers. RabbitMQ 3.10's channel process crashes on such a
+    /// float in `basic.publish` and closes the publisher's connection (541 INTERNAL_ERROR), which
+    /// would fail every other publish in flight on it; the message itself is not enqueued.
     /// - Throws: `ConveyorError.Code.invalidArguments` naming the field or header.
     func checkNumbers() throws {
         func refuse(_ why: String) -> ConveyorError { ConveyorError(.invalidArguments, "task \(task)[\(id)]: \(why)") }

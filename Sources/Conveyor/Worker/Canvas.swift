@@ -5,9 +5,11 @@ import Foundation
 /// step of a chain — published with the parent's ids, as `celery/app/trace.py` does.
 extension Worker {
     /// Publishes success callbacks and the next chain step with `value`.
-    /// - Returns: false when they could not be published; the message was then requeued so the
-    ///   task runs again (at-least-once) rather than completing with its followers lost.
-    func dispatchCallbacks(of message: TaskMessage, value: JSON, delivery: Delivery) async -> Bool {
+    /// - Throws: the first publish error. The caller decides: a follower that can never be
+    ///   published fails the task (as in Celery, where sending the links is part of the run);
+    ///   any other error requeues it so it runs again (at-least-once) rather than completing
+    ///   with its followers lost.
+    func dispatchCallbacks(of message: TaskMessage, value: JSON) async throws {
         var outgoing: [(TaskMessage, String)] = []
         for callback in message.callbacks ?? [] {
             outgoing += expand(callback, parentValue: value, parent: message)
@@ -15,19 +17,15 @@ extension Worker {
         if var chain = message.chain, let next = chain.popLast() {
             outgoing += expand(next, parentValue: value, parent: message, remainingChain: chain)
         }
-        guard !outgoing.isEmpty else { return true }
         for (child, queue) in outgoing {
             do {
                 try await client.publish(child, queue: queue)
             } catch {
-                log(.error, "callback not published; task requeued", id: message.id, task: message.task,
-                    ["callback": "\(child.task)", "error": "\(error)"])
-                stats.record(\.requeued)
-                consumer.reject(delivery, requeue: true)
-                return false
+                log(.error, "callback not published", id: message.id, task: message.task,
+                    ["callback": "\(child.task.cappedUTF8(256))", "error": "\(error)"])
+                throw error
             }
         }
-        return true
     }
 
     /// Publishes errbacks with the failed task's id as their first argument.

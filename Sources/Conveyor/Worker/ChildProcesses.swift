@@ -7,18 +7,40 @@ import Glibc
 
 /// The subprocesses a running task started, so a hard time limit, a terminate or a cold
 /// shutdown can kill them (Swift cannot stop the task's own code, but it can stop these).
+///
+/// A signal sent to all of them sticks: a child registered afterwards (started by a body that
+/// was between its cancellation check and registering the child when the limit fired) gets it
+/// at once, instead of outliving the limit.
 final class ChildProcesses: Sendable {
-    private let pids = Mutex<Set<Int32>>([])
+    private struct State {
+        var pids: Set<Int32> = []
+        var sent: Int32?
+    }
+    private let state = Mutex(State())
 
-    func add(_ pid: Int32) { _ = pids.withLock { $0.insert(pid) } }
-    func remove(_ pid: Int32) { _ = pids.withLock { $0.remove(pid) } }
-
-    /// Signals every live child (and its process group, so grandchildren go too).
-    func signalAll(_ signal: Int32) {
-        for pid in pids.withLock({ $0 }) {
-            kill(-pid, signal)
-            kill(pid, signal)
+    func add(_ pid: Int32) {
+        let pending = state.withLock { s -> Int32? in
+            s.pids.insert(pid)
+            return s.sent
         }
+        if let pending { Self.signal(pid, pending) }
+    }
+
+    func remove(_ pid: Int32) { _ = state.withLock { $0.pids.remove(pid) } }
+
+    /// Signals every live child (and its process group, so grandchildren go too), and every
+    /// child registered from now on.
+    func signalAll(_ signal: Int32) {
+        let pids = state.withLock { s -> Set<Int32> in
+            s.sent = signal
+            return s.pids
+        }
+        for pid in pids { Self.signal(pid, signal) }
+    }
+
+    private static func signal(_ pid: Int32, _ signal: Int32) {
+        kill(-pid, signal)
+        kill(pid, signal)
     }
 }
 

@@ -11,40 +11,53 @@ struct Runnable: Sendable {
     let ignoreResult: Bool
 }
 
+/// What `prepare` made of a delivery, decided without waiting for anything.
+enum Preparation: Sendable {
+    /// A task to admit with the rest of its batch.
+    case runnable(Runnable)
+    /// Due within a second (an older Celery client's near ETA): waits on its own until `eta`,
+    /// then is checked again.
+    case due(TaskMessage, Delivery, eta: Date)
+    /// Not a task to run: `settle` handles it fully (dead letter, delay cascade, REVOKED). It
+    /// publishes and stores, so it may take a while.
+    case settle(@Sendable () async -> Void)
+}
+
 /// The life of one delivery on a worker, from bytes to acknowledgement: `prepare`, then
 /// `admit` (in batches), then `run`.
 extension Worker {
     /// Everything before admission: decoding (a bad message goes to the dead letters), a future
-    /// ETA (into the delay cascade), expiry, unknown tasks. Nil when the delivery was fully
-    /// handled here.
-    func prepare(_ delivery: Delivery) async -> Runnable? {
+    /// ETA (into the delay cascade), expiry, unknown tasks. Waits for nothing, so a batch is
+    /// prepared at once; whatever has to wait or do I/O is handed back to do on its own.
+    func prepare(_ delivery: Delivery) -> Preparation {
         // Headers that leave no room for the worker's own could be neither retried nor
         // dead-lettered whole: refused before anything runs.
         let budget = client.publisher.connection.publishLimits.propertiesBudget
         guard DeadLetterCopy.fits(delivery.properties, budget: budget) else {
-            await reject(delivery, reason: DeadLetterCopy.headersTooLarge(size: delivery.properties.encodedSize, budget: budget))
-            return nil
+            let reason = DeadLetterCopy.headersTooLarge(size: delivery.properties.encodedSize, budget: budget)
+            return .settle { await self.reject(delivery, reason: reason) }
         }
         let message: TaskMessage
         switch TaskMessage.decode(properties: delivery.properties, body: delivery.body, maxBodySize: configuration.maxMessageSize) {
         case let .failure(reason):
-            await reject(delivery, reason: reason)
-            return nil
+            return .settle { await self.reject(delivery, reason: reason) }
         case let .success(decoded):
             message = decoded
         }
         // A future ETA (older Celery clients hold these in worker memory): into the delay cascade.
         if let eta = message.eta {
-            let remaining = eta.timeIntervalSinceNow
-            if remaining >= 1 {
-                await delay(message, delivery: delivery)
-                return nil
-            }
-            if remaining > 0 { try? await Task.sleep(for: .sleeping(seconds: remaining)) }
+            let remaining = eta.timeIntervalSince(clock.now)
+            if remaining >= 1 { return .settle { await self.delay(message, delivery: delivery) } }
+            if remaining > 0 { return .due(message, delivery, eta: eta) }
         }
-        if let expires = message.expires, expires < Date() {
-            await recordRevoked(message, delivery: delivery, reason: "expired")
-            return nil
+        return resolve(message, delivery: delivery)
+    }
+
+    /// The checks once a task is due: expiry, then whether this worker knows the task.
+    /// Never answers `.due`.
+    func resolve(_ message: TaskMessage, delivery: Delivery) -> Preparation {
+        if let expires = message.expires, expires < clock.now {
+            return .settle { await self.recordRevoked(message, delivery: delivery, reason: "expired") }
         }
         guard let task = registry.task(named: message.task) else {
             let info = ExceptionInfo.notRegistered(message.task)
@@ -52,10 +65,12 @@ extension Worker {
             let meta = ResultMeta(taskId: message.id, status: .failure, result: info.json,
                                   traceback: info.traceback(task: message.task, id: message.id, hostname: options.hostname),
                                   dateDone: Date(), parentId: message.parentId)
-            await deadLetter(delivery, reason: .unknownTask(message.task)) { await self.persist(meta, delivery: delivery) != nil }
-            return nil
+            return .settle {
+                await self.deadLetter(delivery, reason: .unknownTask(message.task)) { await self.persist(meta, delivery: delivery) != nil }
+            }
         }
-        return Runnable(message: message, delivery: delivery, task: task, ignoreResult: message.ignoreResult || task.defaults.ignoreResult)
+        return .runnable(Runnable(message: message, delivery: delivery, task: task,
+                                  ignoreResult: message.ignoreResult || task.defaults.ignoreResult))
     }
 
     /// A message that is not a runnable task: tell a waiting client (when there is a task id)
@@ -77,23 +92,33 @@ extension Worker {
     }
 
     /// Checks revocation and the dedupe guard, counts redelivered starts and stores STARTED, for
-    /// all of `runnables` in one Redis call. If Redis is down each one retries on its own
-    /// (bounded); those it gives up on are requeued and left out of the answer.
-    func admit(_ runnables: [Runnable]) async -> [(Runnable, ResultStore.Admission)] {
+    /// all of `runnables` in one Redis call, and starts each admitted one. If Redis is down each
+    /// one retries on its own (bounded), all at the same time, and starts as soon as it is
+    /// admitted; those it gives up on are requeued. Every runnable's slot is either handed to
+    /// its run or released.
+    func admitAndStart(_ runnables: [Runnable]) async {
+        guard !runnables.isEmpty else { return }
         let entries = runnables.map { runnable in
             ResultStore.Entry(taskId: runnable.message.id, started: startedMeta(runnable), redelivered: runnable.delivery.redelivered)
         }
         if let admissions = try? await client.results.begin(entries, countTTL: options.startCountTTL, forgivenRequeues: forgivenRequeues) {
-            return Array(zip(runnables, admissions))
+            for (runnable, admission) in zip(runnables, admissions) { start(runnable, admission: admission) }
+            // An answer longer than the batch (never expected) must not trap the range.
+            for _ in min(admissions.count, runnables.count)..<runnables.count { slots.release() }
+            return
         }
-        var admitted: [(Runnable, ResultStore.Admission)] = []
-        for (runnable, entry) in zip(runnables, entries) {
-            let admission = await withStoreRetries(taskId: entry.taskId, delivery: runnable.delivery) {
-                try await self.client.results.begin([entry], countTTL: self.options.startCountTTL, forgivenRequeues: self.forgivenRequeues)
+        // One runnable's retries must not hold up the others.
+        await withTaskGroup(of: Void.self) { group in
+            for (runnable, entry) in zip(runnables, entries) {
+                group.addTask {
+                    let admission = await self.withStoreRetries(taskId: entry.taskId, delivery: runnable.delivery) {
+                        try await self.client.results.begin([entry], countTTL: self.options.startCountTTL,
+                                                            forgivenRequeues: self.forgivenRequeues)
+                    }
+                    if let admission = admission?.first { self.start(runnable, admission: admission) } else { self.slots.release() }
+                }
             }
-            if let admission = admission?.first { admitted.append((runnable, admission)) }
         }
-        return admitted
     }
 
     /// Clean-shutdown requeues forgiven per task before they count like crashes: a task that
@@ -108,28 +133,19 @@ extension Worker {
     }
 
     /// Runs an admitted task (or skips a revoked, duplicate or poison one) and records the outcome.
+    ///
+    /// Only the body sees this task's cancellation (cold shutdown, terminate). What comes
+    /// before and after it (storing, publishing, acknowledging) runs to completion regardless:
+    /// those calls would otherwise end at once for a cancelled caller, leaving the outcome
+    /// unrecorded.
     func run(_ runnable: Runnable, admission: ResultStore.Admission) async {
+        guard case let .run(unfinished) = admission, unfinished < options.maxUnfinishedRuns else {
+            await runToCompletion { await self.skip(runnable, admission: admission) }
+            return
+        }
         let message = runnable.message
         let delivery = runnable.delivery
         let task = runnable.task
-        let ignoreResult = runnable.ignoreResult
-        switch admission {
-        case .revoked:
-            await recordRevoked(message, delivery: delivery, reason: "revoked")
-            return
-        case .alreadySucceeded:
-            stats.record(\.duplicatesSkipped)
-            log(.info, "task skipped", id: message.id, task: message.task, ["reason": "already SUCCESS (redelivered duplicate)"])
-            consumer.ack(delivery)
-            return
-        case let .run(unfinished):
-            // Earlier runs that never finished: the worker died or lost the broker each time.
-            // Past the limit it is a poison message.
-            if unfinished >= options.maxUnfinishedRuns {
-                await recordPoison(message, delivery: delivery, unfinished: unfinished)
-                return
-            }
-        }
         log(.info, "task started", id: message.id, task: message.task, [
             "queue": .string(delivery.queue), "retries": .stringConvertible(message.retries),
             "redelivered": .string(delivery.redelivered ? "true" : "false"),
@@ -143,9 +159,35 @@ extension Worker {
         let outcome = await TaskRunner.run(task, context: context, soft: message.softTimeLimit ?? task.defaults.softTimeLimit,
                                            hard: message.timeLimit ?? task.defaults.timeLimit)
         let runtime = secondsText(monotonicSeconds() - began)
+        await runToCompletion { await self.record(outcome, of: runnable, runtime: runtime) }
+    }
+
+    /// A task admitted but not to be run: revoked, a duplicate of a success, or poison.
+    private func skip(_ runnable: Runnable, admission: ResultStore.Admission) async {
+        let message = runnable.message
+        let delivery = runnable.delivery
+        switch admission {
+        case .revoked:
+            await recordRevoked(message, delivery: delivery, reason: "revoked")
+        case .alreadySucceeded:
+            stats.record(\.duplicatesSkipped)
+            log(.info, "task skipped", id: message.id, task: message.task, ["reason": "already SUCCESS (redelivered duplicate)"])
+            consumer.ack(delivery)
+        case let .run(unfinished):
+            // Earlier runs that never finished: the worker died or lost the broker each time.
+            // Past the limit it is a poison message.
+            await recordPoison(message, delivery: delivery, unfinished: unfinished)
+        }
+    }
+
+    /// Records how a run ended, then settles its message.
+    private func record(_ outcome: RunOutcome, of runnable: Runnable, runtime: String) async {
+        let message = runnable.message
+        let delivery = runnable.delivery
+        let policy = runnable.task.defaults.retry
         switch outcome {
         case let .succeeded(value):
-            await recordSuccess(message, delivery: delivery, value: value, ignoreResult: ignoreResult, runtime: runtime)
+            await recordSuccess(message, delivery: delivery, value: value, ignoreResult: runnable.ignoreResult, runtime: runtime)
         case .cancelled where isStopping:
             // Stopped by the worker, not by the task: the redelivery is not an unfinished run.
             try? await client.results.markRequeued(message.id, recordTTL: options.startCountTTL, hostname: options.hostname,
@@ -156,19 +198,28 @@ extension Worker {
         case .cancelled:
             await recordRevoked(message, delivery: delivery, reason: "terminated")
         case let .failed(error):
-            await handleFailure(error, message: message, delivery: delivery, policy: task.defaults.retry, runtime: runtime)
+            await handleFailure(error, message: message, delivery: delivery, policy: policy, runtime: runtime)
         case let .softTimeLimit(limit):
-            await handleFailure(SoftTimeLimitExceeded(seconds: limit), message: message, delivery: delivery,
-                                policy: task.defaults.retry, runtime: runtime)
+            await handleFailure(SoftTimeLimitExceeded(seconds: limit), message: message, delivery: delivery, policy: policy, runtime: runtime)
         case let .hardTimeLimit(limit):
-            await handleFailure(TimeLimitExceeded(seconds: limit), message: message, delivery: delivery,
-                                policy: task.defaults.retry, runtime: runtime)
+            await handleFailure(TimeLimitExceeded(seconds: limit), message: message, delivery: delivery, policy: policy, runtime: runtime)
         }
     }
 
     private func recordSuccess(_ message: TaskMessage, delivery: Delivery, value: JSON, ignoreResult: Bool, runtime: String) async {
         // Celery dispatches links and the chain before storing the result.
-        guard await dispatchCallbacks(of: message, value: value, delivery: delivery) else { return }
+        do {
+            try await dispatchCallbacks(of: message, value: value)
+        } catch let error as ConveyorError where error.code == .messageTooLarge || error.code == .invalidMessage {
+            // A follower that can never be published fails the task, as in Celery; requeueing it
+            // would run it again and again until poison detection stopped it.
+            await recordFailure(message, delivery: delivery, info: .from(error), runtime: runtime)
+            return
+        } catch {
+            log(.warning, "task requeued: a callback was not published", id: message.id, task: message.task)
+            requeueLater(delivery)
+            return
+        }
         if ignoreResult {
             succeeded(message.id, task: message.task, delivery: delivery, runtime: runtime)
             return
@@ -260,8 +311,7 @@ extension Worker {
             return
         } catch {
             log(.error, "retry not published; task requeued", id: message.id, task: message.task, ["error": "\(error)"])
-            stats.record(\.requeued)
-            consumer.reject(delivery, requeue: true)
+            requeueLater(delivery)
             return
         }
         stats.record(\.retried, task: message.task)

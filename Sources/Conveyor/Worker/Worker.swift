@@ -45,6 +45,8 @@ public final class Worker: Sendable {
     let results = ResultFlusher()
     /// Most deliveries prepared and admitted together.
     static let maxBatch = 64
+    /// What ETAs and expiry are checked against, and near ETAs waited for with.
+    let clock: any WallClock
     /// How long a cold shutdown still waits for deliveries in hand (a dead letter being
     /// published, a result being stored) before the worker stops without them; closing the
     /// connections then hands their messages back to the broker.
@@ -55,6 +57,8 @@ public final class Worker: Sendable {
     /// a shutdown ends within the grace period plus 5 s whatever a publish is doing.
     static let closeWithin = 2.0
     private let control = Mutex(Control())
+    /// Whether the fleet's control channel is subscribed (revoke with terminate reaches this worker).
+    private let controlListening = Mutex(false)
     /// Settled with true when the intake and everything in hand finished, with false once a
     /// cold shutdown has waited `abandonAfter`: whichever comes first ends `run`'s drain.
     private let drainRace = FirstOutcome<Bool, Never>()
@@ -65,8 +69,13 @@ public final class Worker: Sendable {
     ///   - registry: the tasks this worker runs.
     /// - Throws: `ConveyorError.Code.invalidConfiguration` when the configuration, the options or
     ///   a task's defaults fail `validate()`, or a queue name is not usable.
-    public init(configuration: ConveyorConfiguration = .fromEnvironment(), options: WorkerOptions = .init(),
-                registry: TaskRegistry, logger: Logger = Logger(label: "conveyor.worker")) throws {
+    public convenience init(configuration: ConveyorConfiguration = .fromEnvironment(), options: WorkerOptions = .init(),
+                            registry: TaskRegistry, logger: Logger = Logger(label: "conveyor.worker")) throws {
+        try self.init(configuration: configuration, options: options, registry: registry, logger: logger, clock: SystemWallClock())
+    }
+
+    init(configuration: ConveyorConfiguration, options: WorkerOptions, registry: TaskRegistry, logger: Logger,
+         clock: any WallClock) throws {
         try configuration.validate()
         // Public vars: checked here, where they are used, not only by the initialisers that set them.
         try options.validate()
@@ -74,6 +83,7 @@ public final class Worker: Sendable {
         let names = options.queues.isEmpty ? [configuration.defaultQueue] : options.queues
         for name in names { try WorkQueue.validate(name: name) }
         self.configuration = configuration
+        self.clock = clock
         self.options = options
         self.registry = registry
         var logger = logger
@@ -113,7 +123,8 @@ public final class Worker: Sendable {
             "prefetch": "\(options.effectivePrefetch)", "tasks": "\(registry.names.count)",
         ])
         let heartbeat = Task { await self.heartbeatLoop() }
-        let controlListener = try? await listenForControl()
+        // Not awaited: intake must not wait for Redis. The subscriber keeps trying by itself.
+        let controlListener = listenForControl()
         await drainWithinBound()
         heartbeat.cancel()
         // Before finish() deletes the key, so a late beat cannot bring it back.
@@ -211,22 +222,41 @@ public final class Worker: Sendable {
         }
     }
 
-    /// Prepares and admits a batch, then starts a run for each admitted task. Every delivery
-    /// holds a slot until it is handled.
-    private func handle(_ batch: [Delivery]) async {
+    /// Prepares a batch at once, then admits its runnable tasks together and starts each one.
+    /// A delivery that has to wait (a near ETA) or do I/O of its own (a dead letter, the delay
+    /// cascade) does so on its own, so no delivery's wait holds up the rest of its batch. Every
+    /// delivery holds a slot until it is handled.
+    func handle(_ batch: [Delivery]) async {
         var runnables: [Runnable] = []
         for delivery in batch {
-            if let runnable = await prepare(delivery) { runnables.append(runnable) } else { slots.release() }
+            if let runnable = dispatch(prepare(delivery)) { runnables.append(runnable) }
         }
-        guard !runnables.isEmpty else { return }
-        let admitted = await admit(runnables)
-        for _ in 0..<(runnables.count - admitted.count) { slots.release() }
-        for (runnable, admission) in admitted { start(runnable, admission: admission) }
+        await admitAndStart(runnables)
+    }
+
+    /// Starts whatever a prepared delivery needs beyond admission on its own.
+    /// - Returns: the runnable task, for its batch to admit.
+    private func dispatch(_ preparation: Preparation) -> Runnable? {
+        switch preparation {
+        case let .runnable(runnable):
+            return runnable
+        case let .settle(work):
+            Task {
+                await work()
+                self.slots.release()
+            }
+        case let .due(message, delivery, eta):
+            Task {
+                try? await self.clock.sleep(until: eta)
+                if let runnable = self.dispatch(self.resolve(message, delivery: delivery)) { await self.admitAndStart([runnable]) }
+            }
+        }
+        return nil
     }
 
     /// Runs one task in a registered Swift task (so cold shutdown and terminate can cancel it),
     /// releasing its slot at the end.
-    private func start(_ runnable: Runnable, admission: ResultStore.Admission) {
+    func start(_ runnable: Runnable, admission: ResultStore.Admission) {
         let taskId = runnable.message.id
         control.withLock { c in
             c.nextRun += 1
@@ -292,14 +322,44 @@ public final class Worker: Sendable {
         return tasks.count
     }
 
-    /// Subscribes to the fleet's control channel (revoke with terminate).
-    private func listenForControl() async throws -> RedisSubscriber {
-        let subscriber = try RedisSubscriber(endpoint: try configuration.resultEndpoint(), logger: logger) { [weak self] _, payload in
-            guard let self, let command = try? JSON.parse(payload), command["terminate"]?.bool == true,
-                  let ids = command["revoke"]?.array?.compactMap(\.string) else { return }
-            self.terminate(ids)
+    /// Whether the fleet's control channel is subscribed, so a revoke with terminate reaches
+    /// this worker. False while Redis cannot be reached at start (the worker keeps trying, and
+    /// says so in its log); the subscription then survives reconnects by itself.
+    public var isListeningForControl: Bool { controlListening.withLock { $0 } }
+
+    /// Subscribes to the fleet's control channel (revoke with terminate) without waiting for
+    /// Redis: the subscriber reconnects until Redis answers and subscribes then. Every failure
+    /// to reach Redis is logged (the first, then every tenth), and so is the subscription.
+    /// - Returns: the subscriber to close at shutdown; nil when it could not even be made.
+    private func listenForControl() -> RedisSubscriber? {
+        let subscriber: RedisSubscriber
+        do {
+            subscriber = try RedisSubscriber(endpoint: try configuration.resultEndpoint(), logger: logger) { [weak self] _, payload in
+                guard let self, let command = try? JSON.parse(payload), command["terminate"]?.bool == true,
+                      let ids = command["revoke"]?.array?.compactMap(\.string) else { return }
+                self.terminate(ids)
+            }
+        } catch {
+            logger.error("control channel unavailable: revoke with terminate cannot reach this worker", metadata: ["reason": "\(error)"])
+            return nil
         }
-        try await subscriber.subscribe(Keys.control, timeout: 10)
+        let logger = self.logger
+        subscriber.onStateChange { [weak self] state in
+            guard case let .reconnecting(attempt, _, reason) = state, attempt == 1 || (attempt > 0 && attempt % 10 == 0),
+                  !(self?.isListeningForControl ?? true) else { return }
+            logger.warning("control channel not subscribed yet: revoke with terminate cannot reach this worker until Redis answers",
+                           metadata: ["reason": "\(reason)", "attempt": "\(attempt)"])
+        }
+        Task { [weak self] in
+            do {
+                try await subscriber.subscribe(Keys.control, timeout: .infinity)
+                self?.controlListening.withLock { $0 = true }
+                logger.info("control channel subscribed", metadata: ["channel": "\(Keys.control)"])
+            } catch {
+                // Only a close (the worker stopping) ends an unbounded subscribe.
+                logger.debug("control channel subscription ended", metadata: ["reason": "\(error)"])
+            }
+        }
         return subscriber
     }
 

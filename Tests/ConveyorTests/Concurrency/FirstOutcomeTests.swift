@@ -1,4 +1,5 @@
 @testable import Conveyor
+import IOSupport
 import Synchronization
 import Testing
 
@@ -61,5 +62,25 @@ struct FirstOutcomeTests {
         await waiting.value
         race.onSettle { log.withLock { $0.append("late clean-up") } }
         #expect(log.withLock { $0 } == ["clean-up", "resumed 1", "late clean-up"])
+    }
+
+    @Test("value(): a caller cancelled before it waits ends at once with CancellationError; a later outcome is refused")
+    func valueCancelledBeforeWaiting() async {
+        let race = FirstOutcome<Int, Error>()
+        let waiting = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await race.value()
+        }
+        await #expect(throws: CancellationError.self) { try await waiting.value }
+        #expect(!race.settle(.success(1)))
+    }
+
+    @Test("value(): cancelling a waiting caller ends its wait with CancellationError")
+    func valueCancelledWhileWaiting() async {
+        let race = FirstOutcome<Int, Error>()
+        let waiting = Task { try await race.value() }
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await waiting.value }
+        #expect(race.isSettled)
     }
 }

@@ -25,7 +25,7 @@ struct RawBroker {
     }
 
     /// Takes every message from `queue` (acknowledging them).
-    func drain(_ queue: String, expecting count: Int, timeout: Double = 30) async throws -> [Delivery] {
+    func drain(_ queue: String, expecting count: Int, timeout: Double = hangGuard) async throws -> [Delivery] {
         let received = Mutex<[Delivery]>([])
         let connection = self.connection
         let tag = try await connection.consume(queue: queue, options: ConsumerOptions(prefetch: 100)) { delivery in
@@ -96,14 +96,15 @@ struct BadInputTests {
             #expect(headers[DeadLetterHeader.time]?.stringValue.flatMap(ISO8601.parse) != nil, "\(bad.name)")
             #expect(found.body == bad.body, "\(bad.name): body kept byte for byte")
         }
-        // A client waiting on a bad message with a task id learns it failed instead of hanging.
+        // A client waiting on a bad message with a task id learns it failed instead of hanging
+        // (the letter is confirmed before FAILURE is stored: wait for the outcome itself).
         if let id = cases[0].headers["id"]?.stringValue {
-            let result = try await client.result(for: id)
+            let result = try await client.wait(for: id, timeout: hangGuard)
             #expect(result.state == .failure)
             #expect(result.exception?.type == "DecodeError")
         }
         if let id = cases[5].headers["id"]?.stringValue {
-            let result = try await client.result(for: id)
+            let result = try await client.wait(for: id, timeout: hangGuard)
             #expect(result.exception?.type == "NotRegistered")
         }
         let remaining = try await raw.connection.inspect(queue: queue)
@@ -120,16 +121,16 @@ struct BadInputTests {
         let worker = try await TestWorker(queue: queue)
         let client = try testClient(queue: queue)
         let long = try await client.send(taskNamed: "conveyor.sleep", args: [1e300], options: TaskOptions(softTimeLimit: 0.3))
-        #expect(try await long.wait(timeout: 20).exception?.type == "SoftTimeLimitExceeded")
+        #expect(try await long.wait(timeout: hangGuard).exception?.type == "SoftTimeLimitExceeded")
         let raw = try RawBroker()
         var headers = celeryHeaders(task: "conveyor.add", id: TaskID.make())
         // RabbitMQ (Erlang) refuses NaN and infinite doubles itself; the decoding tests cover those.
         headers["timelimit"] = .array([.double(-5), .int32(0)])
         try await raw.publish(queue: queue, headers: headers, body: Array(#"[[20, 22], {}, {}]"#.utf8))
         let id = try #require(headers["id"]?.stringValue)
-        try await eventually(timeout: 20, "the task with unusable limits ran") { try await client.result(for: id).state == .success }
+        try await eventually(timeout: hangGuard, "the task with unusable limits ran") { try await client.result(for: id).state == .success }
         #expect(try await client.result(for: id).get() == 42)
-        #expect(try await client.send(taskNamed: "conveyor.add", args: [1, 1]).get(timeout: 20) == 2)
+        #expect(try await client.send(taskNamed: "conveyor.add", args: [1, 1]).get(timeout: hangGuard) == 2)
         await raw.connection.close()
         await client.close()
         try await worker.stop()

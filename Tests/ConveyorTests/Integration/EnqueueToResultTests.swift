@@ -33,10 +33,10 @@ struct EnqueueToResultTests {
         let queue = TestEnvironment.uniqueQueue("untyped")
         let worker = try await TestWorker(queue: queue)
         let client = try testClient(queue: queue)
-        let sum = try await client.send(taskNamed: "conveyor.add", args: [2, 40]).get(timeout: 20)
+        let sum = try await client.send(taskNamed: "conveyor.add", args: [2, 40]).get(timeout: hangGuard)
         #expect(sum == 42)
         let echoed = try await client.send(taskNamed: "conveyor.echo", args: ["é", 1.5, nil, ["a": [1, 2]]], kwargs: ["k": true])
-            .get(timeout: 20)
+            .get(timeout: hangGuard)
         #expect(echoed == ["args": ["é", 1.5, nil, ["a": [1, 2]]], "kwargs": ["k": true]])
         await client.close()
         try await worker.stop()
@@ -48,7 +48,7 @@ struct EnqueueToResultTests {
         let worker = try await TestWorker(queue: queue)
         let client = try testClient(queue: queue, createMissingQueues: false)
         for i in 0..<20 {
-            let result = try await client.call(taskNamed: "conveyor.add", args: [.int(Int64(i)), 1], timeout: 20)
+            let result = try await client.call(taskNamed: "conveyor.add", args: [.int(Int64(i)), 1], timeout: hangGuard)
             #expect(try result.get() == .int(Int64(i) + 1))
         }
         let missing = TestEnvironment.uniqueQueue("call-missing")
@@ -70,7 +70,7 @@ struct EnqueueToResultTests {
         }
         let client = try testClient(queue: queue)
         let handle = try await client.enqueue(Multiply.self, .init(x: 6, y: 7, note: "ok"))
-        #expect(try await handle.value(timeout: 20) == Multiply.Output(product: 42, note: "OK"))
+        #expect(try await handle.value(timeout: hangGuard) == Multiply.Output(product: 42, note: "OK"))
         await client.close()
         try await worker.stop()
     }
@@ -105,7 +105,7 @@ struct EnqueueToResultTests {
         let queue = TestEnvironment.uniqueQueue("failing")
         let worker = try await TestWorker(queue: queue)
         let client = try testClient(queue: queue)
-        let result = try await client.send(taskNamed: "conveyor.fail", args: ["disk on fire"]).wait(timeout: 20)
+        let result = try await client.send(taskNamed: "conveyor.fail", args: ["disk on fire"]).wait(timeout: hangGuard)
         #expect(result.state == .failure)
         #expect(result.exception?.type == "RuntimeError")
         #expect(result.exception?.module == "builtins")
@@ -146,7 +146,7 @@ struct EnqueueToResultTests {
         var message = TaskMessage(task: "test.count")
         message.expires = Date().addingTimeInterval(-5)
         try await client.publish(message, queue: queue)
-        let result = try await client.wait(for: message.id, timeout: 20)
+        let result = try await client.wait(for: message.id, timeout: hangGuard)
         #expect(result.state == .revoked)
         #expect(result.exception?.type == "TaskRevokedError")
         #expect(counter.count(message.id) == 0)
@@ -154,7 +154,7 @@ struct EnqueueToResultTests {
         // With expiresIn the broker also drops it by per-message TTL when nobody takes it in time.
         try await worker.stop()
         let late = try await client.send(taskNamed: "test.count", options: TaskOptions(expiresIn: 0.2))
-        try await eventually(timeout: 10, "broker dropped the expired message") {
+        try await eventually(timeout: hangGuard, "broker dropped the expired message") {
             try await client.brokerConnection.inspect(queue: queue).messageCount == 0
         }
         #expect(try await client.result(for: late.id).state == .pending)
@@ -169,7 +169,7 @@ struct EnqueueToResultTests {
         let client = try testClient(queue: queue)
         let sent = Date()
         let handle = try await client.send(taskNamed: "conveyor.add", args: [1, 1], options: TaskOptions(countdown: 2))
-        let result = try await handle.wait(timeout: 30)
+        let result = try await handle.wait(timeout: hangGuard)
         #expect(result.state == .success)
         let elapsed = (result.dateDone ?? Date()).timeIntervalSince(sent)
         #expect(elapsed >= 1.9, "ran after \(elapsed) s")
@@ -189,13 +189,13 @@ struct EnqueueToResultTests {
         }
         let client = try testClient(queue: queue)
         let id = UUID().uuidString.lowercased()
-        let first = try await client.send(taskNamed: "test.count", options: TaskOptions(taskId: id)).get(timeout: 20)
+        let first = try await client.send(taskNamed: "test.count", options: TaskOptions(taskId: id)).get(timeout: hangGuard)
         #expect(first == 1)
         // The same task id again, as a redelivery or a duplicate publish would bring it.
         _ = try await client.send(taskNamed: "test.count", options: TaskOptions(taskId: id))
-        let marker = try await client.send(taskNamed: "conveyor.add", args: [0, 0]).get(timeout: 20)
+        let marker = try await client.send(taskNamed: "conveyor.add", args: [0, 0]).get(timeout: hangGuard)
         #expect(marker == 0)
-        try await eventually(timeout: 10, "duplicate settled") { try await client.result(for: id).value == 1 }
+        try await eventually(timeout: hangGuard, "duplicate settled") { try await client.result(for: id).value == 1 }
         #expect(counter.count(id) == 1)
         await client.close()
         try await worker.stop()
@@ -209,13 +209,37 @@ struct EnqueueToResultTests {
         let callbackId = UUID().uuidString.lowercased()
         let callback = Signature(task: "conveyor.add", args: [10], options: ["task_id": .string(callbackId), "queue": .string(queue)])
         _ = try await client.send(taskNamed: "conveyor.add", args: [1, 2], options: TaskOptions(link: [callback]))
-        #expect(try await client.wait(for: callbackId, timeout: 20).get() == 13)
+        #expect(try await client.wait(for: callbackId, timeout: hangGuard).get() == 13)
 
         let errbackId = UUID().uuidString.lowercased()
         let errback = Signature(task: "conveyor.echo", options: ["task_id": .string(errbackId), "queue": .string(queue)])
         let failed = try await client.send(taskNamed: "conveyor.fail", args: ["nope"], options: TaskOptions(linkError: [errback]))
-        let echoed = try await client.wait(for: errbackId, timeout: 20).get()
+        let echoed = try await client.wait(for: errbackId, timeout: hangGuard).get()
         #expect(echoed["args"] == [.string(failed.id)])
+        await client.close()
+        try await worker.stop()
+    }
+
+    @Test("a link that can never be published fails its task once (as Celery does) instead of running it again and again")
+    func unpublishableLink() async throws {
+        let queue = TestEnvironment.uniqueQueue("bad-link")
+        let runs = Mutex(0)
+        let worker = try await TestWorker(queue: queue) { registry in
+            registry.register("test.counted") { _ in
+                runs.withLock { $0 += 1 }
+                return .int(1)
+            }
+        }
+        let client = try testClient(queue: queue)
+        // The follower's task name alone is larger than any AMQP frame's header room.
+        let impossible = Signature(task: String(repeating: "x", count: 200_000), options: ["queue": .string(queue)])
+        let result = try await client.send(taskNamed: "test.counted", options: TaskOptions(link: [impossible])).wait(timeout: 60)
+        #expect(result.state == .failure)
+        #expect(result.exception?.message.contains("one frame holds") == true, "\(result.exception?.message.prefix(300) ?? "")")
+        #expect(runs.withLock { $0 } == 1)
+        // The worker goes on: nothing was stuck behind it.
+        #expect(try await client.send(taskNamed: "conveyor.add", args: [2, 2]).get(timeout: 60) == 4)
+        #expect(runs.withLock { $0 } == 1)
         await client.close()
         try await worker.stop()
     }
@@ -233,7 +257,7 @@ struct EnqueueToResultTests {
             Signature(task: "conveyor.add", args: [4]),
         ]
         try await client.publish(message, queue: queue)
-        #expect(try await client.wait(for: lastId, timeout: 20).get() == 16)
+        #expect(try await client.wait(for: lastId, timeout: hangGuard).get() == 16)
         await client.close()
         try await worker.stop()
     }
@@ -251,14 +275,14 @@ struct EnqueueToResultTests {
             }
         }
         let client = try testClient(queue: queue)
-        let soft = try await client.send(taskNamed: "conveyor.sleep", args: [10], options: TaskOptions(softTimeLimit: 0.5)).wait(timeout: 20)
+        let soft = try await client.send(taskNamed: "conveyor.sleep", args: [10], options: TaskOptions(softTimeLimit: 0.5)).wait(timeout: hangGuard)
         #expect(soft.state == .failure)
         #expect(soft.exception?.type == "SoftTimeLimitExceeded")
-        let hard = try await client.send(taskNamed: "test.stubborn", options: TaskOptions(timeLimit: 0.5)).wait(timeout: 20)
+        let hard = try await client.send(taskNamed: "test.stubborn", options: TaskOptions(timeLimit: 0.5)).wait(timeout: hangGuard)
         #expect(hard.state == .failure)
         #expect(hard.exception?.type == "TimeLimitExceeded")
         // The slot was freed: other work still flows while the stubborn body winds down.
-        #expect(try await client.send(taskNamed: "conveyor.add", args: [1, 1]).get(timeout: 20) == 2)
+        #expect(try await client.send(taskNamed: "conveyor.add", args: [1, 1]).get(timeout: hangGuard) == 2)
         await client.close()
         try await worker.stop()
     }

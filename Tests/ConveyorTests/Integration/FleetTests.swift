@@ -19,7 +19,7 @@ struct FleetTests {
         let fleet = Fleet(client: client)
         let hostname = "test@\(queue)"
 
-        try await eventually(timeout: 20, "the first heartbeat") { try await heartbeat(of: hostname, fleet) != nil }
+        try await eventually(timeout: hangGuard, "the first heartbeat") { try await heartbeat(of: hostname, fleet) != nil }
         let first = try #require(try await heartbeat(of: hostname, fleet))
         #expect(first.state == "online")
         #expect(first.queues == [queue])
@@ -28,11 +28,11 @@ struct FleetTests {
         #expect(first.tasks.contains("conveyor.add"))
 
         let handles = try await (0..<12).asyncMap { i in try await client.send(taskNamed: "conveyor.add", args: [.int(Int64(i)), 1]) }
-        for (i, handle) in handles.enumerated() { #expect(try await handle.get(timeout: 20) == .int(Int64(i + 1))) }
+        for (i, handle) in handles.enumerated() { #expect(try await handle.get(timeout: hangGuard) == .int(Int64(i + 1))) }
         let failing = try await client.send(taskNamed: "conveyor.fail", args: ["on purpose"])
-        _ = try? await failing.get(timeout: 20)
+        _ = try? await failing.get(timeout: hangGuard)
 
-        try await eventually(timeout: 20, "the heartbeat counts 12 successes and 1 failure") {
+        try await eventually(timeout: hangGuard, "the heartbeat counts 12 successes and 1 failure") {
             guard let beat = try await heartbeat(of: hostname, fleet) else { return false }
             return beat.succeeded == 12 && beat.failed == 1 && beat.active == 0
         }

@@ -20,12 +20,12 @@ struct NumberInputTests {
         }
         let client = try testClient(queue: queue)
         for seconds in ["inf", "nan", "1e300", String(DelayedDelivery.maxDelay + 1)] {
-            let result = try await client.send(taskNamed: "numbers.retry", args: [.string(seconds)]).wait(timeout: 30)
+            let result = try await client.send(taskNamed: "numbers.retry", args: [.string(seconds)]).wait(timeout: hangGuard)
             #expect(result.state == .failure, "\(seconds)")
             #expect(result.exception?.type == "ConveyorError", "\(seconds): \(String(describing: result.exception))")
             #expect(result.exception?.message.contains("retry(after:)") == true, "\(seconds)")
         }
-        #expect(try await client.send(taskNamed: "conveyor.add", args: [40, 2]).get(timeout: 20) == 42)
+        #expect(try await client.send(taskNamed: "conveyor.add", args: [40, 2]).get(timeout: hangGuard) == 42)
         await client.close()
         try await worker.stop()
     }
@@ -41,12 +41,12 @@ struct NumberInputTests {
         // RabbitMQ refuses NaN and infinite doubles in headers; 1e300 it carries.
         headers["eta"] = .double(1e300)
         try await raw.publish(queue: queue, headers: headers, body: Array(#"[[1, 2], {}, {}]"#.utf8))
-        let result = try await client.wait(for: id, timeout: 30)
+        let result = try await client.wait(for: id, timeout: hangGuard)
         #expect(result.state == .failure)
-        let dead = try await raw.drain(WorkQueue.deadLetterName(for: queue), expecting: 1, timeout: 30)
+        let dead = try await raw.drain(WorkQueue.deadLetterName(for: queue), expecting: 1, timeout: hangGuard)
         #expect(dead.first?.properties.headers?[DeadLetterHeader.reason]?.stringValue == "invalid-header")
         #expect(dead.first?.properties.headers?["id"]?.stringValue == id)
-        #expect(try await client.send(taskNamed: "conveyor.add", args: [1, 2]).get(timeout: 20) == 3)
+        #expect(try await client.send(taskNamed: "conveyor.add", args: [1, 2]).get(timeout: hangGuard) == 3)
         _ = try? await raw.connection.delete(queue: WorkQueue.deadLetterName(for: queue))
         await raw.connection.close()
         await client.close()

@@ -94,7 +94,8 @@ struct OversizedHeaderTests {
             #expect((headers[DeadLetterHeader.error]?.stringValue?.utf8.count ?? .max) <= 1_024, "\(message.name)")
             #expect(found.body == goodBody, "\(message.name): body kept byte for byte")
             #expect(found.properties.encodedSize <= budget)
-            let result = try await client.result(for: message.id)
+            // The letter is confirmed before FAILURE is stored: wait for the outcome itself.
+            let result = try await client.wait(for: message.id, timeout: hangGuard)
             #expect(result.state == .failure, "\(message.name)")
             #expect(result.exception?.type == message.exception, "\(message.name): \(String(describing: result.exception))")
         }
@@ -122,7 +123,7 @@ struct OversizedHeaderTests {
                                          ["--queues", queue, "--concurrency", "4", "--hostname", name, "--grace-period", "2"],
                                          environment: ["CONVEYOR_BROKER_URL": TestEnvironment.brokerURL,
                                                        "CONVEYOR_RESULT_URL": TestEnvironment.resultURL], name: name)
-        try await process.waitForLog("worker ready", timeout: 30)
+        try await process.waitForLog("worker ready", timeout: hangGuard)
         let client = try testClient(queue: queue)
         let raw = try RawBroker()
         let bad = oversizedMessages(budget: raw.connection.publishLimits.propertiesBudget).prefix(2)

@@ -27,7 +27,7 @@ struct ReliabilityTests {
         }
         let client = try testClient(queue: queue)
         let handle = try await client.send(taskNamed: "test.flaky")
-        #expect(try await handle.get(timeout: 30) == "ok after 2")
+        #expect(try await handle.get(timeout: hangGuard) == "ok after 2")
         #expect(seen.withLock { $0 } == [0, 1, 2])
         await client.close()
         try await worker.stop()
@@ -44,7 +44,7 @@ struct ReliabilityTests {
             }
         }
         let client = try testClient(queue: queue)
-        let result = try await client.send(taskNamed: "test.broken").wait(timeout: 30)
+        let result = try await client.send(taskNamed: "test.broken").wait(timeout: hangGuard)
         #expect(result.state == .failure)
         #expect(result.exception?.message == "flaky dependency")
         #expect(runs.withLock { $0 } == 3)
@@ -70,7 +70,7 @@ struct ReliabilityTests {
             }
         }
         let client = try testClient(queue: queue)
-        #expect(try await client.send(taskNamed: "test.later").get(timeout: 30) == 1)
+        #expect(try await client.send(taskNamed: "test.later").get(timeout: hangGuard) == 1)
         let times = starts.withLock { $0 }
         #expect(times.count == 2)
         if times.count == 2 { #expect(times[1].timeIntervalSince(times[0]) >= 1.4) }
@@ -89,7 +89,7 @@ struct ReliabilityTests {
             }
         }
         let client = try testClient(queue: queue)
-        let result = try await client.send(taskNamed: "test.needs-x", args: ["not a number"]).wait(timeout: 20)
+        let result = try await client.send(taskNamed: "test.needs-x", args: ["not a number"]).wait(timeout: hangGuard)
         #expect(result.exception?.type == "TypeError")
         #expect(runs.withLock { $0 } == 1)
         await client.close()
@@ -109,16 +109,16 @@ struct ReliabilityTests {
             let worker = try await startWorkerProcess(queue: queue, name: "poison\(attempt)@\(queue)", concurrency: 1,
                                                       extra: ["--allow-crash", "--poison-after", "2", "--prefetch", "1"])
             // Either this worker dies on the crash task, or it dead-letters it as poison.
-            try await eventually(timeout: 30, "worker \(attempt) crashed or the task was dead-lettered") {
+            try await eventually(timeout: hangGuard, "worker \(attempt) crashed or the task was dead-lettered") {
                 if !worker.isRunning { return true }
                 return try await client.result(for: poison.id).state == .failure
             }
             if try await client.result(for: poison.id).state == .failure {
                 worker.signal(SIGTERM)
-                _ = try await worker.waitForExit(timeout: 20)
+                _ = try await worker.waitForExit(timeout: hangGuard)
                 break
             }
-            if try await worker.waitForExit(timeout: 30) == 70 { crashes += 1 }
+            if try await worker.waitForExit(timeout: hangGuard) == 70 { crashes += 1 }
         }
         #expect(crashes == 2)
         let result = try await client.result(for: poison.id)
@@ -127,9 +127,9 @@ struct ReliabilityTests {
         let letters = try await DeadLetterBox(client: client).list(queue: queue)
         #expect(letters.first { $0.taskId == poison.id }?.reason == "poison")
         let last = try await startWorkerProcess(queue: queue, name: "poison-final@\(queue)", concurrency: 1)
-        #expect(try await good.get(timeout: 30) == 4)
+        #expect(try await good.get(timeout: hangGuard) == 4)
         last.signal(SIGTERM)
-        _ = try await last.waitForExit(timeout: 20)
+        _ = try await last.waitForExit(timeout: hangGuard)
         _ = try await DeadLetterBox(client: client).drop(queue: queue)
         await client.close()
     }
@@ -153,9 +153,9 @@ struct ReliabilityTests {
             #expect(state == .pending)
         }
         let last = try await TestWorker(queue: queue, concurrency: 1, poisonAfter: 2, hostname: "final@\(queue)", register: register)
-        #expect(try await handle.get(timeout: 20) == "done")
+        #expect(try await handle.get(timeout: hangGuard) == "done")
         #expect(runs.count(handle.id) == 4)
-        for (i, sum) in sums.enumerated() { #expect(try await sum.get(timeout: 20) == .int(Int64(i + 1))) }
+        for (i, sum) in sums.enumerated() { #expect(try await sum.get(timeout: hangGuard) == .int(Int64(i + 1))) }
         #expect(try await DeadLetterBox(client: client).list(queue: queue).isEmpty)
         try await last.stop()
         await client.close()
@@ -172,7 +172,7 @@ struct ReliabilityTests {
         // --poison-after 1: four requeues are forgiven, the fifth counts and the task is poison.
         try await Self.stopDuringRuns(1...5, of: handle.id, counted: runs, queue: queue, prefetch: 1, poisonAfter: 1, register: register) {}
         let last = try await TestWorker(queue: queue, concurrency: 1, poisonAfter: 1, hostname: "final@\(queue)", register: register)
-        let result = try await handle.wait(timeout: 20)
+        let result = try await handle.wait(timeout: hangGuard)
         #expect(result.state == .failure)
         #expect(result.exception?.type == "WorkerLostError")
         #expect(runs.count(handle.id) == 5)
@@ -204,7 +204,7 @@ struct ReliabilityTests {
         for stop in stops {
             let worker = try await TestWorker(queue: queue, concurrency: 1, prefetch: prefetch, gracePeriod: 0.2, poisonAfter: poisonAfter,
                                               hostname: "deploy\(stop)@\(queue)", register: register)
-            try await eventually(timeout: 20, "run \(stop) started") { runs.count(taskId) == stop }
+            try await eventually(timeout: hangGuard, "run \(stop) started") { runs.count(taskId) == stop }
             try await worker.stop(.warm)
             try await afterEach()
         }
@@ -226,7 +226,7 @@ struct ReliabilityTests {
             }
         }
         // A marker sent after it is done only once the revoked one was handled (one queue, in order).
-        _ = try await client.send(taskNamed: "conveyor.add", args: [1, 1]).get(timeout: 20)
+        _ = try await client.send(taskNamed: "conveyor.add", args: [1, 1]).get(timeout: hangGuard)
         #expect(!ran.withLock { $0 })
         #expect(try await client.result(for: handle.id).state == .revoked)
         await client.close()
@@ -239,15 +239,15 @@ struct ReliabilityTests {
         let worker = try await TestWorker(queue: queue, concurrency: 1)
         let client = try testClient(queue: queue)
         let long = try await client.send(taskNamed: "conveyor.sleep", args: [60])
-        try await eventually(timeout: 20, "task started") { try await client.result(for: long.id).state == .started }
+        try await eventually(timeout: hangGuard, "task started") { try await client.result(for: long.id).state == .started }
         let asked = Date()
         try await client.revoke([long.id], terminate: true)
-        let result = try await long.wait(timeout: 20)
+        let result = try await long.wait(timeout: hangGuard)
         #expect(result.state == .revoked)
         // Well before the task's own 60 s: it was cancelled, not waited for.
         #expect(Date().timeIntervalSince(asked) < 30)
         // Its slot is free again.
-        #expect(try await client.send(taskNamed: "conveyor.add", args: [3, 4]).get(timeout: 20) == 7)
+        #expect(try await client.send(taskNamed: "conveyor.add", args: [3, 4]).get(timeout: hangGuard) == 7)
         await client.close()
         try await worker.stop()
     }
@@ -293,7 +293,7 @@ struct ReliabilityTests {
         let first = try await TestWorker(queue: queue)
         var ids: [String] = []
         for i in 0..<3 { ids.append(try await client.send(taskNamed: "test.late", args: [.int(Int64(i))]).id) }
-        try await eventually(timeout: 20, "three dead letters") { try await box.list(queue: queue).count == 3 }
+        try await eventually(timeout: hangGuard, "three dead letters") { try await box.list(queue: queue).count == 3 }
         try await first.stop()
         let letters = try await box.list(queue: queue)
         #expect(Set(letters.compactMap(\.taskId)) == Set(ids))
@@ -310,8 +310,8 @@ struct ReliabilityTests {
         // dropped one keeps its FAILURE.
         for id in ids[0...1] { #expect(try await client.result(for: id).state != .failure) }
         #expect(try await client.result(for: ids[2]).state == .failure)
-        #expect(try await client.wait(for: ids[0], timeout: 20).get() == 0)
-        #expect(try await client.wait(for: ids[1], timeout: 20).get() == 1)
+        #expect(try await client.wait(for: ids[0], timeout: hangGuard).get() == 0)
+        #expect(try await client.wait(for: ids[1], timeout: hangGuard).get() == 1)
         #expect(try await box.list(queue: queue).isEmpty)
         await client.close()
         try await second.stop()
@@ -325,9 +325,9 @@ struct ReliabilityTests {
         // The worker does not know test.nowhere: every replay comes straight back as a dead letter.
         let worker = try await TestWorker(queue: queue)
         for i in 0..<7 { _ = try await client.send(taskNamed: "test.nowhere", args: [.int(Int64(i))]) }
-        try await eventually(timeout: 20, "seven dead letters") { try await box.count(queue: queue) == 7 }
+        try await eventually(timeout: hangGuard, "seven dead letters") { try await box.count(queue: queue) == 7 }
         #expect(try await box.replay(queue: queue, limit: 3) == 7, "three batches, and not the letters the replay caused")
-        try await eventually(timeout: 20, "the replays dead-lettered again") { try await box.count(queue: queue) == 7 }
+        try await eventually(timeout: hangGuard, "the replays dead-lettered again") { try await box.count(queue: queue) == 7 }
         #expect(try await box.drop(queue: queue, limit: 3) == 7)
         #expect(try await box.count(queue: queue) == 0)
         await client.close()

@@ -15,7 +15,7 @@ func startWorkerProcess(queue: String, name: String, concurrency: Int = 4, extra
                                               "--grace-period", "10"] + extra,
                                      environment: ["CONVEYOR_BROKER_URL": TestEnvironment.brokerURL,
                                                    "CONVEYOR_RESULT_URL": TestEnvironment.resultURL], name: name)
-    try await process.waitForLog("worker ready", timeout: 30)
+    try await process.waitForLog("worker ready", timeout: hangGuard)
     return process
 }
 
@@ -30,13 +30,13 @@ struct WorkerProcessTests {
         let sent = await client.send(batch: (0..<total).map { _ in ConveyorClient.Request(name: "conveyor.sleep", args: [0.05]) })
         let ids = try sent.map { try $0.get().id }
         // Let it get part-way, then kill it without warning (tasks in flight and prefetched).
-        try await eventually(timeout: 30, "some tasks done") {
+        try await eventually(timeout: hangGuard, "some tasks done") {
             var done = 0
             for id in ids.prefix(40) where try await client.result(for: id).state == .success { done += 1 }
             return done >= 10
         }
         first.signal(SIGKILL)
-        try await first.waitForExit(timeout: 10)
+        try await first.waitForExit(timeout: hangGuard)
         let second = try await startWorkerProcess(queue: queue, name: "second@\(queue)")
         for id in ids {
             let result = try await client.wait(for: id, timeout: 60)
@@ -45,7 +45,7 @@ struct WorkerProcessTests {
         let status = try await client.brokerConnection.inspect(queue: queue)
         #expect(status.messageCount == 0)
         second.signal(SIGTERM)
-        #expect(try await second.waitForExit(timeout: 20) == 0)
+        #expect(try await second.waitForExit(timeout: hangGuard) == 0)
         await client.close()
     }
 
@@ -56,9 +56,9 @@ struct WorkerProcessTests {
         let client = try testClient(queue: queue)
         let handles = await client.send(batch: (0..<10).map { _ in ConveyorClient.Request(name: "conveyor.sleep", args: [0.5]) })
         let ids = try handles.map { try $0.get().id }
-        try await first.waitForLog("task started", timeout: 20)
+        try await first.waitForLog("task started", timeout: hangGuard)
         first.signal(SIGTERM)
-        #expect(try await first.waitForExit(timeout: 30) == 0)
+        #expect(try await first.waitForExit(timeout: hangGuard) == 0)
         #expect(first.log.contains("warm shutdown"))
         // Nothing that started was cut off.
         for id in ids {
@@ -70,7 +70,7 @@ struct WorkerProcessTests {
             #expect(try await client.wait(for: id, timeout: 60).state == .success)
         }
         second.signal(SIGTERM)
-        _ = try await second.waitForExit(timeout: 20)
+        _ = try await second.waitForExit(timeout: hangGuard)
         await client.close()
     }
 
@@ -81,9 +81,9 @@ struct WorkerProcessTests {
         let worker = try await startWorkerProcess(queue: queue, name: "hup@\(queue)", extra: ["--pidfile", path])
         let client = try testClient(queue: queue)
         let handles = await client.send(batch: (0..<20).map { _ in ConveyorClient.Request(name: "conveyor.sleep", args: [0.2]) })
-        try await worker.waitForLog("task started", timeout: 20)
+        try await worker.waitForLog("task started", timeout: hangGuard)
         worker.signal(SIGHUP)
-        try await eventually(timeout: 30, "worker ready a second time") {
+        try await eventually(timeout: hangGuard, "worker ready a second time") {
             worker.log.components(separatedBy: "worker ready").count - 1 >= 2
         }
         #expect(worker.isRunning)
@@ -94,7 +94,7 @@ struct WorkerProcessTests {
             #expect(try await client.wait(for: try handle.get().id, timeout: 60).state == .success)
         }
         worker.signal(SIGTERM)
-        #expect(try await worker.waitForExit(timeout: 20) == 0)
+        #expect(try await worker.waitForExit(timeout: hangGuard) == 0)
         await client.close()
     }
 
@@ -107,10 +107,10 @@ struct WorkerProcessTests {
         #expect(Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) == first.pid)
         let binary = try TestEnvironment.requireBinary("conveyor-worker")
         let second = try ManagedProcess(binary, ["--queues", queue, "--pidfile", path], name: "pid2")
-        #expect(try await second.waitForExit(timeout: 20) == 2)
+        #expect(try await second.waitForExit(timeout: hangGuard) == 2)
         #expect(second.log.contains("belongs to running process"))
         first.signal(SIGTERM)
-        _ = try await first.waitForExit(timeout: 20)
+        _ = try await first.waitForExit(timeout: hangGuard)
         #expect(!FileManager.default.fileExists(atPath: path))
     }
 }

@@ -18,7 +18,7 @@ struct BrokerProbe {
     }
 
     /// Consumes (and acknowledges) `count` messages from `queue`.
-    func take(_ count: Int, from queue: String, timeout: Double = 20) async throws -> [Delivery] {
+    func take(_ count: Int, from queue: String, timeout: Double = hangGuard) async throws -> [Delivery] {
         let received = Mutex<[Delivery]>([])
         let connection = self.connection
         try await connection.consume(queue: queue, options: ConsumerOptions(prefetch: 50)) { delivery in

@@ -8,8 +8,9 @@ import Glibc
 /// Where the interop Python scripts and the Celery worker module live.
 let pythonDirectory = TestEnvironment.repoRoot.appendingPathComponent("Tests/InteropTests/python").path
 
-/// Runs `python/<script>` and returns the JSON it printed on its one `RESULT ` line.
-func runPython(_ script: String, _ arguments: [String], timeout: Double = 30) async throws -> JSON {
+/// Runs `python/<script>` and returns the JSON it printed on its one `RESULT ` line. `timeout` is a
+/// hang guard for the whole script, whose every wait is guarded by `interop.HANG_GUARD`.
+func runPython(_ script: String, _ arguments: [String], timeout: Double = 600) async throws -> JSON {
     let output = try await PythonScript.run(script, arguments, environment: ["PYTHONPATH": pythonDirectory], timeout: timeout)
     return try pythonResult(output, script: script)
 }
@@ -38,7 +39,7 @@ final class PythonWorker: Sendable {
              "--without-heartbeat", "-n", "py-\(queue)@%h", "--loglevel", "INFO"],
             environment: ["PYTHONPATH": pythonDirectory, "PYTHONUNBUFFERED": "1"], name: "celery-\(queue)")
         do {
-            try await process.waitForLog(" ready.", timeout: 30)
+            try await process.waitForLog(" ready.", timeout: 120)
         } catch {
             process.signal(SIGKILL)
             throw error
@@ -48,7 +49,7 @@ final class PythonWorker: Sendable {
     /// Warm shutdown (SIGTERM); throws if Celery does not exit cleanly in time (it is then killed).
     func stop() async throws {
         process.signal(SIGTERM)
-        let status = try await process.waitForExit(timeout: 15)
+        let status = try await process.waitForExit(timeout: 60)
         guard status == 0 else { throw PythonFailed("Celery worker on \(queue) exited with \(status) after SIGTERM") }
     }
 }

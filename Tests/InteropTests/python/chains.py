@@ -7,11 +7,11 @@ import time
 
 from celery import chain
 
-from interop import describe_error, emit, make_app
+from interop import HANG_GUARD, describe_error, emit, make_app
 
 swift_queue, py_queue = sys.argv[1], sys.argv[2]
 app = make_app('chains')
-TIMEOUT = 10
+TIMEOUT = HANG_GUARD
 
 
 def swift(name, *args, immutable=False):

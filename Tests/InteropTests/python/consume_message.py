@@ -10,7 +10,7 @@ from celery.utils.saferepr import saferepr
 from celery.worker.request import Request
 from kombu import Exchange, Queue
 
-from interop import emit, make_app
+from interop import HANG_GUARD, emit, make_app
 
 queue_name, task_name = sys.argv[1], sys.argv[2]
 app = make_app('consume')
@@ -26,7 +26,7 @@ queue = Queue(queue_name, Exchange(queue_name, 'direct'), queue_name)  # exactly
 with app.connection_for_read() as connection:
     with connection.Consumer(queue, accept=['json'], callbacks=[lambda body, message: messages.append((body, message))]):
         while not messages:
-            connection.drain_events(timeout=15)
+            connection.drain_events(timeout=HANG_GUARD)
     body, message = messages[0]
     message.ack()
 

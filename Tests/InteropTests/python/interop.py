@@ -12,6 +12,10 @@ from celery import Celery
 
 MARKER = 'RESULT '
 
+# How long a script waits for any one result: a hang guard, which only a hang reaches (a step
+# of a chain on a loaded two-core CI machine has taken over 10 s).
+HANG_GUARD = 120
+
 # A process started from a Swift async test inherits the spawning thread's signal mask, and
 # libdispatch's worker threads block SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1/2 and SIGALRM.
 # Unblock them so a Celery worker's warm shutdown on SIGTERM works (see the report on

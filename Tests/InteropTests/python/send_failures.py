@@ -8,7 +8,7 @@ import time
 
 from celery.exceptions import NotRegistered
 
-from interop import describe_error, emit, make_app
+from interop import HANG_GUARD, describe_error, emit, make_app
 
 queue = sys.argv[1]
 app = make_app('send_failures')
@@ -16,7 +16,7 @@ out = {}
 
 failing = app.send_task('conveyor.fail', args=('it broke',), queue=queue)
 try:
-    failing.get(timeout=10)
+    failing.get(timeout=HANG_GUARD)
     out['fail'] = {'raised': False}
 except Exception as error:
     out['fail'] = dict(describe_error(error), raised=True)
@@ -32,7 +32,7 @@ for name, limits in (('soft_limit', {'time_limit': 5, 'soft_time_limit': 0.5}), 
     started = time.monotonic()
     limited = app.send_task('conveyor.sleep', args=(8,), queue=queue, **limits)
     try:
-        limited.get(timeout=10)
+        limited.get(timeout=HANG_GUARD)
         out[name] = {'raised': False}
     except Exception as error:
         out[name] = dict(describe_error(error), raised=True)
@@ -41,7 +41,7 @@ for name, limits in (('soft_limit', {'time_limit': 5, 'soft_time_limit': 0.5}), 
 
 unknown = app.send_task('no.such.task', args=(1,), queue=queue)
 try:
-    unknown.get(timeout=10)
+    unknown.get(timeout=HANG_GUARD)
     out['unknown'] = {'raised': False}
 except Exception as error:
     out['unknown'] = dict(describe_error(error), raised=True, is_not_registered=isinstance(error, NotRegistered))

@@ -12,7 +12,7 @@ import time
 
 from kombu import Exchange, Queue
 
-from interop import emit, make_app
+from interop import HANG_GUARD, emit, make_app
 
 queue = sys.argv[1]
 app = make_app('send_native_delayed')
@@ -33,6 +33,6 @@ def spy(producer, name, message, **options):
 app.amqp.send_task_message = spy
 started = time.monotonic()
 result = app.send_task('conveyor.add', args=(20, 22), countdown=2)
-value = result.get(timeout=30)
+value = result.get(timeout=HANG_GUARD)
 emit({'value': value, 'elapsed': time.monotonic() - started, 'exchange': captured.get('exchange'),
       'routing_key': captured.get('routing_key')})

@@ -7,7 +7,7 @@ import datetime
 import sys
 import time
 
-from interop import emit, make_app
+from interop import HANG_GUARD, emit, make_app
 
 queue = sys.argv[1]
 app = make_app('send_values')
@@ -18,7 +18,7 @@ def add(x, y):  # a stub: only its name matters, the Swift worker runs it
     raise NotImplementedError
 
 
-TIMEOUT = 10
+TIMEOUT = HANG_GUARD
 moment = datetime.datetime(2026, 11, 27, 15, 2, 16, 728838, tzinfo=datetime.timezone.utc)
 
 echo_cases = [
