@@ -8,7 +8,9 @@ extension TaskMessage {
         OutgoingMessage(exchange: exchange, routingKey: routingKey ?? queue, properties: properties, body: body, mandatory: mandatory)
     }
 
-    /// Celery's application headers, in Celery's order, followed by custom ones.
+    /// Celery's application headers, in Celery's order, followed by custom ones: every one whose
+    /// name is not Celery's, in order, a repeated one too (as it arrived, so that a message
+    /// written again reads back with the headers it had).
     public var headers: FieldTable {
         var h = FieldTable()
         h.entries.reserveCapacity(19 + extraHeaders.count)
@@ -32,9 +34,15 @@ extension TaskMessage {
         add("replaced_task_nesting", .int64(Int64(replacedTaskNesting)))
         add("stamped_headers", .void)
         add("stamps", .table([:]))
-        for entry in extraHeaders.entries where h[entry.key] == nil { h.entries.append(entry) }
+        for entry in extraHeaders.entries where !Self.celeryHeaderNames.contains(entry.key) { h.entries.append(entry) }
         return h
     }
+
+    /// The 19 headers `headers` writes from the message's fields; custom headers cannot replace them.
+    static let celeryHeaderNames: Set<String> = [
+        "lang", "task", "id", "shadow", "eta", "expires", "group", "group_index", "retries", "timelimit", "root_id",
+        "parent_id", "argsrepr", "kwargsrepr", "origin", "ignore_result", "replaced_task_nesting", "stamped_headers", "stamps",
+    ]
 
     /// Celery's properties: JSON, UTF-8, persistent, priority always present, correlation id
     /// = task id, the client's reply-to oid, and `expiration` when the task expires.

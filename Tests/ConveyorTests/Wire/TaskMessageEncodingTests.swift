@@ -22,6 +22,23 @@ extension WireTests {
             #expect(headers["x-custom"] == .string("v"))
         }
 
+        /// Found by `ops/fuzz task-message`: decoding kept a repeated custom header (`rorigin` twice
+        /// in the fuzzer's input), writing dropped the second copy, so a retry or chain step carried
+        /// other headers than the message it came from.
+        @Test("a custom header that arrived twice is written twice, in order, and reads back the same")
+        func repeatedCustomHeaders() throws {
+            let incoming = BasicProperties(contentType: "application/json", headers: FieldTable([
+                .init(key: "task", value: .string("t.add")), .init(key: "id", value: .string("i")),
+                .init(key: "rorigin", value: .int32(0)), .init(key: "x-trace", value: .string("1")),
+                .init(key: "rorigin", value: .string("55020b15-4f16-49c0-86b4-71a5a5b51831")),
+            ]))
+            let message = try TaskMessage.decode(properties: incoming, body: Array("[[], {}, {}]".utf8)).get()
+            #expect(message.extraHeaders.entries.map(\.key) == ["rorigin", "x-trace", "rorigin"])
+            #expect(Array(message.headers.entries.map(\.key).dropFirst(19)) == ["rorigin", "x-trace", "rorigin"])
+            let reread = try TaskMessage.decode(properties: message.properties, body: message.body).get()
+            #expect(reread.extraHeaders == message.extraHeaders)
+        }
+
         @Test("a minimal task's headers have Celery's values and wire kinds (V for None, I for ints, A [V, V], F {})")
         func minimalHeaders() {
             let message = TaskMessage(id: "11111111-1111-1111-1111-111111111111", task: "proj.tasks.add", args: [2, 2])

@@ -11,27 +11,32 @@ import Foundation
 enum FuzzCommand {
     static func main() {
         let arguments = CommandLine.arguments
-        guard arguments.count >= 2, !arguments[1].hasPrefix("-") else { usage(exitCode: 2) }
-        if arguments[1] == "list" {
+        if arguments.count >= 2, arguments[1] == "list" {
             for target in FuzzTarget.all { print("\(target.name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(target.summary)") }
             exit(0)
         }
         guard let target = selectedTarget else {
+            guard arguments.count >= 2, !arguments[1].hasPrefix("-") else { usage(exitCode: 2) }
             FileHandle.standardError.write(Data("conveyor-fuzz: no target named '\(arguments[1])' (see conveyor-fuzz list)\n".utf8))
             exit(2)
         }
+        let named = arguments.count >= 2 && arguments[1] == target.name
         if conveyor_fuzzer_linked() != 0 {
-            exit(runFuzzer())
+            // libFuzzer starts this program again, without the name, to minimise a crash or to
+            // fork or merge: the environment tells those runs the target.
+            setenv(targetVariable, target.name, 1)
+            exit(runFuzzer(dropping: named ? 1 : nil))
         }
-        exit(replay(target, paths: Array(arguments.dropFirst(2))))
+        exit(replay(target, paths: Array(arguments.dropFirst(named ? 2 : 1))))
     }
 
     /// Hands libFuzzer the command line without the target name (it would read it as a corpus).
-    private static func runFuzzer() -> Int32 {
+    private static func runFuzzer(dropping index: Int?) -> Int32 {
         var cArguments: [UnsafeMutablePointer<CChar>?] = CommandLine.arguments.enumerated()
-            .filter { $0.offset != 1 }
+            .filter { $0.offset != index }
             .map { strdup($0.element) }
         cArguments.append(nil)
+        defer { cArguments.forEach { free($0) } }
         var argc = Int32(cArguments.count - 1)
         return cArguments.withUnsafeMutableBufferPointer { buffer in
             var argv = buffer.baseAddress
@@ -71,11 +76,19 @@ enum FuzzCommand {
             usage: conveyor-fuzz TARGET [libFuzzer options] [CORPUS_DIR...]   (built by ops/fuzz)
                    conveyor-fuzz TARGET FILE|DIR...                         (plain build: replay inputs)
                    conveyor-fuzz list
+            (CONVEYOR_FUZZ_TARGET=TARGET stands for a missing TARGET)
 
             """.utf8))
         exit(exitCode)
     }
 }
 
-/// The target named on the command line, read once; libFuzzer's callback cannot capture it.
-let selectedTarget: FuzzTarget? = CommandLine.arguments.count >= 2 ? FuzzTarget.named(CommandLine.arguments[1]) : nil
+/// Where a target name travels to the runs libFuzzer starts by itself.
+let targetVariable = "CONVEYOR_FUZZ_TARGET"
+
+/// The target named on the command line (or by `CONVEYOR_FUZZ_TARGET`), read once: libFuzzer's
+/// callback cannot capture it.
+let selectedTarget: FuzzTarget? = {
+    if CommandLine.arguments.count >= 2, let target = FuzzTarget.named(CommandLine.arguments[1]) { return target }
+    return ProcessInfo.processInfo.environment[targetVariable].flatMap(FuzzTarget.named)
+}()
