@@ -50,6 +50,10 @@ let package = Package(
 
         // Job families and the worker daemon.
         .target(name: "Diagnostics", dependencies: ["Conveyor", "IOSupport"], path: "workers/Diagnostics"),
+        // diffs.compute (and next repos.index / repos.search) over long-lived git processes.
+        .target(name: "Repositories", dependencies: [
+            "Conveyor", "IOSupport", .product(name: "Logging", package: "swift-log"),
+        ], path: "workers/Repositories"),
         .executableTarget(name: "conveyor-worker", dependencies: [
             "Conveyor", "Diagnostics", "CommandLineSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -99,6 +103,7 @@ let package = Package(
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "TestSupport"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"]),
         .testTarget(name: "ConveyorTests", dependencies: ["Conveyor", "AMQP", "Redis", "Diagnostics", "TestSupport"]),
-        .testTarget(name: "InteropTests", dependencies: ["Conveyor", "AMQP", "Diagnostics", "TestSupport"], exclude: ["python"]),
+        .testTarget(name: "InteropTests", dependencies: ["Conveyor", "AMQP", "Diagnostics", "Repositories", "TestSupport"], exclude: ["python"]),
+        .testTarget(name: "RepositoriesTests", dependencies: ["Repositories", "Conveyor", "IOSupport", "TestSupport"]),
     ]
 )

@@ -21,6 +21,14 @@ public enum Subprocess {
         case descriptor(Int32)
     }
 
+    /// Where a child's standard input comes from.
+    public enum Input: Sendable {
+        /// `/dev/null`.
+        case null
+        /// This descriptor (e.g. a pipe's read end, closed in the child after duplication).
+        case descriptor(Int32)
+    }
+
     /// A started child.
     public struct Child: Sendable {
         public let pid: Int32
@@ -53,7 +61,8 @@ public enum Subprocess {
     ///   - environment: the child's whole environment; the parent's when nil.
     ///   - directory: the child's working directory (through `env -C`).
     public static func spawn(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-                             directory: String? = nil, standardOutput: Output = .inherit, standardError: Output = .inherit) throws -> Child {
+                             directory: String? = nil, standardInput: Input = .null,
+                             standardOutput: Output = .inherit, standardError: Output = .inherit) throws -> Child {
         var argv = [executable] + arguments
         var path = executable
         if let directory {
@@ -63,7 +72,10 @@ public enum Subprocess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        switch standardInput {
+        case .null: posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        case let .descriptor(fd): posix_spawn_file_actions_adddup2(&actions, fd, 0)
+        }
         for (target, output) in [(Int32(1), standardOutput), (Int32(2), standardError)] {
             switch output {
             case .inherit: break

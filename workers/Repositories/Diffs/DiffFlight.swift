@@ -1,0 +1,29 @@
+import Synchronization
+
+/// Makes concurrent requests for the same diff compute it once.
+///
+/// `LocalDiffFlight` does it inside one worker. Across a fleet, an implementation backed by the
+/// coordination issue's Redis locks (`context.withLock`) plugs in here unchanged: `run` holds
+/// the lock for `key`, checks the cache again, and computes only if it is still missing.
+public protocol DiffFlight: Sendable {
+    /// Runs `body` for `key`, or waits for the run already under way for the same key and returns its value.
+    func run(key: String, _ body: @escaping @Sendable () async throws -> [UInt8]) async throws -> [UInt8]
+}
+
+/// Single flight within this process.
+public final class LocalDiffFlight: DiffFlight {
+    private let inFlight = Mutex<[String: Task<[UInt8], Error>]>([:])
+
+    public init() {}
+
+    public func run(key: String, _ body: @escaping @Sendable () async throws -> [UInt8]) async throws -> [UInt8] {
+        let task = inFlight.withLock { inFlight -> Task<[UInt8], Error> in
+            if let running = inFlight[key] { return running }
+            let task = Task { try await body() }
+            inFlight[key] = task
+            return task
+        }
+        defer { _ = inFlight.withLock { $0[key] = nil } }
+        return try await task.value
+    }
+}
