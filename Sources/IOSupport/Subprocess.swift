@@ -60,9 +60,11 @@ public enum Subprocess {
     /// - Parameters:
     ///   - environment: the child's whole environment; the parent's when nil.
     ///   - directory: the child's working directory (through `env -C`).
+    ///   - closeOtherDescriptors: close every descriptor above 2 in the child, inherited or not.
     public static func spawn(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
                              directory: String? = nil, standardInput: Input = .null,
-                             standardOutput: Output = .inherit, standardError: Output = .inherit) throws -> Child {
+                             standardOutput: Output = .inherit, standardError: Output = .inherit,
+                             closeOtherDescriptors: Bool = false) throws -> Child {
         var argv = [executable] + arguments
         var path = executable
         if let directory {
@@ -82,6 +84,11 @@ public enum Subprocess {
             case let .file(file): posix_spawn_file_actions_addopen(&actions, target, file, O_WRONLY | O_CREAT | O_APPEND, 0o644)
             case let .descriptor(fd): posix_spawn_file_actions_adddup2(&actions, fd, target)
             }
+        }
+        if closeOtherDescriptors {
+            // Descriptors opened elsewhere without close-on-exec (Foundation's file writes, other
+            // threads' pipes) would otherwise live as long as a long-lived child does.
+            _ = closeFrom?(&actions, 3)
         }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -106,6 +113,14 @@ public enum Subprocess {
         return Child(pid: pid)
     }
 }
+
+/// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), looked up at run time:
+/// Swift's Glibc module does not declare it. Nil on an older C library, where descriptors without
+/// close-on-exec are inherited as before.
+private let closeFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+    return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+}()
 
 /// A child process could not be started.
 public struct SubprocessError: Error, CustomStringConvertible {

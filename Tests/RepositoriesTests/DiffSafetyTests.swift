@@ -8,7 +8,7 @@ import Testing
 struct DiffSafetyTests {
     /// One good repository, plus the traps: a symlink out of the root, a `.git` file pointing out,
     /// a plain directory, and a repository with an object removed.
-    static func traps() async throws -> (FixtureRoot, outside: String, base: String, head: String, corruptBase: String, corruptHead: String) {
+    static func traps() async throws -> (FixtureRoot, outside: FixtureRoot, base: String, head: String, corruptBase: String, corruptHead: String) {
         let root = try FixtureRoot()
         let outside = try FixtureRoot()
         let repo = try await root.makeRepository("good")
@@ -33,7 +33,7 @@ struct DiffSafetyTests {
         let blob = try await GitCommand.text(["rev-parse", "\(corruptHead):file.txt"], in: corrupt.directory)
         let objectPath = corrupt.directory + "/.git/objects/" + blob.prefix(2) + "/" + blob.dropFirst(2)
         try FileManager.default.removeItem(atPath: objectPath)
-        return (root, outside.path, base, head, corruptBase, corruptHead)
+        return (root, outside, base, head, corruptBase, corruptHead)
     }
 
     /// (repository, base, head, expected code, words the message has).
@@ -67,7 +67,7 @@ struct DiffSafetyTests {
         let pool = try root.pool()
         defer { pool.close() }
         let service = DiffService(repositories: pool)
-        for (repository, from, to, code, words) in Self.badRequests(base: base, head: head, outside: outside,
+        for (repository, from, to, code, words) in Self.badRequests(base: base, head: head, outside: outside.path,
                                                                      corruptBase: corruptBase, corruptHead: corruptHead) {
             do {
                 _ = try await service.compute(repository: repository, base: from, head: to)

@@ -48,11 +48,10 @@ struct GitProcessTests {
         let root = try FixtureRoot()
         _ = try await Self.repository(root)
         let hanging = root.path + "/hanging-git"
-        // Reads its input and never answers, as a git stuck on a slow disk would.
-        try "#!/bin/sh\nexec cat > /dev/null\n".write(toFile: hanging, atomically: true, encoding: .utf8)
+        // Never answers, as a git stuck on a slow disk would.
+        try await writeExecutable(hanging, "#!/bin/sh\nexec sleep 600\n")
         let dying = root.path + "/dying-git"
-        try "#!/bin/sh\necho 'fatal: out of memory, malloc failed' >&2\nexit 128\n".write(toFile: dying, atomically: true, encoding: .utf8)
-        for script in [hanging, dying] { try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script) }
+        try await writeExecutable(dying, "#!/bin/sh\necho 'fatal: out of memory, malloc failed' >&2\nexit 128\n")
 
         let slow = RepositoryPool(root: try RepositoryRoot(root.path), environment: try GitEnvironment(executable: hanging), timeout: 0.5)
         defer { slow.close() }
@@ -82,8 +81,7 @@ struct GitProcessTests {
         let root = try FixtureRoot()
         _ = try await Self.repository(root)
         let hanging = root.path + "/hanging-git"
-        try "#!/bin/sh\nexec cat > /dev/null\n".write(toFile: hanging, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: hanging)
+        try await writeExecutable(hanging, "#!/bin/sh\nexec sleep 600\n")
         let pool = RepositoryPool(root: try RepositoryRoot(root.path), environment: try GitEnvironment(executable: hanging), timeout: hangGuard)
         defer { pool.close() }
         let repository = try pool.repository("r")

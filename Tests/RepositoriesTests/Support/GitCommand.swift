@@ -36,7 +36,7 @@ enum GitCommand {
             try? FileManager.default.removeItem(atPath: err)
         }
         let child = try Subprocess.spawn("/usr/bin/git", ["-C", directory] + arguments, environment: environment,
-                                         standardOutput: .file(out), standardError: .file(err))
+                                         standardOutput: .file(out), standardError: .file(err), closeOtherDescriptors: true)
         let status = await child.wait()
         let output = (try? Data(contentsOf: URL(fileURLWithPath: out))).map { [UInt8]($0) } ?? []
         guard status == 0 else {
@@ -49,4 +49,14 @@ enum GitCommand {
     static func text(_ arguments: [String], in directory: String) async throws -> String {
         String(decoding: try await run(arguments, in: directory), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
+}
+
+/// Writes an executable script from a child shell, so no descriptor of it is ever open in this
+/// process: another test's child started meanwhile cannot inherit it and make exec fail with
+/// "text file busy".
+func writeExecutable(_ path: String, _ text: String) async throws {
+    let child = try Subprocess.spawn("/bin/sh", ["-c", "printf '%s' \"$1\" > \"$2\" && chmod 755 \"$2\"", "sh", text, path],
+                                     environment: ["PATH": "/usr/bin:/bin"], closeOtherDescriptors: true)
+    let status = await child.wait()
+    guard status == 0 else { throw GitCommand.Failed(description: "could not write \(path): sh exited \(status)") }
 }

@@ -27,6 +27,7 @@ final class DiffResponse: GitResponse, @unchecked Sendable {
         var binary = false
         var oversized = false
         var inHunk = false
+        var secondPart = false
         var hunks: [DiffHunk] = []
     }
 
@@ -66,7 +67,13 @@ final class DiffResponse: GitResponse, @unchecked Sendable {
     }
 
     private func patchLine(_ line: ArraySlice<UInt8>) throws {
-        if line.starts(with: "diff --git ".utf8) {
+        if line.starts(with: "diff --git ".utf8), var typeChange = section, typeChange.change.status == "T", !typeChange.secondPart {
+            // A type change (file to symlink, say) prints as a deletion then a creation: two
+            // parts of one change.
+            typeChange.secondPart = true
+            typeChange.inHunk = false
+            section = typeChange
+        } else if line.starts(with: "diff --git ".utf8) {
             try closeSection()
             guard sections < changes.count else {
                 throw RepositoryError(.gitFailed, "diff-tree printed more patches than changes")

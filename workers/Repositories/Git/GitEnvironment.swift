@@ -5,7 +5,9 @@ import Foundation
 ///
 /// Only plumbing commands run (`cat-file`, `diff-tree`), which never call textconv filters,
 /// `diff.external`, hooks, pagers or fsmonitor; the `-c` settings below close those doors anyway,
-/// in case a later command is added. `safe.directory` is left as git has it: a repository owned by
+/// in case a later command is added. Every repository is opened as bare, in its git directory:
+/// no work tree is read (so `.gitattributes` in a checkout do not apply; `info/attributes` does).
+/// `safe.directory` is left as git has it: a repository owned by
 /// another user is refused ("dubious ownership"), since its config could not be trusted.
 public struct GitEnvironment: Sendable {
     /// The git executable (an absolute path).
@@ -50,7 +52,6 @@ public struct GitEnvironment: Sendable {
             "GIT_PAGER": "cat",
             "PAGER": "cat",
             "GIT_OPTIONAL_LOCKS": "0",
-            "GIT_NO_REPLACE_OBJECTS": "1",
             "GIT_NO_LAZY_FETCH": "1",
             "GIT_PROTOCOL_FROM_USER": "0",
             "LC_ALL": "C",
@@ -59,6 +60,9 @@ public struct GitEnvironment: Sendable {
 
     /// Settings given on the command line, which win over the repository's own config.
     public static let safetySettings: [String] = [
+        // No work tree: git would otherwise read blobs from checked-out files it believes clean
+        // (running `filter.*.clean` commands from the repository's config to do so).
+        "core.bare=true",
         "core.hooksPath=/dev/null",
         "core.fsmonitor=false",
         "core.pager=cat",

@@ -25,7 +25,9 @@ final class GitProcess: @unchecked Sendable {
     private let queue: DispatchQueue
 
     // Touched only on `queue`.
-    private var running: Running?
+    private var running: Running? {
+        didSet { if running == nil { currentPID.store(0, ordering: .relaxed) } }
+    }
     private var buffer = ReadBuffer()
     private var errorTail: [UInt8] = []
 
@@ -52,8 +54,13 @@ final class GitProcess: @unchecked Sendable {
         if let running { Self.stop(running) }
     }
 
-    /// The pid of the current child, if one runs (for tests that kill it).
-    var pid: Int32? { queue.sync { running?.child.pid } }
+    /// The pid of the current child, if one runs (for tests that kill it); read without waiting
+    /// for a request in flight.
+    var pid: Int32? {
+        let pid = currentPID.load(ordering: .relaxed)
+        return pid > 0 ? pid : nil
+    }
+    private let currentPID = Atomic<Int32>(0)
 
     /// Writes `input` to the child and reads its answer with `response`.
     /// - Parameters:
@@ -84,6 +91,27 @@ final class GitProcess: @unchecked Sendable {
     // MARK: - On the queue
 
     private func exchange<R: GitResponse>(_ input: [UInt8], deadline: UInt64, cancelled: CancelFlag, _ response: R) throws -> R.Value {
+        do {
+            return try attempt(input, deadline: deadline, cancelled: cancelled, response)
+        } catch let failure as Attempt {
+            // A child that was dying as the request came (killed between requests, and not reaped
+            // yet) answers nothing: one more try, on a new child. Every request only reads.
+            guard failure.answeredNothing else { throw failure.error }
+            do {
+                return try attempt(input, deadline: deadline, cancelled: cancelled, response)
+            } catch let again as Attempt {
+                throw again.error
+            }
+        }
+    }
+
+    /// A child that died during a request, and whether it had answered any of it.
+    private struct Attempt: Error {
+        let error: RepositoryError
+        let answeredNothing: Bool
+    }
+
+    private func attempt<R: GitResponse>(_ input: [UInt8], deadline: UInt64, cancelled: CancelFlag, _ response: R) throws -> R.Value {
         if cancelled.isSet { throw CancellationError() }
         if DispatchTime.now().uptimeNanoseconds >= deadline {
             throw RepositoryError(.timedOut, "git \(label) did not answer in time (the request waited behind others)")
@@ -92,6 +120,7 @@ final class GitProcess: @unchecked Sendable {
         buffer.removeAll()
         errorTail.removeAll()
         var written = 0
+        var answered = false
         do {
             while true {
                 if let value = try response.consume(&buffer), written == input.count { return value }
@@ -107,7 +136,7 @@ final class GitProcess: @unchecked Sendable {
                 let ready = poll(&fds, nfds_t(fds.count), waitMilliseconds)
                 if ready < 0 {
                     if errno == EINTR { continue }
-                    throw died("poll failed: \(String(cString: strerror(errno)))")
+                    throw Attempt(error: died("poll failed: \(String(cString: strerror(errno)))"), answeredNothing: false)
                 }
                 if ready == 0 { continue }
                 for fd in fds where fd.revents != 0 {
@@ -118,10 +147,13 @@ final class GitProcess: @unchecked Sendable {
                         if sent > 0 {
                             written += sent
                         } else if sent < 0 && errno != EAGAIN && errno != EINTR {
-                            throw died("git \(label) stopped reading its input")
+                            throw Attempt(error: died("git \(label) stopped reading its input"), answeredNothing: !answered)
                         }
                     } else if fd.fd == process.output {
-                        if try !readChunk(fd.fd, into: .output) { throw died("git \(label) exited") }
+                        if try !readChunk(fd.fd, into: .output) {
+                            throw Attempt(error: died("git \(label) exited"), answeredNothing: !answered)
+                        }
+                        answered = true
                     } else if fd.fd == process.errors {
                         if try !readChunk(fd.fd, into: .errors) {
                             close(process.errors)
@@ -198,7 +230,8 @@ final class GitProcess: @unchecked Sendable {
             child = try Subprocess.spawn(environment.executable, environment.arguments(command),
                                          environment: environment.variables(gitDirectory: gitDirectory),
                                          directory: workingDirectory, standardInput: .descriptor(inputPair[1]),
-                                         standardOutput: .descriptor(outputPipe[1]), standardError: .descriptor(errorPipe[1]))
+                                         standardOutput: .descriptor(outputPipe[1]), standardError: .descriptor(errorPipe[1]),
+                                         closeOtherDescriptors: true)
         } catch {
             for fd in inputPair + outputPipe + errorPipe { close(fd) }
             throw RepositoryError(.gitFailed, "cannot start git: \(error)")
@@ -211,6 +244,7 @@ final class GitProcess: @unchecked Sendable {
         starts.add(1, ordering: .relaxed)
         let started = Running(child: child, input: inputPair[0], output: outputPipe[0], errors: errorPipe[0])
         running = started
+        currentPID.store(child.pid, ordering: .relaxed)
         return started
     }
 

@@ -20,7 +20,7 @@ public final class GitRepository: Sendable {
         self.environment = environment
         self.timeout = timeout
         objectProcess = GitProcess(label: "cat-file", environment: environment, gitDirectory: location.gitDirectory,
-                                   workingDirectory: location.workingDirectory, command: ["cat-file", "--batch-command", "--buffer"])
+                                   workingDirectory: location.gitDirectory, command: ["cat-file", "--batch-command", "--buffer"])
         objects = ObjectReader(process: objectProcess, timeout: timeout)
     }
 
@@ -52,7 +52,7 @@ public final class GitRepository: Sendable {
             let evicted = processes.count >= Self.maxDiffProcesses ? processes.removeFirst().process : nil
             let command = ["diff-tree", "--stdin", "-r", "--raw", "-p", "--no-color", "--no-ext-diff", "--no-textconv"] + options.gitFlags
             let process = GitProcess(label: "diff-tree", environment: environment, gitDirectory: location.gitDirectory,
-                                     workingDirectory: location.workingDirectory, command: command)
+                                     workingDirectory: location.gitDirectory, command: command)
             processes.append((options, process))
             return (process, evicted)
         }
