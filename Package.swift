@@ -55,7 +55,7 @@ let package = Package(
             "Conveyor", "IOSupport", .product(name: "Logging", package: "swift-log"),
         ], path: "workers/Repositories"),
         .executableTarget(name: "conveyor-worker", dependencies: [
-            "Conveyor", "Diagnostics", "CommandLineSupport",
+            "Conveyor", "Diagnostics", "Repositories", "Redis", "CommandLineSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -4,6 +4,7 @@ import Conveyor
 import Diagnostics
 import Foundation
 import Logging
+import Repositories
 import UnixSignals
 #if canImport(Glibc)
 import Glibc
@@ -16,7 +17,8 @@ struct WorkerCommand: AsyncParsableCommand {
         commandName: "conveyor-worker",
         abstract: "Run Conveyor tasks from RabbitMQ, storing results in Redis (Celery-compatible).",
         discussion: """
-            Environment: CONVEYOR_BROKER_URL (comma-separated = failover list), CONVEYOR_RESULT_URL.
+            Environment: CONVEYOR_BROKER_URL (comma-separated = failover list), CONVEYOR_RESULT_URL,
+            CONVEYOR_REPOS_ROOT (--repos-root), CONVEYOR_INDEX_DIR (--index-dir).
             Signals: TERM/INT = warm shutdown (finish running tasks within the grace period, requeue the rest);
             a second TERM/INT, or QUIT = cold shutdown (cancel and requeue now); HUP = warm stop, then restart in place.
             """)
@@ -46,6 +48,21 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @Flag(help: "Register conveyor.crash, which ends the process abruptly (fault tests only).")
     var allowCrash = false
+
+    @Option(help: "Comma-separated job families to register: diffs (needs --repos-root). Default: every family whose settings are given.")
+    var families: String?
+
+    @Option(help: "Directory the repositories live under, named by their path relative to it (default CONVEYOR_REPOS_ROOT).")
+    var reposRoot: String?
+
+    @Option(help: "Where repos.index keeps its search index, on local disk (default CONVEYOR_INDEX_DIR; used by the index family, not yet built).")
+    var indexDir: String?
+
+    @Option(help: "Seconds one git request of a repository job may take before git is killed (1 to 3600).")
+    var gitTimeout: Double = 60
+
+    @Option(help: "Seconds a computed diff stays cached in Redis (1 to 31536000).")
+    var diffCacheTTL: Int = 86_400
 
     @Flag(inversion: .prefixedNo, help: "Store STARTED (with pid and host) when a task starts (Celery's task_track_started).")
     var trackStarted = true
@@ -116,6 +133,8 @@ struct WorkerCommand: AsyncParsableCommand {
 
         var registry = TaskRegistry()
         if !noDiagnostics { Diagnostics.register(into: &registry, allowCrash: allowCrash) }
+        let repositories = try registerFamilies(into: &registry, resultURL: configuration.resultURL, logger: logger)
+        defer { repositories?.close() }
 
         let pid = try Pidfile(path: pidfile)
         defer { pid?.remove() }
@@ -158,6 +177,42 @@ struct WorkerCommand: AsyncParsableCommand {
             pid?.remove()
             Self.reexec(logger: logger)
         }
+    }
+
+    /// Registers the job families `--families` names (by default every family whose settings are
+    /// given); returns the repository pool to close at exit.
+    func registerFamilies(into registry: inout TaskRegistry, resultURL: String, logger: Logger) throws -> RepositoryPool? {
+        let environment = ProcessInfo.processInfo.environment
+        let root = reposRoot ?? environment["CONVEYOR_REPOS_ROOT"].flatMap { $0.isEmpty ? nil : $0 }
+        let known = [RepositoryJobs.diffsFamily]
+        var wanted: Set<String>
+        if let families {
+            wanted = Set(families.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+            if let unknown = wanted.first(where: { !known.contains($0) }) {
+                fail("--families: unknown family '\(unknown)' (known: \(known.joined(separator: ", ")))")
+            }
+        } else {
+            wanted = root == nil ? [] : [RepositoryJobs.diffsFamily]
+        }
+        guard wanted.contains(RepositoryJobs.diffsFamily) else { return nil }
+        guard let root else { fail("the diffs family needs --repos-root or CONVEYOR_REPOS_ROOT") }
+        if let problem = OptionCheck.outside(gitTimeout, "--git-timeout", 1.0...3600.0) { fail(problem) }
+        if let problem = OptionCheck.outside(diffCacheTTL, "--diff-cache-ttl", 1...31_536_000) { fail(problem) }
+        let pool: RepositoryPool
+        do {
+            pool = RepositoryPool(root: try RepositoryRoot(root), environment: try GitEnvironment(), timeout: gitTimeout)
+        } catch {
+            fail("\(error)")
+        }
+        let cache: any DiffCache
+        do {
+            cache = try RedisDiffCache(url: resultURL, logger: logger)
+        } catch {
+            fail("diff cache: \(error)")
+        }
+        RepositoryJobs.registerDiffs(into: &registry, service: DiffService(repositories: pool, cache: cache, cacheTTL: diffCacheTTL))
+        logger.info("registered the diffs family", metadata: ["repos_root": "\(pool.root.path)"])
+        return pool
     }
 
     /// Replaces this process with a fresh copy of the same binary and arguments (the
