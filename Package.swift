@@ -54,8 +54,12 @@ let package = Package(
         .target(name: "Repositories", dependencies: [
             "Conveyor", "IOSupport", .product(name: "Logging", package: "swift-log"),
         ], path: "workers/Repositories"),
+        // The diff cache in Redis, until the Conveyor library offers job code a key/value cache.
+        .target(name: "RedisDiffCache", dependencies: [
+            "Repositories", "Redis", .product(name: "Logging", package: "swift-log"),
+        ], path: "workers/RedisDiffCache"),
         .executableTarget(name: "conveyor-worker", dependencies: [
-            "Conveyor", "Diagnostics", "Repositories", "Redis", "CommandLineSupport",
+            "Conveyor", "Diagnostics", "Repositories", "RedisDiffCache", "CommandLineSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -84,7 +88,7 @@ let package = Package(
 
         // The side-by-side benchmark against Celery and the raw ceilings (ops/bench).
         .executableTarget(name: "conveyor-bench", dependencies: [
-            "Conveyor", "Redis", "IOSupport", "CommandLineSupport",
+            "Conveyor", "Redis", "IOSupport", "CommandLineSupport", "Repositories", "RedisDiffCache",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),

@@ -41,7 +41,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Where the logs of every started process go.")
     var logDir: String
 
-    @Option(help: "Only these sections, comma-separated: publish,e2e,latency,footprint,scaling.")
+    @Option(help: "Only these sections, comma-separated: publish,e2e,latency,footprint,scaling,repos.")
     var only: String?
 
     @Option(help: "Repetitions of the throughput rows, 1 to 1000 (default 3, smoke 1).")
@@ -63,8 +63,8 @@ struct BenchCommand: AsyncParsableCommand {
         var sizes = smoke ? BenchSizes.smoke : BenchSizes.full
         if let repetitions { sizes.repetitions = repetitions }
         if let batchSize { sizes.batchSize = batchSize }
-        let sections = Set((only ?? "publish,e2e,latency,footprint,scaling").split(separator: ",").map(String.init))
-        let known: Set = ["publish", "e2e", "latency", "footprint", "scaling"]
+        let sections = Set((only ?? "publish,e2e,latency,footprint,scaling,repos").split(separator: ",").map(String.init))
+        let known: Set = ["publish", "e2e", "latency", "footprint", "scaling", "repos"]
         guard sections.isSubset(of: known) else { throw ValidationError("unknown section in --only; use \(known.sorted().joined(separator: ","))") }
 
         try FileManager.default.createDirectory(atPath: logDir, withIntermediateDirectories: true)
@@ -73,7 +73,7 @@ struct BenchCommand: AsyncParsableCommand {
                                logs: URL(fileURLWithPath: logDir),
                                workerArguments: (workerArgs ?? "").split(separator: " ").map(String.init))
         var plan = PublishSection.plan(sizes) + EndToEndSection.plan(sizes) + LatencySection.plan(sizes)
-        plan += FootprintSection.plan(sizes) + ScalingSection.plan(sizes)
+        plan += FootprintSection.plan(sizes) + ScalingSection.plan(sizes) + ReposSection.plan(sizes)
         // Footprint-under-load rows come from the e2e runs.
         plan = plan.filter { sections.contains($0.section) || ($0.key.hasSuffix(".load") && sections.contains("e2e")) }
         let report = Report(plan: plan)
@@ -88,6 +88,7 @@ struct BenchCommand: AsyncParsableCommand {
             ("latency", { await LatencySection(bench: bench).run() }),
             ("footprint", { await FootprintSection(bench: bench).run() }),
             ("scaling", { await ScalingSection(bench: bench).run() }),
+            ("repos", { await ReposSection(bench: bench).run() }),
         ]
         for (name, step) in steps where sections.contains(name) {
             progress("\(name)...")

@@ -4,6 +4,7 @@ import Conveyor
 import Diagnostics
 import Foundation
 import Logging
+import RedisDiffCache
 import Repositories
 import UnixSignals
 #if canImport(Glibc)

@@ -8,6 +8,7 @@ enum Table {
         ("latency", "3. Round trip, one task at a time (enqueue -> worker -> result awaited), HdrHistogram"),
         ("footprint", "4. Worker footprint"),
         ("scaling", "5. Scaling (Conveyor)"),
+        ("repos", "6. Repository jobs: diffs.compute in process against git diff per call (same machine, same pairs)"),
     ]
 
     /// Renders the rows, a header line describing the run, and the targets.
