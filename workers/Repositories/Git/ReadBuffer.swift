@@ -2,6 +2,9 @@
 struct ReadBuffer {
     private(set) var bytes: [UInt8] = []
     private var start = 0
+    /// Where the search for the next newline resumes (a long line arriving in many chunks is
+    /// scanned once, not once per chunk).
+    private var scanned = 0
 
     var count: Int { bytes.count - start }
     var isEmpty: Bool { count == 0 }
@@ -9,6 +12,7 @@ struct ReadBuffer {
     mutating func append(_ chunk: UnsafeRawBufferPointer) {
         if start > 65_536 && start * 2 > bytes.count {
             bytes.removeSubrange(0..<start)
+            scanned = max(0, scanned - start)
             start = 0
         }
         bytes.append(contentsOf: chunk)
@@ -16,9 +20,13 @@ struct ReadBuffer {
 
     /// The next line without its `\n`, consumed; nil until a whole line is there.
     mutating func line() -> ArraySlice<UInt8>? {
-        guard let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+        guard let end = bytes[max(start, scanned)...].firstIndex(of: UInt8(ascii: "\n")) else {
+            scanned = bytes.count
+            return nil
+        }
         let line = bytes[start..<end]
         start = end + 1
+        scanned = start
         return line
     }
 
@@ -27,12 +35,14 @@ struct ReadBuffer {
         guard count >= length else { return nil }
         let slice = bytes[start..<(start + length)]
         start += length
+        scanned = start
         return slice
     }
 
     mutating func removeAll() {
         bytes.removeAll(keepingCapacity: false)
         start = 0
+        scanned = 0
     }
 }
 
