@@ -74,17 +74,17 @@ struct DiffCacheTests {
     @Test("requests for one diff that overlap share one computation")
     func singleFlight() async throws {
         let flight = LocalDiffFlight()
-        let runs = Mutex(0)
+        let runs = RunCount()
         let (gate, open) = AsyncStream<Void>.makeStream()
         // The first run holds until the gate opens; a second caller for the same key joins it.
         async let first = flight.run(key: "k") {
-            runs.withLock { $0 += 1 }
+            runs.value.withLock { $0 += 1 }
             for await _ in gate { break }
             return [1]
         }
-        try await eventually(timeout: hangGuard, "the first run started") { runs.withLock { $0 } == 1 }
+        try await eventually(timeout: hangGuard, "the first run started") { runs.value.withLock { $0 } == 1 }
         async let second = flight.run(key: "k") {
-            runs.withLock { $0 += 1 }
+            runs.value.withLock { $0 += 1 }
             return [2]
         }
         try await eventually(timeout: hangGuard, "the second caller joined") { flight.joined.load(ordering: .relaxed) == 1 }
@@ -92,6 +92,11 @@ struct DiffCacheTests {
         open.finish()
         #expect(try await first == [1])
         #expect(try await second == [1])
-        #expect(runs.withLock { $0 } == 1)
+        #expect(runs.value.withLock { $0 } == 1)
     }
+}
+
+/// How many times a flight's body ran.
+final class RunCount: Sendable {
+    let value = Mutex(0)
 }

@@ -91,3 +91,20 @@ func runBinary(_ name: String, _ arguments: [String], environment: [String: Stri
     let errors = (try? String(contentsOfFile: scratch + ".err", encoding: .utf8)) ?? ""
     return (status, output, errors)
 }
+
+@Suite("conveyor-worker repository flags")
+struct RepositoryFlagTests {
+    @Test("an unknown family, the diffs family without a root, a root that is not a directory and a bad git timeout exit 2 before connecting", arguments: [
+        (["--families", "bogus"], "unknown family 'bogus'"),
+        (["--families", "diffs"], "needs --repos-root"),
+        (["--repos-root", "/nonexistent/conveyor"], "not a directory"),
+        (["--repos-root", "/tmp", "--git-timeout", "0"], "--git-timeout"),
+        (["--repos-root", "/tmp", "--diff-cache-ttl", "0"], "--diff-cache-ttl"),
+    ])
+    func workerFlags(arguments: [String], reason: String) async throws {
+        let run = try await runBinary("conveyor-worker", arguments,
+                                      environment: ["CONVEYOR_BROKER_URL": "amqp://guest:guest@127.0.0.1:1/%2F", "CONVEYOR_REPOS_ROOT": ""])
+        #expect(run.status == 2, "\(arguments): \(run.errors)")
+        #expect(run.errors.hasPrefix("conveyor-worker: ") && run.errors.contains(reason), "\(arguments): \(run.errors)")
+    }
+}

@@ -24,11 +24,11 @@ struct ReposSection {
             Row(key: "repos.gitdiff.p50", section: "repos", label: "  git diff process per call, same pairs, p50", unit: .milliseconds,
                 count: pairs, note: "git diff --histogram -M -U3 A B > /dev/null"),
             Row(key: "repos.diff.cached.p50", section: "repos", label: "diffs.compute, cache hit (Redis), p50", unit: .milliseconds,
-                count: sizes.roundTrips, note: "resolve both refs, GET, parse"),
+                count: sizes.roundTrips, note: "both refs resolved (one cat-file round trip), GET, parse"),
             Row(key: "repos.diff.cached.p99", section: "repos", label: "diffs.compute, cache hit (Redis), p99", unit: .milliseconds,
                 count: sizes.roundTrips),
             Row(key: "repos.diff.large.p50", section: "repos", label: "diffs.compute, swift-syntax release to release, uncached, p50",
-                unit: .milliseconds, count: largePairs.count * largeRounds(sizes), note: "266 and 843 files; GitHub limits truncate"),
+                unit: .milliseconds, count: largePairs.count * largeRounds(sizes), note: "266 and 522 files changed; GitHub limits truncate"),
             Row(key: "repos.gitdiff.large.p50", section: "repos", label: "  git diff process per call, same pairs, p50", unit: .milliseconds,
                 count: largePairs.count * largeRounds(sizes)),
         ]

@@ -31,8 +31,8 @@ public struct DiffService: Sendable {
             throw RepositoryError(.invalidArgument, "context must be \(DiffOptions.contexts.lowerBound) to \(DiffOptions.contexts.upperBound), not \(options.context)")
         }
         let repository = try repositories.repository(name)
-        let from = try await repository.resolveCommit(base, role: "base")
-        let to = try await repository.resolveCommit(head, role: "head")
+        let resolved = try await repository.resolveCommits([(base, "base"), (head, "head")])
+        let (from, to) = (resolved[0], resolved[1])
         let key = "conveyor:diffs:v1:\(from.commit):\(to.commit):\(options.fingerprint):\(limits.fingerprint):\(name)"
         if let cached = await cached(key, logger: logger) { return cached }
         let limits = self.limits

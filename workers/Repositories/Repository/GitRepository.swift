@@ -27,12 +27,24 @@ public final class GitRepository: Sendable {
     /// A commit's id and its tree's, for a name the caller gave (validated here).
     /// - Throws: `.invalidRef` or `.unknownRevision`, naming `role`.
     public func resolveCommit(_ ref: String, role: String) async throws -> (commit: String, tree: String) {
-        let name = try RefName.validate(ref, role: role)
-        let found = try await objects.info(["\(name)^{commit}", "\(name)^{tree}"])
-        guard let commit = found[0], commit.type == "commit", let tree = found[1], tree.type == "tree" else {
-            throw RepositoryError(.unknownRevision, "\(role) \(quoted(ref)) names no commit in \(quoted(location.name))")
+        try await resolveCommits([(ref, role)])[0]
+    }
+
+    /// Several refs resolved in one round trip to `cat-file`, each to its commit and tree ids.
+    /// - Parameter refs: (name, role) pairs; the role names the ref in errors ("base", "head").
+    public func resolveCommits(_ refs: [(ref: String, role: String)]) async throws -> [(commit: String, tree: String)] {
+        var names: [String] = []
+        for (ref, role) in refs {
+            let name = try RefName.validate(ref, role: role)
+            names += ["\(name)^{commit}", "\(name)^{tree}"]
         }
-        return (commit.id, tree.id)
+        let found = try await objects.info(names)
+        return try refs.enumerated().map { index, item in
+            guard let commit = found[2 * index], commit.type == "commit", let tree = found[2 * index + 1], tree.type == "tree" else {
+                throw RepositoryError(.unknownRevision, "\(item.role) \(quoted(item.ref)) names no commit in \(quoted(location.name))")
+            }
+            return (commit.id, tree.id)
+        }
     }
 
     /// The diff of two trees, parsed, limits applied.
