@@ -79,9 +79,10 @@ final class GitProcess: @unchecked Sendable {
         }
     }
 
-    /// Kills the child now (tests use it to play a crash; shutdown uses it to stop).
+    /// Kills the child once the request in flight (if any) has ended; returns at once, so no
+    /// caller's thread waits for git.
     func terminate() {
-        queue.sync {
+        queue.async { [self] in
             if let running { Self.stop(running) }
             running = nil
             buffer.removeAll()

@@ -68,7 +68,7 @@ public final class GitRepository: Sendable {
             processes.append((options, process))
             return (process, evicted)
         }
-        // Waits for a request in flight on it to end, outside the lock.
+        // Stopped after a request in flight on it ends.
         evicted?.terminate()
         return process
     }
