@@ -87,9 +87,13 @@ struct GitProcessTests {
         let repository = try pool.repository("r")
         let request = Task { try await repository.resolveCommit("HEAD", role: "head") }
         // Cancel once the request is in git's hands (its process exists).
-        for _ in 0..<100_000 where repository.objectProcessID == nil { await Task.yield() }
+        try await eventually(timeout: hangGuard, "git started") { repository.objectProcessID != nil }
+        let pid = try #require(repository.objectProcessID)
         request.cancel()
         await #expect(throws: CancellationError.self) { _ = try await request.value }
+        // The stuck git was killed and reaped, not left behind.
+        #expect(repository.objectProcessID == nil)
+        #expect(kill(pid, 0) != 0)
     }
 
     @Test("listTree equals git ls-tree -r, and read returns each blob's bytes under a byte cap")
