@@ -60,9 +60,13 @@ struct DiffWorkerTests {
             #expect(failed.status == 1, "\(arguments): \(failed.errors)")
             #expect(failed.errors.contains("diffs.compute failed: \(reason)"), "\(arguments): \(failed.errors)")
         }
-        // Failures were final: each of the four failed once, and none was sent to run again.
-        #expect(!worker.log.contains("msg=\"task retry\""), "\(worker.log.suffix(2000))")
+        // Failures were final: each of the four failed once (its log line may reach the file just
+        // after its result reached the CLI), and none was sent to run again.
+        try await eventually(timeout: hangGuard, "four 'task failed' lines in the worker log") {
+            worker.log.components(separatedBy: "msg=\"task failed\"").count - 1 >= 4
+        }
         #expect(worker.log.components(separatedBy: "msg=\"task failed\"").count - 1 == 4, "\(worker.log.suffix(2000))")
+        #expect(!worker.log.contains("msg=\"task retry\""), "\(worker.log.suffix(2000))")
 
         // The same diff again comes from Redis: the key is there, and the answer is the same.
         let again = try await runBinary("conveyor", ["diff", "text", textBase, textHead, "--json"] + cli, environment: environment)
