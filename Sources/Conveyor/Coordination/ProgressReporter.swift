@@ -14,8 +14,12 @@ final class ProgressReporter: Sendable {
         var lastWrite: Double?
         var pending: ResultMeta?
         var scheduled: Task<Void, Never>?
+        var writes = 0
     }
     private let state = Mutex(State())
+
+    /// Writes made so far (tests read it).
+    var writes: Int { state.withLock { $0.writes } }
 
     /// Writes `meta` now, or keeps it for later if the last write was too recent.
     func report(_ meta: ResultMeta, store: ResultStore) async throws {
@@ -28,6 +32,7 @@ final class ProgressReporter: Sendable {
             }
             s.lastWrite = now
             s.pending = nil
+            s.writes += 1
             return .writeNow
         }
         switch action {
@@ -52,6 +57,7 @@ final class ProgressReporter: Sendable {
             guard let pending = s.pending else { return nil }
             s.pending = nil
             s.lastWrite = monotonicSeconds()
+            s.writes += 1
             return pending
         }
         if let meta { _ = try? await store.storeProgress(meta) }
