@@ -20,7 +20,7 @@ public final class LockLease: Sendable {
     let keeper: LeaseKeeper
     private let redis: RedisConnection
 
-    init(name: String, token: Int64, holder: String, leaseSeconds: Double, sentAt: Double, redis: RedisConnection) {
+    init(name: String, token: Int64, holder: String, leaseSeconds: Double, sentAt: Double, renew: Bool = true, redis: RedisConnection) {
         self.name = name
         self.token = token
         self.holder = holder
@@ -30,7 +30,7 @@ public final class LockLease: Sendable {
         keeper = LeaseKeeper(leaseSeconds: leaseSeconds, sentAt: sentAt) { timeout in
             try await redis.evaluate(Scripts.renewLock, keys: [key], arguments: [token, milliseconds], timeout: timeout).integer == 1
         }
-        keeper.start()
+        if renew { keeper.start() }
     }
 
     /// Whether this holder surely still has the lock: false once it was released, a renewal

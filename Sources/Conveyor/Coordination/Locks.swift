@@ -36,13 +36,15 @@ public struct Locks: Sendable {
     ///   - name: the lock (1 to 512 bytes of UTF-8).
     ///   - lease: how long it lasts without renewal: 1 ms to 30 days. Renewed every third of
     ///     it while held.
+    ///   - renew: renew it while held (the default); false leaves a plain lease that ends on
+    ///     its own (`isHeld` turns false when it would have ended).
     /// - Returns: the lease, or nil when someone else holds it.
     /// - Throws: `ConveyorError.Code.invalidArguments` for a bad name or lease;
     ///   `backendUnavailable` when Redis does not answer.
-    public func tryAcquire(_ name: String, lease: Duration) async throws -> LockLease? {
+    public func tryAcquire(_ name: String, lease: Duration, renew: Bool = true) async throws -> LockLease? {
         let milliseconds = try CoordinationInput.milliseconds(lease, "lock lease")
         let name = try CoordinationInput.key(name, "lock name")
-        switch try await attempt(name, milliseconds: milliseconds) {
+        switch try await attempt(name, milliseconds: milliseconds, renew: renew) {
         case let .taken(lease): return lease
         case .busy: return nil
         }
@@ -53,10 +55,11 @@ public struct Locks: Sendable {
     ///   - name: the lock (1 to 512 bytes of UTF-8).
     ///   - lease: 1 ms to 30 days; renewed every third of it while held.
     ///   - wait: the longest wait (zero tries once).
+    ///   - renew: as for `tryAcquire`.
     /// - Throws: `LockError.Code.busy` when still held by another at the end of the wait;
     ///   `invalidArguments` for a bad name, lease or wait; `backendUnavailable`;
     ///   `CancellationError` when the caller is cancelled while waiting.
-    public func acquire(_ name: String, lease: Duration, wait: Duration = .zero) async throws -> LockLease {
+    public func acquire(_ name: String, lease: Duration, wait: Duration = .zero, renew: Bool = true) async throws -> LockLease {
         let milliseconds = try CoordinationInput.milliseconds(lease, "lock lease")
         let name = try CoordinationInput.key(name, "lock name")
         guard wait >= .zero else { throw ConveyorError(.invalidArguments, "lock wait must not be negative, not \(wait)") }
@@ -64,7 +67,7 @@ public struct Locks: Sendable {
         let deadline = monotonicSeconds() + min(waitSeconds, 86_400 * 365)
         var pause = 0.002
         while true {
-            switch try await attempt(name, milliseconds: milliseconds) {
+            switch try await attempt(name, milliseconds: milliseconds, renew: renew) {
             case let .taken(lease):
                 return lease
             case let .busy(remaining):
@@ -119,7 +122,7 @@ public struct Locks: Sendable {
         case busy(remainingMilliseconds: Double)
     }
 
-    private func attempt(_ name: String, milliseconds: Int64) async throws -> Attempt {
+    private func attempt(_ name: String, milliseconds: Int64, renew: Bool) async throws -> Attempt {
         let sentAt = monotonicSeconds()
         let reply: RedisReply
         do {
@@ -134,7 +137,7 @@ public struct Locks: Sendable {
         }
         if flag == 1 {
             return .taken(LockLease(name: name, token: value, holder: holder, leaseSeconds: Double(milliseconds) / 1000,
-                                    sentAt: sentAt, redis: redis))
+                                    sentAt: sentAt, renew: renew, redis: redis))
         }
         return .busy(remainingMilliseconds: Double(max(0, value)))
     }
