@@ -57,13 +57,17 @@ public struct ConcurrencyCap: Sendable, Hashable {
 
     /// The cap's key for a run of `task` with these arguments: the task name, and the
     /// argument's value when capped per argument (a string as it is, anything else as compact
-    /// JSON; a missing argument is `null`; values over 200 bytes by their SHA-1).
+    /// JSON; a missing argument is `null`; values over 200 bytes by their SHA-1). A key that would
+    /// still be over 400 bytes (a very long task name) is its SHA-1, so it always fits.
     func key(task: String, args: [JSON], kwargs: JSONObject) -> String {
-        guard let perArgument else { return task }
-        let value = kwargs[perArgument] ?? position.flatMap { $0 < args.count ? args[$0] : nil } ?? .null
-        var text = value.string ?? value.text(.compact)
-        if text.utf8.count > 200 { text = "sha1:" + sha1Hex(text) }
-        return "\(task):\(perArgument)=\(text)"
+        var key = task
+        if let perArgument {
+            let value = kwargs[perArgument] ?? position.flatMap { $0 < args.count ? args[$0] : nil } ?? .null
+            var text = value.string ?? value.text(.compact)
+            if text.utf8.count > 200 { text = "sha1:" + sha1Hex(text) }
+            key = "\(task):\(perArgument)=\(text)"
+        }
+        return key.utf8.count > 400 ? "sha1:" + sha1Hex(key) : key
     }
 }
 

@@ -28,8 +28,12 @@ public struct Locks: Sendable {
     ///   - holder: a name for the holder; host name and process id when nil.
     public init(client: ConveyorClient, holder: String? = nil) {
         redis = client.redis
-        self.holder = holder ?? "\(ProcessInfo.processInfo.hostName)/\(processIdentifier)"
+        self.holder = holder ?? Self.defaultHolder
     }
+
+    /// Host name and process id, read once (the host name can take a resolver call).
+    static let defaultHolder = "\(ProcessInfo.processInfo.hostName)/\(processIdentifier)"
+
 
     /// Tries once to take `name`.
     /// - Parameters:

@@ -373,6 +373,7 @@ extension Worker {
                               traceback: info.traceback(task: message.task, id: message.id, hostname: options.hostname),
                               dateDone: Date(), groupId: message.group, parentId: message.parentId)
         log(.error, "task poison", id: message.id, task: message.task, ["detail": "\(detail)"])
+        await releaseUnique(message)
         await deadLetter(delivery, reason: RejectionReason(code: "poison", detail: detail)) {
             guard await self.persist(meta, delivery: delivery) != nil else { return false }
             self.stats.record(\.failed, task: message.task)

@@ -33,6 +33,20 @@ struct ProgressTests {
         try await worker.stop()
     }
 
+    @Test("conveyor result ID shows PROGRESS with current and total")
+    func cliShowsProgress() async throws {
+        let client = try testClient(queue: TestEnvironment.uniqueQueue("progress"))
+        let id = TaskID.make()
+        #expect(try await client.results.storeProgress(ResultMeta(taskId: id, status: "PROGRESS", result: ["current": 5, "total": 9])))
+        let process = try ManagedProcess(try TestEnvironment.requireBinary("conveyor"), ["result", id, "--json"])
+        #expect(try await process.waitForExit(timeout: 60) == 0, "\(process.log)")
+        let json = try JSON.parse(Array(try #require(process.log.split(separator: "\n").last).utf8))
+        #expect(json["state"] == "PROGRESS")
+        #expect(json["result"] == ["current": 5, "total": 9])
+        try await client.results.forget(id)
+        await client.close()
+    }
+
     @Test("a tight loop writes at most one report per 250 ms, the last one is written, and never over a final state")
     func throttled() async throws {
         let client = try testClient(queue: TestEnvironment.uniqueQueue("progress"))
