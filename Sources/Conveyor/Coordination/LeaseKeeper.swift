@@ -15,6 +15,8 @@ final class LeaseKeeper: Sendable {
         var stopped = false
         var handlers: [@Sendable () -> Void] = []
         var renewal: Task<Void, Never>?
+        /// The last renewal failed (Redis unreachable or slow): the next one comes sooner.
+        var failing = false
     }
 
     let leaseSeconds: Double
@@ -58,25 +60,32 @@ final class LeaseKeeper: Sendable {
         state.withLock { s -> Double? in
             guard !s.lost, !s.stopped else { return nil }
             let untilEnd = s.validUntil - monotonicSeconds()
-            // A third of the lease, but never past the moment it would run out.
-            return max(0.001, min(leaseSeconds / 3, untilEnd))
+            // A third of the lease (a tenth after a failed renewal), never past the moment it
+            // would run out.
+            return max(0.001, min(leaseSeconds / (s.failing ? 10 : 3), untilEnd))
         }
     }
 
     private func renewOnce() async {
-        if state.withLock({ monotonicSeconds() >= $0.validUntil }) {
+        let sentAt = monotonicSeconds()
+        let untilEnd = state.withLock { $0.validUntil } - sentAt
+        guard untilEnd > 0 else {
             markLost()
             return
         }
-        let sentAt = monotonicSeconds()
         do {
-            if try await renew(max(0.001, leaseSeconds / 3)) {
-                state.withLock { $0.validUntil = max($0.validUntil, sentAt + leaseSeconds) }
+            // A slow answer still counts if it comes before the lease would end.
+            if try await renew(untilEnd) {
+                state.withLock { s in
+                    s.validUntil = max(s.validUntil, sentAt + leaseSeconds)
+                    s.failing = false
+                }
             } else {
                 markLost()
             }
         } catch {
-            // Redis unreachable: tried again at the next tick; lost once the lease would have ended.
+            // Redis unreachable or slow: tried again soon; lost once the lease would have ended.
+            state.withLock { $0.failing = true }
         }
     }
 
