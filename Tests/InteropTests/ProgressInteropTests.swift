@@ -32,3 +32,20 @@ struct ProgressInteropTests {
         try await worker.stop()
     }
 }
+
+@Suite("Unique sends to a Python Celery worker")
+struct UniqueInteropTests {
+    @Test("a Python worker runs a unique task (x-conveyor-unique header) like any other; it does not free the claim, the window does")
+    func pythonRunsUniqueTask() async throws {
+        let queue = TestEnvironment.uniqueQueue("unique-py")
+        try await withPythonWorker(queue: queue) {
+            try await withClient(queue: queue) { client in
+                let options = TaskOptions(unique: .until(.success, within: 60), uniqueKey: "interop:\(UUID().uuidString)")
+                let handle = try await client.send(taskNamed: "py.mul", args: [6, 7], options: options)
+                #expect(try await handle.get(timeout: hangGuard) == 42)
+                let again = try await client.send(taskNamed: "py.mul", args: [6, 7], options: options)
+                #expect(again.id == handle.id)
+            }
+        }
+    }
+}
