@@ -18,6 +18,9 @@ struct LockLatencyCommand: AsyncParsableCommand {
     @Option(help: "Acquisitions per client, 1 to 1000000.")
     var count = 5000
 
+    @Flag(help: "All clients share one connection (commands pipeline on it) instead of one each.")
+    var shared = false
+
     func validate() throws {
         guard (1...256).contains(clients) else { throw ValidationError("--clients must be 1...256") }
         guard (1...1_000_000).contains(count) else { throw ValidationError("--count must be 1...1000000") }
@@ -29,10 +32,11 @@ struct LockLatencyCommand: AsyncParsableCommand {
         let configuration = settings
         let run = String(UUID().uuidString.prefix(8))
         let count = self.count
+        let sharedClient = shared ? try ConveyorClient(configuration: configuration, name: "lock-latency") : nil
         let samples = try await withThrowingTaskGroup(of: [Double].self) { group in
             for lane in 0..<clients {
                 group.addTask {
-                    let client = try ConveyorClient(configuration: configuration, name: "lock-latency")
+                    let client = try sharedClient ?? ConveyorClient(configuration: configuration, name: "lock-latency")
                     try await client.pingBackend(timeout: 10)
                     let locks = client.locks
                     var times: [Double] = []
@@ -46,14 +50,15 @@ struct LockLatencyCommand: AsyncParsableCommand {
                         times.append(monotonicSeconds() - began)
                         try await lease.release()
                     }
-                    await client.close()
+                    if sharedClient == nil { await client.close() }
                     return times
                 }
             }
             return try await group.reduce(into: []) { $0 += $1 }
         }.sorted()
+        await sharedClient?.close()
         func percentile(_ p: Double) -> Double { samples[min(samples.count - 1, Int(Double(samples.count) * p))] * 1000 }
-        print(String(format: "lock acquire on %@: %d acquisitions, %d clients: p50 %.3f ms, p99 %.3f ms, max %.3f ms",
-                     redis, samples.count, clients, percentile(0.5), percentile(0.99), (samples.last ?? 0) * 1000))
+        print(String(format: "lock acquire on %@: %d acquisitions, %d clients%@: p50 %.3f ms, p99 %.3f ms, max %.3f ms",
+                     redis, samples.count, clients, shared ? " on one connection" : "", percentile(0.5), percentile(0.99), (samples.last ?? 0) * 1000))
     }
 }
