@@ -17,6 +17,7 @@ final class LeaseKeeper: Sendable {
         var renewal: Task<Void, Never>?
         /// The last renewal failed (Redis unreachable or slow): the next one comes sooner.
         var failing = false
+        var renewals = 0
     }
 
     let leaseSeconds: Double
@@ -79,6 +80,7 @@ final class LeaseKeeper: Sendable {
                 state.withLock { s in
                     s.validUntil = max(s.validUntil, sentAt + leaseSeconds)
                     s.failing = false
+                    s.renewals += 1
                 }
             } else {
                 markLost()
@@ -88,6 +90,9 @@ final class LeaseKeeper: Sendable {
             state.withLock { $0.failing = true }
         }
     }
+
+    /// Successful renewals so far (tests read it).
+    var renewals: Int { state.withLock { $0.renewals } }
 
     /// Whether the lease surely still holds (not lost, not released, not past its end).
     var isHeld: Bool {

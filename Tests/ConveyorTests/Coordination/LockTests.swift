@@ -80,13 +80,16 @@ struct LockTests {
         let locks = client.locks
         let name = uniqueLockName("renew")
         let began = monotonicSeconds()
-        // Renewed every 2 s: a loaded machine may delay a renewal by seconds and still keep it.
-        let lease = try #require(try await locks.tryAcquire(name, lease: .seconds(6)))
-        // Waits on the holder's own clock for one and a half leases; the lock must still be this holder's.
-        try await eventually(timeout: hangGuard, every: 0.1, "one and a half leases passed") { monotonicSeconds() - began > 9 }
+        // A long lease, renewed every 6.7 s: a loaded machine (a full ops/test run has stalled
+        // this process for seconds) may delay renewals by many seconds and still keep it.
+        let lease = try #require(try await locks.tryAcquire(name, lease: .seconds(20)))
+        // Waits for the lease's length to pass on the holder's own clock, with renewals made.
+        try await eventually(timeout: hangGuard, every: 0.1, "the lease's length passed, renewed") {
+            monotonicSeconds() - began > 20 && lease.keeper.renewals >= 3
+        }
         #expect(lease.isHeld)
         #expect(try await locks.list(prefix: name).map(\.token) == [lease.token])
-        #expect(try await locks.tryAcquire(name, lease: .seconds(6)) == nil)
+        #expect(try await locks.tryAcquire(name, lease: .seconds(20)) == nil)
         #expect(try await lease.release())
         await client.close()
     }
