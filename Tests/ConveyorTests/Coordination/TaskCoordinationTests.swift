@@ -19,6 +19,8 @@ final class Gate: Sendable {
 
 @Suite("Locks, caps and unique sends in tasks")
 struct TaskCoordinationTests {
+    /// Two runs: one deferred for an hour (its copy waits in the delay cascade, so PENDING is
+    /// checked while nothing can run it again), one deferred by 1 s until the lock is free.
     @Test("a task whose lock is busy is deferred (PENDING, reason lock) and runs once the lock is free")
     func lockDefersTask() async throws {
         let queue = TestEnvironment.uniqueQueue("lock-defer")
@@ -26,20 +28,22 @@ struct TaskCoordinationTests {
         let logs = LogRecorder()
         let worker = try await TestWorker(queue: queue, logs: logs) { registry in
             registry.register("test.locked") { context in
-                let token = try await context.withLock(name, lease: .seconds(30), whenBusy: .deferRun(after: 1)) { lease in lease.token }
+                let after = try context.argument(0, "after", as: Double.self)
+                let token = try await context.withLock(name, lease: .seconds(30), whenBusy: .deferRun(after: after)) { lease in lease.token }
                 return .int(token)
             }
         }
         let client = try testClient(queue: queue)
         let held = try #require(try await client.locks.tryAcquire(name, lease: .seconds(60)))
-        let handle = try await client.send(taskNamed: "test.locked")
-        try await eventually(timeout: hangGuard, "the run deferred") { logs.count("task deferred", where: "id", is: handle.id) >= 1 }
-        #expect(logs.count("task deferred", where: "reason", is: "lock") >= 1)
-        // Still held, so the task cannot have run: PENDING (its STARTED was removed).
-        #expect(held.isHeld)
-        #expect(try await client.result(for: handle.id).state == .pending)
+        let parked = try await client.send(taskNamed: "test.locked", args: [3600])
+        let waiting = try await client.send(taskNamed: "test.locked", args: [1])
+        try await eventually(timeout: hangGuard, "both runs deferred") {
+            logs.count("task deferred", where: "id", is: parked.id) == 1 && logs.count("task deferred", where: "id", is: waiting.id) >= 1
+        }
+        #expect(logs.count("task deferred", where: "reason", is: "lock") >= 2)
+        #expect(try await client.result(for: parked.id).state == .pending)
         try await held.release()
-        let token = try await handle.get(timeout: hangGuard).int
+        let token = try await waiting.get(timeout: hangGuard).int
         #expect(token.map { $0 > held.token } == true)
         #expect(logs.count("task retry") == 0)
         await client.close()
