@@ -9,6 +9,7 @@ enum WorkerView {
             "queues": .array(beat.queues.map(JSON.string)), "active": .int(Int64(beat.active)),
             "concurrency": .int(Int64(beat.concurrency)), "succeeded": .int(Int64(beat.succeeded)),
             "failed": .int(Int64(beat.failed)), "dead_lettered": .int(Int64(beat.deadLettered)),
+            "deferred": .object(JSONObject(beat.deferred.sorted { $0.key < $1.key }.map { (key: $0.key, value: JSON.int(Int64($0.value))) })),
             "uptime_seconds": .int(Int64(Date().timeIntervalSince(beat.startedAt))),
             "last_heartbeat_seconds_ago": .double((Date().timeIntervalSince(beat.sentAt) * 10).rounded() / 10),
         ]
@@ -21,6 +22,14 @@ enum WorkerView {
         let age = max(0, Date().timeIntervalSince(beat.sentAt))
         return "\(beat.hostname)  \(beat.state)  pid=\(beat.pid)  queues=\(beat.queues.joined(separator: ","))  "
             + "active=\(beat.active)/\(beat.concurrency)  succeeded=\(beat.succeeded)  failed=\(beat.failed)  "
-            + "dead=\(beat.deadLettered)  up=\(uptime)s  as of \(Int(age.rounded()))s ago"
+            + "dead=\(beat.deadLettered)  " + deferredText(beat.deferred) + "up=\(uptime)s  as of \(Int(age.rounded()))s ago"
+    }
+
+    /// `deferred=12 (rate-limit 10, lock 2)  `, or nothing when no run was deferred.
+    private static func deferredText(_ deferred: [String: Int]) -> String {
+        let total = deferred.values.reduce(0, +)
+        guard total > 0 else { return "" }
+        let parts = deferred.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+        return "deferred=\(total) (\(parts.joined(separator: ", ")))  "
     }
 }

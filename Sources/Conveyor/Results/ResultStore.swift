@@ -107,6 +107,12 @@ public final class ResultStore: Sendable {
                                      arguments: [recordTTL, hostname, Int(pid)], timeout: 2)
     }
 
+    /// Removes the STARTED state this worker's run of a task stored (the run was deferred: the
+    /// task is PENDING again). Leaves any other state, or another worker's STARTED, alone.
+    func clearStarted(_ taskId: String, hostname: String, pid: Int32) async throws {
+        _ = try await redis.evaluate(Scripts.clearStarted, keys: [ResultMeta.key(for: taskId)], arguments: [hostname, Int(pid)], timeout: 2)
+    }
+
     /// Marks task ids revoked for `ttl` seconds; workers check before running them.
     func revoke(_ taskIds: [String], ttl: Int) async throws {
         guard !taskIds.isEmpty else { return }

@@ -66,18 +66,20 @@ enum Scripts {
     /// KEYS[1] = requeue record, KEYS[2] = meta key. ARGV[1] = record TTL, ARGV[2] = hostname,
     /// ARGV[3] = pid.
     static let markRequeued = RedisScript("""
+        \(deleteOwnStarted)
         redis.call('HSET', KEYS[1], 'pending', '1')
         redis.call('HINCRBY', KEYS[1], 'total', 1)
         redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
-        local current = redis.call('GET', KEYS[2])
-        if current then
-          local ok, meta = pcall(cjson.decode, current)
-          if ok and type(meta) == 'table' and meta['status'] == 'STARTED' and type(meta['result']) == 'table'
-             and meta['result']['hostname'] == ARGV[2] and tostring(meta['result']['pid']) == ARGV[3] then
-            redis.call('DEL', KEYS[2])
-          end
-        end
+        delete_own_started(KEYS[2], ARGV[2], ARGV[3])
         return 1
+        """)
+
+    /// Removes a task's STARTED state when this worker's run stored it (a deferred run: the task
+    /// is PENDING again until its copy runs). KEYS[1] = meta key. ARGV[1] = hostname, ARGV[2] = pid.
+    /// Returns 1 when removed.
+    static let clearStarted = RedisScript("""
+        \(deleteOwnStarted)
+        return delete_own_started(KEYS[1], ARGV[1], ARGV[2])
         """)
 
     /// Marks task ids revoked for `ARGV[1]` seconds. KEYS = revoked markers. Returns how many.
@@ -97,6 +99,22 @@ enum Scripts {
           local ok, meta = pcall(cjson.decode, current)
           if ok and type(meta) == 'table' then return meta['status'] end
           return nil
+        end
+        """
+
+    // Deletes the meta at `key` if it is STARTED by `hostname`/`pid` (not another worker's run
+    // that took the task over meanwhile). Returns 1 when deleted.
+    private static let deleteOwnStarted = """
+        local function delete_own_started(key, hostname, pid)
+          local current = redis.call('GET', key)
+          if not current then return 0 end
+          local ok, meta = pcall(cjson.decode, current)
+          if ok and type(meta) == 'table' and meta['status'] == 'STARTED' and type(meta['result']) == 'table'
+             and meta['result']['hostname'] == hostname and tostring(meta['result']['pid']) == pid then
+            redis.call('DEL', key)
+            return 1
+          end
+          return 0
         end
         """
 

@@ -197,6 +197,8 @@ extension Worker {
             consumer.reject(delivery, requeue: true)
         case .cancelled:
             await recordRevoked(message, delivery: delivery, reason: "terminated")
+        case let .failed(deferral as TaskDeferral):
+            await deferRun(message, delivery: delivery, deferral: deferral, started: startedMeta(runnable) != nil, runtime: runtime)
         case let .failed(error):
             await handleFailure(error, message: message, delivery: delivery, policy: policy, runtime: runtime)
         case let .softTimeLimit(limit):
@@ -325,7 +327,7 @@ extension Worker {
     /// message when its retries ran out, then acknowledges.
     /// When retries ran out the dead letter is published first, so a client that sees FAILURE
     /// can already find it.
-    private func recordFailure(_ message: TaskMessage, delivery: Delivery, info: ExceptionInfo, runtime: String, exhausted: Bool = false) async {
+    func recordFailure(_ message: TaskMessage, delivery: Delivery, info: ExceptionInfo, runtime: String, exhausted: Bool = false) async {
         guard exhausted else {
             if await storeFailure(message, delivery: delivery, info: info, runtime: runtime) { consumer.ack(delivery) }
             return

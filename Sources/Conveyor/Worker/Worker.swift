@@ -394,7 +394,7 @@ public final class Worker: Sendable {
             let active = runningCount
             // A worker cut off from its broker is alive but takes no tasks: say so.
             let state = mode != .running ? "draining" : consumer.state == .connected ? "online" : "no broker"
-            let counters = [s.succeeded, s.failed, s.deadLettered, active]
+            let counters = [s.succeeded, s.failed, s.deadLettered, s.deferred, active]
             let now = monotonicSeconds()
             if lastSent.map({ $0.counters != counters || $0.state != state || now - $0.at >= options.heartbeatInterval }) ?? true {
                 // A beat that did not reach Redis is tried again on the next tick.
@@ -408,7 +408,7 @@ public final class Worker: Sendable {
     private func sendHeartbeat(_ s: WorkerStats.Snapshot, active: Int, state: String) async -> Bool {
         let beat = WorkerHeartbeat(hostname: options.hostname, pid: Int(processIdentifier),
                                    queues: queues.map(\.name), concurrency: options.concurrency, active: active,
-                                   succeeded: s.succeeded, failed: s.failed, deadLettered: s.deadLettered,
+                                   succeeded: s.succeeded, failed: s.failed, deadLettered: s.deadLettered, deferred: s.deferredByReason,
                                    startedAt: stats.startedAt, sentAt: Date(), state: state, tasks: registry.names)
         // One round trip; the key outlives three missed beats.
         let key = WorkerHeartbeat.key(options.hostname), name = options.hostname

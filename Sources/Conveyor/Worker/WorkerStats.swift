@@ -12,6 +12,10 @@ final class WorkerStats: Sendable {
         var requeued = 0
         var delayed = 0
         var retried = 0
+        /// Runs sent to run again later without counting a retry (`TaskDeferral`).
+        var deferred = 0
+        /// Deferrals by reason (`rate-limit`, `lock`, …).
+        var deferredByReason: [String: Int] = [:]
         var byTask: [String: Int] = [:]
     }
     private let counters = Mutex(Snapshot())
@@ -34,6 +38,16 @@ final class WorkerStats: Sendable {
         }
     }
 
+    /// Counts a deferral under its reason (capped: reasons are few and short by convention,
+    /// and a body may pass anything).
+    func recordDeferral(reason: String, task: String) {
+        let key = reason.cappedUTF8(64)
+        counters.withLock { s in
+            s.deferred += 1
+            if s.deferredByReason[key] != nil || s.deferredByReason.count < 32 { s.deferredByReason[key, default: 0] += 1 }
+        }
+    }
+
     var snapshot: Snapshot { counters.withLock { $0 } }
 }
 
@@ -48,6 +62,8 @@ public struct WorkerHeartbeat: Sendable {
     public var succeeded: Int
     public var failed: Int
     public var deadLettered: Int
+    /// Runs deferred without counting a retry, by reason (`rate-limit`, `lock`, …).
+    public var deferred: [String: Int]
     public var startedAt: Date
     public var sentAt: Date
     public var state: String
@@ -65,13 +81,14 @@ public struct WorkerHeartbeat: Sendable {
             "hostname": .string(hostname), "pid": .int(Int64(pid)), "queues": .array(queues.map(JSON.string)),
             "concurrency": .int(Int64(concurrency)), "active": .int(Int64(active)), "succeeded": .int(Int64(succeeded)),
             "failed": .int(Int64(failed)), "dead_lettered": .int(Int64(deadLettered)),
+            "deferred": .object(JSONObject(deferred.sorted { $0.key < $1.key }.map { (key: $0.key, value: JSON.int(Int64($0.value))) })),
             "started_at": .string(ISO8601.format(startedAt)), "sent_at": .string(ISO8601.format(sentAt)),
             "state": .string(state), "tasks": .array(tasks.map(JSON.string)),
         ]
     }
 
     init(hostname: String, pid: Int, queues: [String], concurrency: Int, active: Int, succeeded: Int, failed: Int,
-         deadLettered: Int, startedAt: Date, sentAt: Date, state: String, tasks: [String]) {
+         deadLettered: Int, deferred: [String: Int], startedAt: Date, sentAt: Date, state: String, tasks: [String]) {
         self.hostname = hostname
         self.pid = pid
         self.queues = queues
@@ -80,6 +97,7 @@ public struct WorkerHeartbeat: Sendable {
         self.succeeded = succeeded
         self.failed = failed
         self.deadLettered = deadLettered
+        self.deferred = deferred
         self.startedAt = startedAt
         self.sentAt = sentAt
         self.state = state
@@ -97,6 +115,9 @@ public struct WorkerHeartbeat: Sendable {
         succeeded = Int(json["succeeded"]?.int ?? 0)
         failed = Int(json["failed"]?.int ?? 0)
         deadLettered = Int(json["dead_lettered"]?.int ?? 0)
+        var deferred: [String: Int] = [:]
+        for (reason, count) in json["deferred"]?.object ?? [:] { if let count = count.int { deferred[reason] = Int(count) } }
+        self.deferred = deferred
         startedAt = json["started_at"]?.string.flatMap(ISO8601.parse) ?? Date(timeIntervalSince1970: 0)
         sentAt = json["sent_at"]?.string.flatMap(ISO8601.parse) ?? Date(timeIntervalSince1970: 0)
         state = json["state"]?.string ?? "unknown"
