@@ -20,6 +20,8 @@ public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
     public static let databases = 0...Int(Int32.max)
     /// Connect and command timeouts accepted, seconds: above 0, at most a day.
     public static let timeouts = 0.001...86_400.0
+    /// Replica acknowledgements a URL (`replica_acks=`) or `replicaAcks` may ask for.
+    public static let replicaAckCounts = 0...16
 
     public var host: String
     /// TCP port, in `RedisEndpoint.ports`.
@@ -40,6 +42,11 @@ public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
     /// `port` then hold the first sentinel's address; every connection finds the primary through
     /// the sentinels (`SENTINEL get-master-addr-by-name`) and checks it with `ROLE`.
     public var sentinel: RedisSentinel?
+    /// How many replicas must acknowledge a stored result before the worker acknowledges its task
+    /// (`replica_acks=N`, Conveyor's own; 0, the default, does not wait). Redis replicates
+    /// asynchronously: without it, results the primary confirmed just before it died can be
+    /// missing on the replica Sentinel promotes. In `RedisEndpoint.replicaAckCounts`.
+    public var replicaAcks = 0
 
     /// Parses a URL; throws `RedisError.Code.invalidURL` with the reason (never quoting the
     /// password): an unknown scheme, a bad escape, a port, database or timeout out of range, or
@@ -58,6 +65,7 @@ public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
         database = parts.database ?? 0
         connectTimeout = parts.connectTimeout ?? 5
         commandTimeout = parts.commandTimeout ?? 10
+        replicaAcks = parts.replicaAcks ?? 0
     }
 
     /// What one URL says, each part nil when the URL does not give it.
@@ -72,6 +80,7 @@ public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
         var commandTimeout: Double?
         /// `master_name=` (read only in a sentinel list, ignored in other URLs as before).
         var masterName: String?
+        var replicaAcks: Int?
 
         /// - Parameters:
         ///   - url: one URL (one element of a sentinel list).
@@ -155,6 +164,9 @@ public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
                 case "socket_connect_timeout": connectTimeout = try timeout(parts[1], parts[0])
                 case "socket_timeout": commandTimeout = try timeout(parts[1], parts[0])
                 case "master_name" where sentinelChunk: masterName = try decoded(parts[1], "master_name")
+                case "replica_acks":
+                    guard let n = Int(parts[1]), RedisEndpoint.replicaAckCounts.contains(n) else { throw invalid("replica_acks must be a number in 0...16") }
+                    replicaAcks = n
                 default: break
                 }
             }
@@ -164,9 +176,9 @@ public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
     /// The URL with the password replaced by `***`.
     public var description: String {
         let auth = password == nil ? "" : "\(user ?? ""):***@"
-        if let sentinel { return sentinel.description(auth: auth, database: database) }
+        if let sentinel { return sentinel.description(auth: auth, database: database, replicaAcks: replicaAcks) }
         if let socketPath { return "unix://\(socketPath)?db=\(database)" }
-        return "redis://\(auth)\(host):\(port)/\(database)"
+        return "redis://\(auth)\(host):\(port)/\(database)" + (replicaAcks > 0 ? "?replica_acks=\(replicaAcks)" : "")
     }
 
     /// Checks what may have been changed since parsing: `port`, `database` and the timeouts in
@@ -186,6 +198,7 @@ public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
             guard RedisEndpoint.ports.contains(port) else { throw invalid("port must be in 1...65535, not \(port)") }
         }
         guard RedisEndpoint.databases.contains(database) else { throw invalid("database must be in 0...2147483647, not \(database)") }
+        guard RedisEndpoint.replicaAckCounts.contains(replicaAcks) else { throw invalid("replicaAcks must be in 0...16, not \(replicaAcks)") }
         guard RedisEndpoint.timeouts.contains(connectTimeout) else {
             throw invalid("connectTimeout must be seconds in 0.001...86400, not \(connectTimeout)")
         }

@@ -62,11 +62,12 @@ public struct RedisSentinel: Sendable, Hashable {
     }
 
     /// The endpoint's URL form, with the password as `***`.
-    func description(auth: String, database: Int) -> String {
+    func description(auth: String, database: Int, replicaAcks: Int) -> String {
         var text = sentinels.enumerated().map { index, address in
             "sentinel://\(index == 0 ? auth : "")\(address)"
         }.joined(separator: ";")
         text += "/\(database)?master_name=\(masterName)"
+        if replicaAcks > 0 { text += "&replica_acks=\(replicaAcks)" }
         return text
     }
 
@@ -113,6 +114,7 @@ extension RedisEndpoint {
         database = try agreed("database", \.database) ?? 0
         connectTimeout = try agreed("socket_connect_timeout", \.connectTimeout) ?? 5
         commandTimeout = try agreed("socket_timeout", \.commandTimeout) ?? 10
+        replicaAcks = try agreed("replica_acks", \.replicaAcks) ?? 0
         host = addresses[0].host
         port = addresses[0].port
         socketPath = nil

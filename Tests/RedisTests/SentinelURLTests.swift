@@ -64,6 +64,23 @@ struct SentinelURLTests {
         #expect(error?.message.contains(reason) == true, "\(error?.message ?? "")")
     }
 
+    @Test("replica_acks=N asks for N replica acknowledgements, on redis:// and sentinel:// URLs alike")
+    func replicaAcks() throws {
+        let sentinel = try RedisEndpoint(url: "sentinel://h1:1;sentinel://h2:2/0?master_name=m&replica_acks=1")
+        #expect(sentinel.replicaAcks == 1)
+        #expect(sentinel.description == "sentinel://h1:1;sentinel://h2:2/0?master_name=m&replica_acks=1")
+        #expect(try RedisEndpoint(url: "redis://cache/0?replica_acks=2").replicaAcks == 2)
+        #expect(try RedisEndpoint(url: "redis://cache/0").replicaAcks == 0)
+        for bad in ["redis://cache/0?replica_acks=-1", "redis://cache/0?replica_acks=17", "redis://cache/0?replica_acks=x",
+                    "sentinel://h1:1?master_name=m&replica_acks=99999999999999999999"] {
+            let error = #expect(throws: RedisError.self) { try RedisEndpoint(url: bad) }
+            #expect(error?.message.contains("replica_acks") == true)
+        }
+        var changed = sentinel
+        changed.replicaAcks = 17
+        #expect(throws: RedisError.self) { try changed.validate() }
+    }
+
     @Test("more than 16 sentinels are refused")
     func tooMany() throws {
         let list = (1...17).map { "sentinel://h\($0):26379" }.joined(separator: ";") + "?master_name=m"

@@ -58,6 +58,11 @@ public final class SentinelSet: Sendable {
         try await portFrom(["kill-primary", directory.path])
     }
 
+    /// kill -9 of one server of the set (the replica, say).
+    public func kill(port: Int) async throws {
+        _ = try await run(["kill", directory.path, "\(port)"])
+    }
+
     /// Asks a sentinel for a failover (the primary stays up and is demoted).
     public func failover() async throws {
         _ = try await run(["failover", directory.path])

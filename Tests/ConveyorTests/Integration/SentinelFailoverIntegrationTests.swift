@@ -1,4 +1,4 @@
-import Conveyor
+@testable import Conveyor
 import Foundation
 import Redis
 import Testing
@@ -60,6 +60,40 @@ struct SentinelFailoverIntegrationTests {
             throw error
         }
         await cleanUp(worker, client, set)
+    }
+
+    @Test("with replica_acks=1 a result is stored once the replica has it, and a store no replica confirms fails as notReplicated")
+    func replicaAcknowledgement() async throws {
+        try TestEnvironment.requireServices()
+        let set = try await SentinelSet.start(label: "acks")
+        var configuration = ConveyorConfiguration(brokerURL: TestEnvironment.brokerURL,
+                                                  resultURL: set.url() + "&replica_acks=1&socket_timeout=2",
+                                                  defaultQueue: TestEnvironment.uniqueQueue("acks"))
+        configuration.connectTimeout = hangGuard
+        configuration.resultTTL = 3600
+        let client = try ConveyorClient(configuration: configuration, name: "sentinel-acks")
+        do {
+            let stored = ResultMeta(taskId: UUID().uuidString.lowercased(), status: .success, result: .string("replicated"))
+            #expect(try await client.results.store(stored))
+            try await client.results.storeSuccess([ResultMeta(taskId: UUID().uuidString.lowercased(), status: .success)])
+            // WAIT returned 1: the replica has it, no polling needed.
+            try await withPrimary(set.replicaPort) { replica in
+                let value = try await replica.send("GET", ResultMeta.key(for: stored.taskId)).bytes
+                #expect(value.flatMap(ResultMeta.init(bytes:))?.status == .success)
+            }
+            try await set.kill(port: set.replicaPort)
+            let single = ResultMeta(taskId: UUID().uuidString.lowercased(), status: .success)
+            let error = await #expect(throws: RedisError.self) { try await client.results.store(single) }
+            #expect(error?.code == .notReplicated)
+            let batch = await #expect(throws: RedisError.self) { try await client.results.storeSuccess([single]) }
+            #expect(batch?.code == .notReplicated)
+        } catch {
+            await client.close()
+            await set.stop()
+            throw error
+        }
+        await client.close()
+        await set.stop()
     }
 
     /// Sends `conveyor.add(i, i)` for each `i`.
