@@ -209,11 +209,15 @@ public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
 
     /// Replaces the password in a URL with `***`.
     /// A sentinel list is masked address by address when each begins with a scheme (as the
-    /// parser reads it), else as one URL (a `;` inside a password then stays masked).
+    /// parser reads it); else first as one URL (a `;` inside a password then stays masked), then
+    /// address by address (a later address's `password=` is not part of the first's query).
     public static func redact(_ url: String) -> String {
-        if let chunks = RedisSentinel.chunks(of: url), chunks.allSatisfy({ startsWithScheme($0) }) {
-            return chunks.map { maskingPassword(in: String($0), bareInfoIsSecret: true) }.joined(separator: ";")
+        guard let chunks = RedisSentinel.chunks(of: url) else { return maskingPassword(in: url, bareInfoIsSecret: true) }
+        let maskEach = { (text: String) in
+            text.split(separator: ";", omittingEmptySubsequences: false)
+                .map { maskingPassword(in: String($0), bareInfoIsSecret: true) }.joined(separator: ";")
         }
-        return maskingPassword(in: url, bareInfoIsSecret: true)
+        if chunks.allSatisfy({ startsWithScheme($0) }) { return maskEach(url) }
+        return maskEach(maskingPassword(in: url, bareInfoIsSecret: true))
     }
 }
