@@ -8,6 +8,8 @@ public struct TaskDefaults: Sendable {
     public var ignoreResult: Bool
     /// What happens when the task fails.
     public var retry: RetryPolicy
+    /// At most this many runs at once across the fleet (see `ConcurrencyCap`); none when nil.
+    public var concurrencyCap: ConcurrencyCap?
 
     public init(timeLimit: Double? = nil, softTimeLimit: Double? = nil, ignoreResult: Bool = false, retry: RetryPolicy = .never) {
         self.timeLimit = timeLimit
@@ -24,6 +26,7 @@ public struct TaskDefaults: Sendable {
                 throw ConveyorError(.invalidConfiguration, "\(name) of task \(task) must be a finite number of seconds above 0, not \(limit)")
             }
         }
+        try concurrencyCap?.validate(task: task)
     }
 }
 
