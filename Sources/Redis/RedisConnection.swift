@@ -205,6 +205,8 @@ final class RedisLoop: @unchecked Sendable {
     private var context: Context?
     private var waiting: Deque<RedisConnection.Request> = []
     private var pacing: ReconnectPacing
+    /// The server, or through Sentinel the current primary, on every connect.
+    private var locator: PrimaryLocator
     /// No connect before this (monotonic seconds): the backoff after a failed connect or a lost
     /// connection, so a server that accepts and then drops us is not reconnected to in a loop.
     private var retryAt = 0.0
@@ -218,6 +220,7 @@ final class RedisLoop: @unchecked Sendable {
         self.logger = logger
         self.report = report
         pacing = ReconnectPacing(backoff: configuration.reconnect)
+        locator = PrimaryLocator(endpoint: configuration.endpoint, logger: logger)
     }
 
     func run() {
@@ -266,7 +269,7 @@ final class RedisLoop: @unchecked Sendable {
         waitForRetry()
         guard onClose == nil, !waiting.isEmpty else { return }
         do {
-            context = try Context(endpoint: configuration.endpoint)
+            context = try locator.connect()
             if pacing.attempt > 0 { logger.info("redis reconnected", metadata: ["redis": "\(configuration.endpoint)"]) }
             pacing.connected(at: monotonicSeconds())
             lastError = nil
@@ -328,23 +331,42 @@ final class RedisLoop: @unchecked Sendable {
         waiting.removeFirst(count)
         guard !batch.isEmpty else { return }
         context.append(commands: batch.lazy.flatMap(\.commands))
+        // Requests a demoted primary refused (READONLY): none of their writes ran, so they go to
+        // the new primary once it is found instead of failing their callers.
+        var refused: [RedisConnection.Request] = []
         for (index, request) in batch.enumerated() {
             do {
                 var replies: [RedisReply] = []
                 replies.reserveCapacity(request.commands.count)
                 for _ in request.commands { replies.append(try context.reply()) }
-                request.resume(.success(replies))
+                if locator.followsFailover, replies.contains(where: PrimaryLocator.isReadOnly) {
+                    refused.append(request)
+                } else {
+                    request.resume(.success(replies))
+                }
             } catch {
                 let error = error as? RedisError ?? RedisError(.connectionLost, "\(error)")
                 logger.warning("redis connection lost", metadata: ["redis": "\(configuration.endpoint)", "reason": "\(error.message)"])
                 let lost = RedisError(.connectionLost, "connection to Redis lost with the command in flight: \(error.message)")
                 for unanswered in batch[index...] { unanswered.resume(.failure(lost)) }
+                waiting.insert(contentsOf: refused, at: 0)
                 self.context = nil
                 lastError = error
                 let delay = backOff()
                 report(.reconnecting(attempt: pacing.attempt, retryIn: delay, reason: error.message), error)
                 return
             }
+        }
+        if !refused.isEmpty {
+            // A failover demoted the server under this connection: find the primary again.
+            let error = RedisError(.connectionLost, "Redis at \(context.endpoint) is read-only now (demoted by a failover)")
+            logger.warning("redis primary demoted; finding the new primary",
+                           metadata: ["redis": "\(configuration.endpoint)", "server": "\(context.endpoint)", "requeued": "\(refused.count)"])
+            waiting.insert(contentsOf: refused, at: 0)
+            self.context = nil
+            lastError = error
+            let delay = backOff()
+            report(.reconnecting(attempt: pacing.attempt, retryIn: delay, reason: error.message), error)
         }
     }
 }

@@ -3,7 +3,7 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
     /// What kind of failure this is. New codes may be added.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
-            case invalidURL, connectionFailed, connectionLost, unavailable, server, noScript, closed, protocolError
+            case invalidURL, connectionFailed, connectionLost, unavailable, server, noScript, closed, protocolError, notReplicated
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -24,6 +24,9 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
         public static let closed = Code(.closed)
         /// A reply of an unexpected shape.
         public static let protocolError = Code(.protocolError)
+        /// A write ran on the primary, but fewer replicas than asked (`replica_acks`) confirmed
+        /// it in time: a failover now could lose it.
+        public static let notReplicated = Code(.notReplicated)
 
         public var description: String { base.rawValue }
     }

@@ -116,6 +116,8 @@ final class SubscriberLoop: @unchecked Sendable {
     /// Subscriptions waiting for Redis' confirmation, by channel.
     private var confirming: [String: [@Sendable (Result<Void, RedisError>) -> Void]] = [:]
     private var pacing: ReconnectPacing
+    /// The server, or through Sentinel the current primary, on every connect.
+    private var locator: PrimaryLocator
     /// No connect before this (monotonic seconds): after a failed connect or a lost connection.
     private var retryAt = 0.0
     private var everConnected = false
@@ -131,6 +133,7 @@ final class SubscriberLoop: @unchecked Sendable {
         self.onMessage = onMessage
         self.onReconnect = onReconnect
         pacing = ReconnectPacing(backoff: reconnect)
+        locator = PrimaryLocator(endpoint: endpoint, logger: logger)
     }
 
     func run() {
@@ -171,7 +174,7 @@ final class SubscriberLoop: @unchecked Sendable {
         waitForRetry()
         guard onClose == nil else { return }
         do {
-            let context = try Context(endpoint: endpoint)
+            let context = try locator.connect()
             self.context = context
             pacing.connected(at: monotonicSeconds())
             if !channels.isEmpty {

@@ -19,7 +19,8 @@ struct ScenarioContext {
         "amqp://guest:guest@127.0.0.1:\(port)/%2F?heartbeat=\(heartbeat)"
     }
 
-    var redisURL: String { "redis://127.0.0.1:\(Self.redisPort)/0" }
+    /// Where workers and clients keep results (the Sentinel scenario points it at its sentinels).
+    var redisURL = "redis://127.0.0.1:\(ScenarioContext.redisPort)/0"
 
     func configuration(broker: String, queue: String, queueType: QueueType = .classic) -> ConveyorConfiguration {
         var configuration = ConveyorConfiguration(brokerURL: broker, resultURL: redisURL, defaultQueue: queue, queueType: queueType)

@@ -12,8 +12,8 @@ struct StatusCommand: AsyncParsableCommand {
             let client = try connection.client()
             defer { Task { await client.close() } }
             let configuration = connection.configuration
-            let brokerText = (try? configuration.brokerEndpoints().map(\.description).joined(separator: ",")) ?? configuration.brokerURL
-            let redisText = (try? configuration.resultEndpoint().description) ?? configuration.resultURL
+            let brokerText = (try? configuration.brokerEndpoints().map(\.description).joined(separator: ",")) ?? configuration.redactedBrokerURL
+            let redisText = (try? configuration.resultEndpoint().description) ?? configuration.redactedResultURL
             var brokerError: String?
             var redisError: String?
             do { try await client.connect(timeout: connection.connectTimeout) } catch let error as ConveyorError {

@@ -200,6 +200,8 @@ for index, url in enumerate([
     'redis://127.0.0.1:6379/0', 'redis://:s3cret@cache:6380/2', 'redis://user:pa%40ss@[::1]:6379/1?socket_timeout=2.5',
     'unix:///var/run/redis.sock?db=3', 'redis+socket:///tmp/r.sock', 'redis://host/?db=4&password=hunter2&socket_connect_timeout=1',
     'rediss://host/', 'redis://secretonly@host',
+    'sentinel://:s3cret@10.0.0.1:26379/0;sentinel://10.0.0.2:26379/0?master_name=cache',
+    'sentinel://h1;sentinel://alice:pw@h2:26380/3?master_name=m&password=other&replica_acks=1',
 ]):
     write('redis-url', f'url-{index}', url)
 

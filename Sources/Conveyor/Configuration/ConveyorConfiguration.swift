@@ -104,6 +104,12 @@ public struct ConveyorConfiguration: Sendable {
         }
     }
 
+    /// `brokerURL` with every password masked, parseable or not (for messages and status lines).
+    public var redactedBrokerURL: String { AMQPEndpoint.redact(brokerURL) }
+
+    /// `resultURL` with every password masked, parseable or not (a sentinel list address by address).
+    public var redactedResultURL: String { RedisEndpoint.redact(resultURL) }
+
     /// The result store; throws `invalidConfiguration` with the reason.
     public func resultEndpoint() throws -> RedisEndpoint {
         do {

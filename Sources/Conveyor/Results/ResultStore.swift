@@ -19,6 +19,8 @@ public final class ResultStore: Sendable {
     public func store(_ meta: ResultMeta) async throws -> Bool {
         let reply = try await redis.evaluate(Scripts.storeUnlessSucceeded, keys: [ResultMeta.key(for: meta.taskId)],
                                              arguments: [meta.serialized, ttl ?? 0])
+        // With `replica_acks`, stored only once the replicas have it (the worker acks after this).
+        try await redis.waitForReplicas()
         return reply.integer == 1
     }
 
@@ -81,7 +83,7 @@ public final class ResultStore: Sendable {
     }
 
     /// Stores SUCCESS for tasks and publishes each: plain pipelined `SETEX` + `PUBLISH`, one
-    /// round trip for all, no script. No guard is needed: SUCCESS may replace any state, and a
+    /// round trip for all, no script (a `WAIT` for the replicas ends it with `replica_acks`). No guard is needed: SUCCESS may replace any state, and a
     /// duplicate run's SUCCESS replacing the first one's is harmless.
     func storeSuccess(_ metas: [ResultMeta]) async throws {
         var commands: [[[UInt8]]] = []
@@ -95,7 +97,13 @@ public final class ResultStore: Sendable {
             commands.append(expiring ? [set, key, seconds, value] : [set, key, value])
             commands.append([publish, key, value])
         }
-        let replies = try await redis.pipeline(commands)
+        let wait = redis.replicationWait
+        if let wait { commands.append(wait) }
+        var replies = try await redis.pipeline(commands)
+        if wait != nil, let waitReply = replies.popLast() {
+            for case let .error(message) in replies { throw RedisError(.server, message) }
+            try redis.checkReplicated(waitReply)
+        }
         for case let .error(message) in replies { throw RedisError(.server, message) }
     }
 

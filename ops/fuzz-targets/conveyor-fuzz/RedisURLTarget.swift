@@ -10,7 +10,8 @@ enum RedisURLTarget {
             let endpoint = try RedisEndpoint(url: text)
             _ = endpoint.description
             Secret.expectHidden(endpoint.password, in: text, redacted: redacted,
-                                besides: [endpoint.user ?? "", endpoint.host, endpoint.socketPath ?? ""])
+                                besides: [endpoint.user ?? "", endpoint.host, endpoint.socketPath ?? "", endpoint.sentinel?.masterName ?? ""]
+                                    + (endpoint.sentinel?.sentinels.map(\.host) ?? []))
         } catch {
             _ = "\(error)"
         }
