@@ -98,6 +98,9 @@ extension Worker {
     /// its run or released.
     func admitAndStart(_ runnables: [Runnable]) async {
         guard !runnables.isEmpty else { return }
+        // Over their rate limit: deferred (each releases its slot), never started here.
+        let runnables = await admitUnderRateLimits(runnables)
+        guard !runnables.isEmpty else { return }
         let entries = runnables.map { runnable in
             ResultStore.Entry(taskId: runnable.message.id, started: startedMeta(runnable), redelivered: runnable.delivery.redelivered)
         }

@@ -8,12 +8,18 @@ public struct TaskDefaults: Sendable {
     public var ignoreResult: Bool
     /// What happens when the task fails.
     public var retry: RetryPolicy
+    /// How often the task may start (fleet-wide or per worker); a limit set at run time
+    /// (`conveyor limit set`, `RateLimitSettings`) replaces it. Over the limit a task is
+    /// deferred, not run, and not counted as a retry.
+    public var rateLimit: RateLimit?
 
-    public init(timeLimit: Double? = nil, softTimeLimit: Double? = nil, ignoreResult: Bool = false, retry: RetryPolicy = .never) {
+    public init(timeLimit: Double? = nil, softTimeLimit: Double? = nil, ignoreResult: Bool = false, retry: RetryPolicy = .never,
+                rateLimit: RateLimit? = nil) {
         self.timeLimit = timeLimit
         self.softTimeLimit = softTimeLimit
         self.ignoreResult = ignoreResult
         self.retry = retry
+        self.rateLimit = rateLimit
     }
 
     /// Checks the time limits.

@@ -1,0 +1,97 @@
+import Redis
+
+extension Scripts {
+    /// GCRA (the generic cell rate algorithm of go-redis/redis_rate and redis-cell) for a batch
+    /// of requests, on Redis' own clock (`TIME`), so every worker agrees on time whatever its
+    /// own clock says.
+    ///
+    /// Per key a hash: `tat` (theoretical arrival time, µs), and for denied requests that asked
+    /// for a place in line, `wait` (the next return time to hand out, µs) and `step` (the
+    /// interval it was computed with; a changed rate starts the line afresh). Times are written
+    /// with `%.0f`: Lua's own number-to-string keeps only 14 digits, and µs since 1970 have 16.
+    ///
+    /// ARGV[1] = shortest wait handed out (µs), ARGV[2] = longest (µs), ARGV[3] = returns per
+    /// slot (how many denied requests are told to come back for each free slot); then per key:
+    /// interval (µs per request at the steady rate), burst, "1" to take a place in line.
+    /// Returns `{now, {allowed, retry_after, remaining, wait}, …}` (µs): `retry_after` is when
+    /// this request would be allowed if nothing else came first, `wait` its place in line.
+    static let rateLimitAllow = RedisScript("""
+        local time = redis.call('TIME')
+        local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+        local min_wait, max_wait, share = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+        local out = {now}
+        for i, key in ipairs(KEYS) do
+          local interval = tonumber(ARGV[1 + i * 3])
+          local burst = tonumber(ARGV[2 + i * 3])
+          local reserve = ARGV[3 + i * 3] == '1'
+          local state = redis.call('HMGET', key, 'tat', 'wait', 'step')
+          local tat = tonumber(state[1]) or now
+          if tat < now then tat = now end
+          local step = string.format('%.0f', interval)
+          local wait = tonumber(state[2]) or 0
+          if state[3] ~= step then wait = 0 end
+          local new_tat = tat + interval
+          local allow_at = new_tat - interval * burst
+          local last = tat
+          if now >= allow_at then
+            redis.call('HSET', key, 'tat', string.format('%.0f', new_tat))
+            last = new_tat
+            out[i + 1] = {1, 0, math.floor((now - allow_at) / interval), 0}
+          else
+            local retry = allow_at - now
+            local delay = 0
+            if reserve then
+              local slot = now + math.max(retry, min_wait)
+              if wait > slot then slot = wait end
+              if slot > now + max_wait then slot = now + max_wait end
+              delay = slot - now
+              wait = slot + interval / share
+              redis.call('HSET', key, 'wait', string.format('%.0f', wait), 'step', step)
+            end
+            out[i + 1] = {0, retry, 0, delay}
+          end
+          if wait > last then last = wait end
+          redis.call('PEXPIRE', key, math.floor((last - now) / 1000) + 1000)
+        end
+        return out
+        """)
+
+    /// Sets or clears a run-time rate limit and bumps the version workers poll.
+    /// KEYS[1] = limits hash, KEYS[2] = version counter. ARGV[1] = task name, ARGV[2] = limit
+    /// JSON, or empty to clear. Returns 1 when something changed.
+    static let rateLimitChange = RedisScript("""
+        local changed
+        if ARGV[2] == '' then
+          changed = redis.call('HDEL', KEYS[1], ARGV[1])
+        else
+          redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+          changed = 1
+        end
+        redis.call('INCR', KEYS[2])
+        return changed
+        """)
+}
+
+extension Keys {
+    /// Run-time rate limits: task name → limit JSON (`conveyor limit set`).
+    static let rateLimits = "conveyor:limits"
+    /// Bumped on every change to `rateLimits`; workers poll it.
+    static let rateLimitsVersion = "conveyor:limits:version"
+
+    /// The GCRA state of a task's limit, or of one argument value's. Parts are length-prefixed
+    /// (so `a:b` and `a` + `b` cannot meet) and long ones replaced by their SHA-1, so a huge
+    /// task name or argument cannot make a huge key.
+    static func rateLimit(task: String, argument: String?) -> String {
+        var key = "conveyor:rate:task:" + lengthPrefixed(task, cap: 200)
+        if let argument { key += ":" + lengthPrefixed(argument, cap: 64) }
+        return key
+    }
+
+    /// The GCRA state of a `RateLimiter` key chosen by its caller.
+    static func rateLimit(custom key: String) -> String { "conveyor:rate:key:" + lengthPrefixed(key, cap: 200) }
+
+    private static func lengthPrefixed(_ part: String, cap: Int) -> String {
+        let length = part.utf8.count
+        return length <= cap ? "\(length):" + part : "#" + SHA1.hex(Array(part.utf8))
+    }
+}
