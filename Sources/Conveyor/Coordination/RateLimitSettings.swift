@@ -74,8 +74,9 @@ public struct RateLimitSettings: Sendable {
         }
     }
 
-    /// - Throws: `invalidArguments` for an empty or oversized task name.
-    static func check(task: String) throws {
+    /// Checks a task name a limit is set for.
+    /// - Throws: `ConveyorError.Code.invalidArguments` for an empty or oversized name.
+    public static func check(task: String) throws {
         guard !task.isEmpty, task.utf8.count <= maxTaskName else {
             throw ConveyorError(.invalidArguments, "a task name must be 1 to \(maxTaskName) bytes, not \(task.utf8.count)")
         }
