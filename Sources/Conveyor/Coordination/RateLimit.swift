@@ -150,6 +150,11 @@ public struct ArgumentSelector: Sendable, Hashable, CustomStringConvertible {
             guard !keyword.isEmpty, keyword.utf8.count <= Self.maxKeyword else {
                 throw ConveyorError(.invalidArguments, "the per-argument name must be 1 to \(Self.maxKeyword) bytes")
             }
+            // A Python identifier, as keyword arguments are named.
+            guard let first = keyword.first, first == "_" || first.isLetter,
+                  keyword.allSatisfy({ $0 == "_" || $0.isLetter || $0.isNumber }) else {
+                throw ConveyorError(.invalidArguments, "the per-argument name '\(keyword.cappedUTF8(64))' must be an identifier (letters, digits, _) or a position")
+            }
         }
         self.position = position
         self.keyword = keyword

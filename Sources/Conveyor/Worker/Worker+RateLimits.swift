@@ -38,7 +38,8 @@ extension Worker {
             let key = RateLimitGate.key(task: message.task, limit: limit, args: message.args, kwargs: message.kwargs)
             switch limit.scope {
             case .worker:
-                let decision = gate.local.acquire(key: key, interval: limit.interval, burst: limit.burst, now: monotonicSeconds())
+                let decision = gate.local.acquire(key: key, interval: limit.interval, burst: limit.burst, now: monotonicSeconds(),
+                                                  longestWait: options.rateLimitMaxWait)
                 if decision.allowed {
                     logPassed(runnable, at: Date().timeIntervalSince1970)
                     admitted[index] = true
@@ -52,7 +53,7 @@ extension Worker {
         }
         if !fleet.isEmpty {
             do {
-                let (now, decisions) = try await gate.fleet.acquire(fleet.map(\.request))
+                let (now, decisions) = try await gate.fleet.acquire(fleet.map(\.request), longestWait: options.rateLimitMaxWait)
                 for ((index, _), decision) in zip(fleet, decisions) {
                     if decision.allowed {
                         logPassed(runnables[index], at: Double(now) / 1_000_000)
