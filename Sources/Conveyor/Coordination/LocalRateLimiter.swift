@@ -25,7 +25,12 @@ final class LocalRateLimiter: Sendable {
                 if cells.count >= Self.maxKeys, let any = cells.keys.first { cells.removeValue(forKey: any) }
             }
             var cell = cells[key] ?? Cell(tat: now, wait: 0, interval: interval)
-            if cell.interval != interval { cell = Cell(tat: cell.tat, wait: 0, interval: interval) }
+            if cell.interval != interval {
+                // As in the script: debt carried over in requests, at most a full burst.
+                var tat = cell.tat
+                if tat > now, cell.interval > 0 { tat = min(now + (tat - now) * interval / cell.interval, now + interval * Double(burst)) }
+                cell = Cell(tat: tat, wait: 0, interval: interval)
+            }
             let tat = max(cell.tat, now)
             let newTat = tat + interval
             let allowAt = newTat - interval * Double(burst)

@@ -5,9 +5,9 @@ extension Scripts {
     /// of requests, on Redis' own clock (`TIME`), so every worker agrees on time whatever its
     /// own clock says.
     ///
-    /// Per key a hash: `tat` (theoretical arrival time, µs), and for denied requests that asked
-    /// for a place in line, `wait` (the next return time to hand out, µs) and `step` (the
-    /// interval it was computed with; a changed rate starts the line afresh). Times are written
+    /// Per key a hash: `tat` (theoretical arrival time, µs), `step` (the interval, µs, it was
+    /// computed with: after a change of rate the stored debt is converted), and for denied
+    /// requests that asked for a place in line, `wait` (the next return time to hand out, µs). Times are written
     /// with `%.0f`: Lua's own number-to-string keeps only 14 digits, and µs since 1970 have 16.
     ///
     /// ARGV[1] = shortest wait handed out (µs), ARGV[2] = longest (µs), ARGV[3] = returns per
@@ -29,12 +29,20 @@ extension Scripts {
           if tat < now then tat = now end
           local step = string.format('%.0f', interval)
           local wait = tonumber(state[2]) or 0
-          if state[3] ~= step then wait = 0 end
+          local old = tonumber(state[3])
+          if old ~= interval then
+            -- A changed rate: the line starts afresh, and the debt carries over in requests,
+            -- at most a full burst (no burst right after a change, no hours of old debt).
+            wait = 0
+            if old and old > 0 and tat > now then
+              tat = math.min(now + (tat - now) * interval / old, now + interval * burst)
+            end
+          end
           local new_tat = tat + interval
           local allow_at = new_tat - interval * burst
           local last = tat
           if now >= allow_at then
-            redis.call('HSET', key, 'tat', string.format('%.0f', new_tat))
+            redis.call('HSET', key, 'tat', string.format('%.0f', new_tat), 'step', step)
             last = new_tat
             out[i + 1] = {1, 0, math.floor((now - allow_at) / interval), 0}
           else

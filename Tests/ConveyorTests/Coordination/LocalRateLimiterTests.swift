@@ -46,7 +46,19 @@ struct LocalRateLimiterTests {
         #expect(!limiter.acquire(key: "a", interval: 10, burst: 1, now: 0).allowed)
         _ = limiter.acquire(key: "a", interval: 10, burst: 1, now: 0)
         #expect(limiter.acquire(key: "a", interval: 10, burst: 1, now: 0).wait > 10)
-        #expect(limiter.acquire(key: "a", interval: 1, burst: 1, now: 0).wait == 10)
+        // At 1 s the debt of one 10 s request is one 1 s request: the line starts afresh behind it.
+        #expect(limiter.acquire(key: "a", interval: 1, burst: 1, now: 0).wait == 1)
+    }
+
+    @Test("a raised rate applies at once: the old debt is converted, not kept in seconds")
+    func raisedRate() {
+        let limiter = LocalRateLimiter()
+        #expect(limiter.acquire(key: "k", interval: 3600, burst: 1, now: 0).allowed)
+        #expect(!limiter.acquire(key: "k", interval: 3600, burst: 1, now: 0).allowed)
+        let allowed = (0..<10).filter { _ in limiter.acquire(key: "k", interval: 0.25, burst: 4, now: 0).allowed }.count
+        #expect(allowed == 3)
+        // Lowered again: at most a full burst of debt, not hours.
+        #expect(limiter.acquire(key: "k", interval: 3600, burst: 1, now: 0).retryAfter == 3600)
     }
 
     @Test("a flood of distinct keys stays bounded and every key is still limited")
