@@ -1,0 +1,113 @@
+@testable import Conveyor
+import Foundation
+import Testing
+import TestSupport
+
+/// GCRA in Redis. Rates are slow (1/h) or the decisions are made in one script call, so the
+/// counts and values asserted do not depend on how fast the machine is.
+@Suite("Rate limiter: GCRA in Redis, on Redis' clock")
+struct RateLimiterTests {
+    private func limiter() throws -> (ConveyorClient, RateLimiter) {
+        try TestEnvironment.requireServices()
+        let client = try testClient(queue: TestEnvironment.uniqueQueue("limiter"))
+        return (client, RateLimiter(client: client))
+    }
+
+    private func uniqueKey() -> String { "test:\(TestEnvironment.run):\(UUID().uuidString)" }
+
+    @Test("a burst of 5 at 1/h: exactly 5 of 8 go, remaining counts down, the rest retry in about an hour")
+    func burstThenDenied() async throws {
+        let (client, limiter) = try limiter()
+        let key = uniqueKey()
+        var decisions: [RateLimiter.Decision] = []
+        for _ in 0..<8 { decisions.append(try await limiter.allow(key: key, rate: "1/h", burst: 5)) }
+        #expect(decisions.filter(\.allowed).count == 5)
+        #expect(decisions.prefix(5).map(\.remaining) == [4, 3, 2, 1, 0])
+        for denied in decisions.suffix(3) {
+            #expect(!denied.allowed)
+            // An hour less what passed since the first call: far more slack than any machine needs.
+            #expect(denied.retryAfter > 3000 && denied.retryAfter <= 3600, "\(denied.retryAfter)")
+        }
+        await client.close()
+    }
+
+    @Test("keys are limited apart: per key, and per argument value of a task")
+    func keysApart() async throws {
+        let (client, limiter) = try limiter()
+        let first = uniqueKey(), second = uniqueKey()
+        #expect(try await limiter.allow(key: first, rate: "1/h").allowed)
+        #expect(try await limiter.allow(key: second, rate: "1/h").allowed)
+        #expect(try await !limiter.allow(key: first, rate: "1/h").allowed)
+        let task = "test.limiter.\(UUID().uuidString)"
+        let interval = try RateLimit("1/h").intervalMicroseconds
+        let requests = ["\"a\"", "\"b\"", "\"a\"", "7", "\"7\""].map {
+            RateLimiter.Request(key: Keys.rateLimit(task: task, argument: $0), intervalMicroseconds: interval, burst: 1, queue: false)
+        }
+        let (now, decisions) = try await limiter.acquire(requests)
+        #expect(decisions.map(\.allowed) == [true, true, false, true, true])
+        #expect(now > 1_700_000_000_000_000)
+        await client.close()
+    }
+
+    @Test("one batch, one clock reading: denied requests get places in line, two per slot, from the shortest wait")
+    func placesInLine() async throws {
+        let (client, limiter) = try limiter()
+        let key = Keys.rateLimit(custom: uniqueKey())
+        // 10/s: 100 ms per slot, so the shortest wait (1 s) decides the first place.
+        let request = RateLimiter.Request(key: key, intervalMicroseconds: 100_000, burst: 2, queue: true)
+        let (_, decisions) = try await limiter.acquire(Array(repeating: request, count: 6))
+        #expect(decisions.map(\.allowed) == [true, true, false, false, false, false])
+        #expect(decisions.suffix(4).map(\.wait) == [1.0, 1.05, 1.1, 1.15])
+        // Capped: nobody is told to wait longer than the longest wait.
+        let (_, capped) = try await limiter.acquire([request, request], longestWait: 1)
+        #expect(capped.map(\.wait) == [1, 1])
+        await client.close()
+    }
+
+    @Test("a huge key is refused or stored short, and bad rates are refused before Redis is asked")
+    func badInput() async throws {
+        let (client, limiter) = try limiter()
+        for key in ["", String(repeating: "k", count: 513)] {
+            await #expect(throws: ConveyorError.self) { try await limiter.allow(key: key, rate: "1/s") }
+        }
+        let longest = uniqueKey()
+        #expect(try await limiter.allow(key: longest + String(repeating: "k", count: 512 - longest.utf8.count), rate: "1/h").allowed)
+        for rate in ["10/x", "0/s", "-1/m", "99999999999999999999/s"] {
+            await #expect(throws: ConveyorError.self) { try await limiter.allow(key: uniqueKey(), rate: rate) }
+        }
+        await #expect(throws: ConveyorError.self) { try await limiter.allow(key: uniqueKey(), rate: "1/s", burst: 0) }
+        await client.close()
+    }
+
+    @Test("Redis down: the limiter throws backendUnavailable instead of allowing")
+    func redisDown() async throws {
+        var configuration = TestEnvironment.configuration(queue: TestEnvironment.uniqueQueue("limiter-down"))
+        configuration.resultURL = "redis://127.0.0.1:1/0"
+        configuration.connectTimeout = 1
+        let client = try ConveyorClient(configuration: configuration)
+        let limiter = RateLimiter(client: client, timeout: 1)
+        do {
+            _ = try await limiter.allow(key: uniqueKey(), rate: "1/s")
+            Issue.record("allowed without Redis")
+        } catch let error as ConveyorError {
+            #expect(error.code == .backendUnavailable)
+        }
+        await client.close()
+    }
+
+    @Test("run-time limits: set, listed, replaced, cleared")
+    func settings() async throws {
+        let (client, _) = try limiter()
+        let settings = RateLimitSettings(client: client)
+        let task = "test.settings.\(UUID().uuidString)"
+        try await settings.set(try RateLimit("5/m", burst: 2, perArgument: "to"), for: task)
+        #expect(try await settings.list().first { $0.task == task }?.limit == (try RateLimit("5/m", burst: 2, perArgument: "to")))
+        try await settings.set(try RateLimit("7/s"), for: task)
+        #expect(try await settings.list().first { $0.task == task }?.limit == (try RateLimit("7/s")))
+        #expect(try await settings.clear(task: task))
+        #expect(try await !settings.clear(task: task))
+        #expect(try await settings.list().contains { $0.task == task } == false)
+        await #expect(throws: ConveyorError.self) { try await settings.set(try RateLimit("1/s"), for: "") }
+        await client.close()
+    }
+}
