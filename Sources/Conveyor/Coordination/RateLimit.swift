@@ -84,6 +84,42 @@ public struct RateLimit: Sendable, Hashable, CustomStringConvertible {
 
     private static let units: [(unit: String, seconds: Int)] = [("s", 1), ("m", 60), ("h", 3600)]
 
+    /// Reads `TASK=RATE[,burst=N][,per-arg=NAME][,scope=fleet|worker]`, the form
+    /// `conveyor-worker --rate-limit` takes (Celery's `task_annotations` rate limits, on the
+    /// command line).
+    /// - Throws: `ConveyorError.Code.invalidArguments` naming what is wrong.
+    public static func assignment(_ text: String) throws -> (task: String, limit: RateLimit) {
+        guard let equals = text.firstIndex(of: "=") else {
+            throw ConveyorError(.invalidArguments, "a rate limit must read TASK=RATE[,burst=N][,per-arg=NAME][,scope=fleet|worker], not '\(text.cappedUTF8(64))'")
+        }
+        let task = String(text[..<equals])
+        try RateLimitSettings.check(task: task)
+        let parts = text[text.index(after: equals)...].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        var burst = 1
+        var perArgument: String?
+        var scope = Scope.fleet
+        for option in parts.dropFirst() {
+            let pair = option.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            switch (pair.first, pair.count) {
+            case ("burst", 2):
+                guard pair[1].utf8.count <= 6, pair[1].utf8.allSatisfy({ (0x30...0x39).contains($0) }), let value = Int(pair[1]) else {
+                    throw ConveyorError(.invalidArguments, "burst must be in 1...\(maxBurst), not \(pair[1].cappedUTF8(32))")
+                }
+                burst = value
+            case ("per-arg", 2):
+                perArgument = pair[1]
+            case ("scope", 2):
+                guard let value = Scope(rawValue: pair[1]) else {
+                    throw ConveyorError(.invalidArguments, "scope must be fleet or worker, not \(pair[1].cappedUTF8(32))")
+                }
+                scope = value
+            default:
+                throw ConveyorError(.invalidArguments, "unknown rate limit option '\(option.cappedUTF8(64))' (burst=N, per-arg=NAME, scope=fleet|worker)")
+            }
+        }
+        return (task, try RateLimit(parts.first ?? "", burst: burst, perArgument: perArgument, scope: scope))
+    }
+
     /// `"100/m"` → (100, 60).
     static func parse(_ rate: String) throws -> (count: Int, periodSeconds: Int) {
         let parts = rate.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)

@@ -85,6 +85,15 @@ public struct TaskRegistry: Sendable {
     /// The task registered under `name`.
     public func task(named name: String) -> RegisteredTask? { tasks[name] }
 
+    /// Sets (or with nil removes) the rate limit in code of a task already registered.
+    /// - Throws: `ConveyorError.Code.invalidArguments` when no task has that name.
+    public mutating func setRateLimit(_ limit: RateLimit?, for name: String) throws {
+        guard let task = tasks[name] else { throw ConveyorError(.invalidArguments, "no task named \(name.cappedUTF8(256)) is registered") }
+        var defaults = task.defaults
+        defaults.rateLimit = limit
+        tasks[name] = RegisteredTask(name: name, defaults: defaults, body: task.body)
+    }
+
     /// Every registered name, sorted.
     public var names: [String] { tasks.keys.sorted() }
 

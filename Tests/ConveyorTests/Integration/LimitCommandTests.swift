@@ -38,6 +38,21 @@ struct LimitCommandTests {
         #expect(output.split(separator: "\n").count == 1, "\(arguments): \(output)")
     }
 
+    @Test("conveyor-worker --rate-limit: bad limits exit 2 before connecting to anything", arguments: [
+        ("conveyor.add=10/x", "10/x"), ("conveyor.add", "TASK=RATE"), ("no.such.task=1/s", "no task named"),
+        ("conveyor.add=1/s,burst=0", "burst"), ("conveyor.add=1/s,burst=99999999999999999999", "burst"),
+        ("conveyor.add=1/s,bogus=1", "bogus"), ("conveyor.add=1/s,scope=galaxy", "scope"), ("=1/s", "task name"),
+        ("conveyor.add=1/s,per-arg=", "per-argument"),
+    ])
+    func workerRateLimitUsage(assignment: String, named: String) async throws {
+        let process = try ManagedProcess(try TestEnvironment.requireBinary("conveyor-worker"), ["--rate-limit", assignment],
+                                         environment: ["CONVEYOR_BROKER_URL": "amqp://guest:guest@127.0.0.1:1/%2F"])
+        let status = try await process.waitForExit(timeout: 60)
+        #expect(status == 2, "\(assignment): \(process.log)")
+        #expect(process.log.hasPrefix("conveyor-worker: --rate-limit: "), "\(assignment): \(process.log)")
+        #expect(process.log.contains(named), "\(assignment): \(process.log)")
+    }
+
     @Test("set, list and clear round-trip through Redis, in text and JSON")
     func roundTrip() async throws {
         try TestEnvironment.requireServices()
