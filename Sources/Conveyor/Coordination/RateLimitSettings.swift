@@ -42,6 +42,14 @@ public struct RateLimitSettings: Sendable {
         return try await change(task, [])
     }
 
+    /// Forgets what `task`'s limit has counted so far (its task-wide state, not per-argument
+    /// ones): the next start may use a full burst. For benchmarks and tests.
+    /// - Throws: as `set(_:for:)`.
+    public func resetState(task: String) async throws {
+        try Self.check(task: task)
+        _ = try await translated { try await redis.send("DEL", Keys.rateLimit(task: task, argument: nil), timeout: 5) }
+    }
+
     /// Every run-time limit, sorted by task name.
     /// - Throws: `backendUnavailable` when Redis does not answer.
     public func list() async throws -> [Entry] {

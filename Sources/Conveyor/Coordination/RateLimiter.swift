@@ -44,7 +44,11 @@ public final class RateLimiter: Sendable {
         self.init(redis: client.redis, timeout: timeout)
     }
 
-    init(redis: RedisConnection, timeout: Double = 2) {
+    /// A limiter on a Redis connection of your own (say, one per thread of a load test).
+    /// - Parameters:
+    ///   - redis: the connection; its owner starts and closes it.
+    ///   - timeout: as for `init(client:timeout:)`.
+    public init(redis: RedisConnection, timeout: Double = 2) {
         self.redis = redis
         self.timeout = timeout.isFinite && timeout > 0 ? min(timeout, 3600) : 2
     }
