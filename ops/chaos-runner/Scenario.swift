@@ -11,7 +11,7 @@ struct Scenario: Sendable {
 enum Scenarios {
     static let all: [Scenario] = [workerKill, brokerRestart, delayedAcrossRestart, redisRestart, networkBlackhole,
                                   poisonAndTimeLimits, consumerTimeout, memoryAlarm, clusterNodeDown, badInputBulk,
-                                  oversizedHeaders]
+                                  oversizedHeaders, rateLimitKill]
 }
 
 /// Runs `body`, then `cleanup` whether it threw or not.
