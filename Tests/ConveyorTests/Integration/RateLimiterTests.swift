@@ -58,9 +58,13 @@ struct RateLimiterTests {
         let (_, decisions) = try await limiter.acquire(Array(repeating: request, count: 6))
         #expect(decisions.map(\.allowed) == [true, true, false, false, false, false])
         #expect(decisions.suffix(4).map(\.wait) == [1.0, 1.05, 1.1, 1.15])
-        // Capped: nobody is told to wait longer than the longest wait.
-        let (_, capped) = try await limiter.acquire([request, request], longestWait: 1)
-        #expect(capped.map(\.wait) == [1, 1])
+        // Capped: nobody is told to wait longer than the longest wait, though at 1/h the next
+        // slot is an hour away.
+        let hourly = RateLimiter.Request(key: Keys.rateLimit(custom: uniqueKey()), intervalMicroseconds: 3_600_000_000, burst: 1, queue: true)
+        let (_, capped) = try await limiter.acquire([hourly, hourly, hourly], longestWait: 1)
+        #expect(capped.map(\.allowed) == [true, false, false])
+        #expect(capped.map(\.wait) == [0, 1, 1])
+        #expect(capped[1].retryAfter == 3600)
         await client.close()
     }
 
