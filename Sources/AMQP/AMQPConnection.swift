@@ -200,16 +200,25 @@ public final class AMQPConnection: Sendable {
 
     /// Publishes many messages in one go and returns each one's outcome, in order, once all are
     /// confirmed or failed. Far faster than awaiting `publish` one by one.
+    ///
+    /// Cancelling the caller returns at once: every message not yet confirmed gets `.cancelled`
+    /// (its publish goes on; it may still arrive), the confirmed ones keep their outcome.
     public func publish(batch messages: [OutgoingMessage], timeout: Double? = nil) async -> [Result<Void, AMQPError>] {
         guard !messages.isEmpty else { return [] }
         start()
         let deadline = monotonicSeconds() + (timeout ?? configuration.publishTimeout)
-        return await withCheckedContinuation { (continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>) in
-            let collector = BatchCollector(count: messages.count, continuation: continuation)
-            let pendings = messages.enumerated().map { index, message in
-                PendingPublish(message: message, deadline: deadline) { result in collector.record(index, result) }
+        let collector = BatchCollector(count: messages.count)
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>) in
+                collector.outcome.attach(continuation)
+                // Submitted even when already cancelled: cancellation stops the waiting, never the publish.
+                let pendings = messages.enumerated().map { index, message in
+                    PendingPublish(message: message, deadline: deadline) { result in collector.record(index, result) }
+                }
+                submit(.publish(pendings))
             }
-            submit(.publish(pendings))
+        } onCancel: {
+            collector.cancelRemaining()
         }
     }
 
@@ -341,11 +350,11 @@ private final class BatchCollector: Sendable {
         var remaining: Int
     }
     private let state: Mutex<State>
-    private let continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>
+    /// Settled with every result once the last one is in, or at cancellation.
+    let outcome = FirstOutcome<[Result<Void, AMQPError>], Never>()
 
-    init(count: Int, continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>) {
+    init(count: Int) {
         state = Mutex(State(results: Array(repeating: nil, count: count), remaining: count))
-        self.continuation = continuation
     }
 
     func record(_ index: Int, _ result: Result<Void, AMQPError>) {
@@ -356,6 +365,14 @@ private final class BatchCollector: Sendable {
             guard s.remaining == 0 else { return nil }
             return s.results.map { $0 ?? .failure(AMQPError(.closed, "no outcome")) }
         }
-        if let done { continuation.resume(returning: done) }
+        if let done { outcome.settle(.success(done)) }
+    }
+
+    /// The caller was cancelled: the outcomes so far, `.cancelled` for the rest.
+    func cancelRemaining() {
+        let results = state.withLock { s in
+            s.results.map { $0 ?? .failure(AMQPError(.cancelled, "cancelled before the broker confirmed it; it may still arrive")) }
+        }
+        outcome.settle(.success(results))
     }
 }

@@ -6,7 +6,7 @@ public struct AMQPError: Error, Sendable, CustomStringConvertible {
             case invalidURL, connectionFailed, loginRefused, connectionLost, channelClosed
             case notFound, preconditionFailed, accessRefused, resourceLocked
             case unroutable, nacked, confirmTimeout, timeout, blocked, closed, protocolError
-            case messageTooLarge, invalidMessage
+            case messageTooLarge, invalidMessage, cancelled
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -50,6 +50,9 @@ public struct AMQPError: Error, Sendable, CustomStringConvertible {
         /// This message cannot be encoded (a short string or header name over 255 bytes). Only
         /// this publish fails.
         public static let invalidMessage = Code(.invalidMessage)
+        /// The caller stopped waiting (its task was cancelled) before the broker confirmed the
+        /// message: the publish goes on, and it may or may not arrive.
+        public static let cancelled = Code(.cancelled)
 
         public var description: String { base.rawValue }
     }

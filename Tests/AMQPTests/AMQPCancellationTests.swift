@@ -47,6 +47,36 @@ struct AMQPCancellationTests {
         try await proxy.stop()
     }
 
+    @Test("with the broker silent, a cancelled batch publish returns at once with every unconfirmed message cancelled; its messages still arrive")
+    func cancelledBatchWhileBrokerSilent() async throws {
+        try TestEnvironment.requireServices()
+        let proxy = try await FaultProxy.start(target: 5672)
+        let endpoint = try AMQPEndpoint(url: "amqp://guest:guest@127.0.0.1:\(proxy.port)/%2F")
+        let connection = try #require(Self.connection(to: endpoint, "silent-batch"))
+        try await connection.waitUntilConnected(timeout: hangGuard)
+        let queue = TestEnvironment.uniqueQueue("cancel-batch")
+        try await connection.declare([.queue(QueueDeclaration(name: queue, durable: false, arguments: ["x-expires": .int32(120_000)]))],
+                                     remember: false)
+
+        try await proxy.freeze()
+        let batch = Task { await connection.publish(batch: (0..<3).map { OutgoingMessage(routingKey: queue, body: [UInt8($0)]) }) }
+        batch.cancel()
+        let outcomes = await batch.value
+        #expect(outcomes.count == 3)
+        for outcome in outcomes {
+            guard case let .failure(error) = outcome else { Issue.record("a message confirmed by a frozen broker"); continue }
+            #expect(error.code == .cancelled)
+        }
+
+        proxy.thaw()
+        // The cancelled batch was still published, and confirms line up after it.
+        try await connection.publish(OutgoingMessage(routingKey: queue, body: Array("after".utf8)))
+        #expect(try await connection.inspect(queue: queue).messageCount == 4)
+        _ = try await connection.delete(queue: queue)
+        await connection.close()
+        try await proxy.stop()
+    }
+
     @Test("with no broker to connect to, waitUntilConnected, a declare and a publish end with CancellationError when cancelled")
     func cancelledWhileUnreachable() async throws {
         // Nothing listens on port 1.

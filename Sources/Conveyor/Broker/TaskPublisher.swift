@@ -116,7 +116,7 @@ final class TaskPublisher: Sendable {
             return ConveyorError(.unroutable, "queue '\(queue)' does not exist: \(error.message)")
         case .nacked:
             return ConveyorError(.publishFailed, error.message)
-        case .confirmTimeout:
+        case .confirmTimeout, .cancelled:
             return ConveyorError(.outcomeUnknown, error.message)
         case .preconditionFailed, .notFound, .accessRefused, .resourceLocked:
             return ConveyorError(.invalidConfiguration, "broker refused to declare '\(queue)': \(error.message)")

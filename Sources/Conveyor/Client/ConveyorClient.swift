@@ -107,6 +107,8 @@ public final class ConveyorClient: Sendable {
 
     /// Sends many tasks at once, pipelined under one confirm window: far faster than awaiting
     /// `send` one by one. Each outcome comes back in order; a failure of one does not stop the rest.
+    /// Cancelling the caller returns at once: tasks not yet confirmed fail with `outcomeUnknown`
+    /// (they may still arrive), confirmed ones keep their handles.
     public func send(batch requests: [Request]) async -> [Result<TaskHandle, ConveyorError>] {
         var prepared: [(TaskMessage, String)] = []
         var early: [Int: ConveyorError] = [:]

@@ -91,9 +91,13 @@ final class ResultWaiter: Sendable {
         }
     }
 
+    /// Settles every waiter on `key` and unsubscribes from it, also when none is left: a wait
+    /// that ended (timeout, cancellation) while its subscription was still being made can leave
+    /// the channel subscribed with nobody on it, and its final state is the moment to drop it.
+    /// A caller that starts waiting on the same key just then reads the key after subscribing,
+    /// and the state is already stored.
     private func finishAll(key: String, with meta: ResultMeta) {
         let waiters = state.withLock { s in s.waiters.removeValue(forKey: key).map { Array($0.values) } ?? [] }
-        guard !waiters.isEmpty else { return }
         (try? sharedSubscriber())?.unsubscribe(key)
         for waiter in waiters { waiter.settle(.success(meta)) }
     }

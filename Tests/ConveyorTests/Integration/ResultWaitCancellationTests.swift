@@ -40,4 +40,33 @@ struct ResultWaitCancellationTests {
         }
         await client.close()
     }
+
+    /// A wait cancelled while its subscription is still being made can leave the channel
+    /// subscribed after its last waiter left (the unsubscribe overtook the subscribe). Whichever
+    /// order each of these twenty took, no channel may stay once the task's state is final.
+    @Test("waits cancelled while subscribing leave no channel behind once their tasks' results are stored")
+    func cancelledWhileSubscribing() async throws {
+        let client = try testClient(queue: TestEnvironment.uniqueQueue("wait-cancel"))
+        let ids = (0..<20).map { _ in UUID().uuidString.lowercased() }
+        // Cancelled at different points: before waiting, while registering, while subscribing.
+        var waits: [Task<TaskResult, Error>] = []
+        for (index, id) in ids.enumerated() {
+            let wait = Task { try await client.wait(for: id, timeout: 600) }
+            for _ in 0..<(index % 5) { await Task.yield() }
+            wait.cancel()
+            waits.append(wait)
+        }
+        for wait in waits { await #expect(throws: CancellationError.self) { try await wait.value } }
+        for id in ids {
+            try await client.results.store(ResultMeta(taskId: id, status: .success, result: .int(1), dateDone: Date()))
+        }
+        for id in ids {
+            let channel = ResultMeta.key(for: id)
+            try await eventually(timeout: hangGuard, "\(channel) unsubscribed") {
+                try await client.redis.send("PUBSUB", "NUMSUB", channel).array?.last?.integer == 0
+            }
+            _ = try await client.redis.send("DEL", channel)
+        }
+        await client.close()
+    }
 }
