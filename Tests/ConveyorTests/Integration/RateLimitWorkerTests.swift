@@ -18,11 +18,11 @@ struct RateLimitWorkerTests {
         private let runTask: Task<Void, Error>
 
         init(queue: String, name: String, configuration: ConveyorConfiguration? = nil,
-             register: (inout TaskRegistry) -> Void) async throws {
+             register: (inout TaskRegistry) throws -> Void) async throws {
             try TestEnvironment.requireServices()
             var registry = TaskRegistry()
             Diagnostics.register(into: &registry)
-            register(&registry)
+            try register(&registry)
             var options = WorkerOptions(queues: [queue], concurrency: 8, hostname: "test-\(name)@\(queue)", shutdownGracePeriod: 5,
                                         storeRetryWindow: 10, heartbeatInterval: 1)
             options.rateLimitMaxWait = 1
@@ -156,6 +156,23 @@ struct RateLimitWorkerTests {
         let c = try await client.send(taskNamed: task, args: ["c.example"])
         #expect(try await c.get(timeout: hangGuard) == "c.example")
         #expect(worker.started == 3)
+        await client.close()
+        try await worker.stop()
+    }
+
+    @Test("a diagnostic task is limited like any other (per argument value here, so no other test's echo is touched)")
+    func diagnosticTask() async throws {
+        let queue = TestEnvironment.uniqueQueue("limit-diag")
+        let limit = try RateLimit("1/h", burst: 1, perArgument: "0")
+        let worker = try await LimitedWorker(queue: queue, name: "a") { try $0.setRateLimit(limit, for: "conveyor.echo") }
+        let client = try testClient(queue: queue)
+        let value = JSON.string(UUID().uuidString)
+        let handles = [try await client.send(taskNamed: "conveyor.echo", args: [value]), try await client.send(taskNamed: "conveyor.echo", args: [value])]
+        try await eventually(timeout: hangGuard, "one echo ran and the other was deferred") {
+            try await states(client, handles).filter { $0 == .success }.count == 1 && worker.deferredByLimit >= 1
+        }
+        #expect(try await states(client, handles).filter { $0 == .pending }.count == 1)
+        #expect(worker.started == 1)
         await client.close()
         try await worker.stop()
     }
