@@ -42,7 +42,7 @@ extension Scripts {
           local allow_at = new_tat - interval * burst
           local last = tat
           if now >= allow_at then
-            redis.call('HSET', key, 'tat', string.format('%.0f', new_tat), 'step', step)
+            redis.call('HSET', key, 'tat', string.format('%.0f', new_tat), 'step', step, 'wait', string.format('%.0f', wait))
             last = new_tat
             out[i + 1] = {1, 0, math.floor((now - allow_at) / interval), 0}
           else
@@ -54,7 +54,8 @@ extension Scripts {
               if slot > now + max_wait then slot = now + max_wait end
               delay = slot - now
               wait = slot + interval / share
-              redis.call('HSET', key, 'wait', string.format('%.0f', wait), 'step', step)
+              -- The converted debt is stored with the step it is counted in.
+              redis.call('HSET', key, 'tat', string.format('%.0f', tat), 'wait', string.format('%.0f', wait), 'step', step)
             end
             out[i + 1] = {0, retry, 0, delay}
           end

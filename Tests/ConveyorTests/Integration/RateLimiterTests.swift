@@ -68,6 +68,24 @@ struct RateLimiterTests {
         await client.close()
     }
 
+    @Test("a changed rate starts the line afresh, even when the first request at the new rate is allowed")
+    func changedRateResetsLine() async throws {
+        let (client, limiter) = try limiter()
+        let key = Keys.rateLimit(custom: uniqueKey())
+        let hourly = RateLimiter.Request(key: key, intervalMicroseconds: 3_600_000_000, burst: 1, queue: true)
+        // One allowed, then a line that reaches 3 hours out.
+        let (_, before) = try await limiter.acquire([hourly, hourly, hourly, hourly], longestWait: 86_400)
+        #expect(before.map(\.wait) == [0, 3600, 5400, 7200])
+        // Raised to 1/s burst 2: the hour's one request is one request of debt at the new rate, so
+        // one more goes now; those denied behind it are not put behind the old line.
+        let fast = RateLimiter.Request(key: key, intervalMicroseconds: 1_000_000, burst: 2, queue: true)
+        let (_, after) = try await limiter.acquire([fast, fast, fast])
+        #expect(after.map(\.allowed) == [true, false, false])
+        #expect(after[1].wait >= 1 && after[1].wait <= 2, "\(after[1].wait)")
+        #expect(after[2].wait == after[1].wait + 0.5)
+        await client.close()
+    }
+
     @Test("a huge key is refused or stored short, and bad rates are refused before Redis is asked")
     func badInput() async throws {
         let (client, limiter) = try limiter()
