@@ -25,6 +25,11 @@ final class RateLimitGate: Sendable {
     let settings: RateLimitSettings
     let fleet: RateLimiter
     let local = LocalRateLimiter()
+    /// Deferrals still publishing their copy. They hold no run slot (a task waiting for its
+    /// turn is not running, and publish confirms must not hold up the limiter's intake);
+    /// the unacknowledged delivery each holds bounds them by the prefetch, and a shutdown
+    /// waits for them as it waits for runs.
+    let deferring = Slots(1 << 30)
     private let state = Mutex(State())
 
     init(registry: TaskRegistry, client: ConveyorClient) {

@@ -98,7 +98,7 @@ extension Worker {
     /// its run or released.
     func admitAndStart(_ runnables: [Runnable]) async {
         guard !runnables.isEmpty else { return }
-        // Over their rate limit: deferred (each releases its slot), never started here.
+        // Over their rate limit: deferred (each releases its slot at once), never started here.
         let runnables = await admitUnderRateLimits(runnables)
         guard !runnables.isEmpty else { return }
         let entries = runnables.map { runnable in

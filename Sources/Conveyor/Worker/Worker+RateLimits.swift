@@ -9,7 +9,7 @@ extension Worker {
     static let rateLimitReason = "rate-limit"
 
     /// Checks a batch against the rate limits; defers those over their limit (each releases its
-    /// slot once deferred) and returns the rest, in order. No round trip when no task of the
+    /// slot at once) and returns the rest, in order. No round trip when no task of the
     /// batch is limited; one for all fleet-limited tasks of the batch otherwise.
     ///
     /// Redis down: fail closed. A fleet-limited task (or any task before the run-time limits
@@ -70,12 +70,17 @@ extension Worker {
         return zip(runnables, admitted).filter(\.1).map(\.0)
     }
 
-    /// Defers a task held back by its limit, on its own (it publishes), then frees its slot.
+    /// Frees the task's run slot at once and defers it on its own (it publishes a copy and
+    /// waits for the broker's confirm; a run slot held meanwhile would starve the intake, and
+    /// with it the limiter, whenever confirms are slow).
     private func deferByLimit(_ runnable: Runnable, wait: Double) {
         let deferral = TaskDeferral(after: RateLimitGate.jittered(wait), reason: Self.rateLimitReason)
+        let deferring = rateLimits.deferring
+        _ = deferring.tryAcquire()
+        slots.release()
         Task {
             await self.deferRun(runnable.message, delivery: runnable.delivery, deferral: deferral, started: false, runtime: "0.000000")
-            self.slots.release()
+            deferring.release()
         }
     }
 

@@ -198,6 +198,7 @@ public final class Worker: Sendable {
         Task {
             await self.intake()
             await self.slots.drained()
+            await self.rateLimits.deferring.drained()
             await self.results.drained()
             race.settle(.success(true))
         }
