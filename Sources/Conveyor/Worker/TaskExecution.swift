@@ -293,7 +293,7 @@ extension Worker {
     /// Publishes the same task again (same id, `retries` + 1, ETA after `delay`, through the
     /// delay cascade), stores RETRY, then acknowledges this delivery.
     private func retry(_ message: TaskMessage, delivery: Delivery, after delay: Double, reason: any Error, runtime: String) async {
-        var next = message
+        var next = message.freshCopy
         next.retries += 1
         next.eta = delay > 0 ? Date().addingTimeInterval(delay) : nil
         let info = ExceptionInfo.from(reason)
