@@ -59,20 +59,9 @@ extension FieldTable {
             let keyBytes = entries[index].key.utf8.count
             if keyBytes > 255, overlong == nil { overlong = String(entries[index].key.prefix(32)) + "…" }
             size += 1 + keyBytes
-            switch entries[index].value {
-            case let .table(nested):
-                let inner = nested.measured
-                size += 1 + inner.size
-                overlong = overlong ?? inner.overlongKey
-            case let .array(items):
-                size += 5
-                for item in items {
-                    size += item.encodedSize
-                    if overlong == nil { overlong = item.overlongKey }
-                }
-            default:
-                size += entries[index].value.encodedSize
-            }
+            let value = entries[index].value.measured
+            size += value.size
+            if overlong == nil { overlong = value.overlongKey }
         }
         return (size, overlong)
     }
@@ -103,11 +92,25 @@ extension FieldValue {
         v >= Int64(Int32.min) && v <= Int64(Int32.max) ? 5 : 9
     }
 
-    fileprivate var overlongKey: String? {
+    /// Bytes of the value including its kind letter, and the first field name in it (at any
+    /// depth) longer than 255 bytes: one pass over nested tables and arrays (measuring them once
+    /// for the size and again for the names doubled the work at every level of nesting).
+    fileprivate var measured: (size: Int, overlongKey: String?) {
         switch self {
-        case let .table(table): return table.measured.overlongKey
-        case let .array(items): return items.lazy.compactMap(\.overlongKey).first
-        default: return nil
+        case let .table(table):
+            let inner = table.measured
+            return (1 + inner.size, inner.overlongKey)
+        case let .array(items):
+            var size = 5
+            var overlong: String?
+            for item in items {
+                let inner = item.measured
+                size += inner.size
+                if overlong == nil { overlong = inner.overlongKey }
+            }
+            return (size, overlong)
+        default:
+            return (encodedSize, nil)
         }
     }
 }

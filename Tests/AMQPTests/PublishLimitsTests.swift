@@ -33,6 +33,24 @@ struct PublishLimitsTests {
         #expect(table.encodedSize == (try wireBytes(table)).count)
     }
 
+    /// Found by `ops/fuzz field-table` (a 2.8 KB delivery that took over 10 s): an array of
+    /// tables in a table measured each level twice, once for its size and once for its field
+    /// names, so the work doubled with every level of nesting. Sixty levels would take 2^60 steps.
+    @Test("nested arrays of tables are measured in one pass: sixty levels, size and an overlong name found at the bottom",
+          .timeLimit(.minutes(1)))
+    func nestedMeasuredOnce() throws {
+        let deepKey = String(repeating: "k", count: 300)
+        var value: FieldValue = .table([deepKey: .int32(1)])
+        for _ in 0..<60 { value = .array([.table(["t": value])]) }
+        let table: FieldTable = ["v": value]
+        // Bytes per level: the array (kind, length) + the table (kind, length) + the name "t" (length, byte).
+        let bottom = 1 + 4 + (1 + 300) + 5
+        #expect(table.encodedSize == 4 + 2 + 60 * (5 + 1 + 4 + 2) + bottom)
+        #expect(table.measured.overlongKey == String(deepKey.prefix(32)) + "…")
+        let shallow: FieldTable = ["v": .array([.table(["t": .table(["x": .int32(1)])])])]
+        #expect(shallow.encodedSize == (try wireBytes(shallow)).count)
+    }
+
     @Test("properties' computed size is what rabbitmq-c's encoder writes")
     func propertiesSizeMatchesEncoder() {
         let cases: [BasicProperties] = [

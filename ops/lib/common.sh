@@ -107,6 +107,21 @@ pid_from_file() {
   printf '%s\n' "$pid"
 }
 
+# detached CMD... — becomes CMD with no file descriptor above 2 open. A daemon must not keep what
+# its starter had open: `flock FILE ops/test` hands its lock on to every child, and a server that
+# ops/test started kept it for as long as it lived, so every later `flock FILE …` waited forever.
+# It replaces the shell it runs in, so run it in the background (`detached CMD &`) or in a
+# subshell (`(detached CMD)`), never in the script's own shell.
+detached() {
+  [ "$BASHPID" != "$$" ] || die "detached must run in a subshell or in the background"
+  local fd
+  for fd in /proc/"$BASHPID"/fd/*; do
+    fd=${fd##*/}
+    if ((fd > 2)); then eval "exec $fd>&-"; fi
+  done
+  exec "$@"
+}
+
 # start_rabbit_node LOGFILE — starts rabbitmq-server (configured by the caller's RABBITMQ_*
 # environment) in a session of its own, in the background; $! is its launcher. As root it runs
 # as the rabbitmq user, as Debian's wrapper does. Either way the node gets the hard limit of
@@ -117,9 +132,9 @@ start_rabbit_node() {
   # shellcheck disable=SC2016 # expanded by the node's shell, not this one
   local raise='n=$(ulimit -Hn); if [ "$n" = unlimited ] || [ "$n" -gt 65536 ]; then n=65536; fi; ulimit -n "$n" 2>/dev/null;'
   if [ "$(id -u)" -eq 0 ]; then
-    setsid nohup su rabbitmq -s /bin/sh -c "$raise cd /var/lib/rabbitmq && exec /usr/lib/rabbitmq/bin/rabbitmq-server" \
-      </dev/null >"$1" 2>&1 9>&- &
+    detached setsid nohup su rabbitmq -s /bin/sh -c "$raise cd /var/lib/rabbitmq && exec /usr/lib/rabbitmq/bin/rabbitmq-server" \
+      </dev/null >"$1" 2>&1 &
   else
-    setsid nohup /bin/sh -c "$raise exec /usr/lib/rabbitmq/bin/rabbitmq-server" </dev/null >"$1" 2>&1 9>&- &
+    detached setsid nohup /bin/sh -c "$raise exec /usr/lib/rabbitmq/bin/rabbitmq-server" </dev/null >"$1" 2>&1 &
   fi
 }
