@@ -18,6 +18,9 @@ final class RateLimitGate: Sendable {
     /// How often the run-time limits are polled: a change reaches the worker within this
     /// (plus a round trip). One `GET` of a counter each time; the limits are read only when it moved.
     static let pollInterval = 0.5
+    /// Seconds ahead within which a denied task waits for its own slot in memory (no run slot)
+    /// instead of going through the delay cascade, whose resolution is a second.
+    static let holdWindow = 1.0
     /// Seconds a task waits when its limit cannot be checked (Redis down), before jitter.
     static let unavailableWait = 2.0
 

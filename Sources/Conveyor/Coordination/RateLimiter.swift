@@ -26,6 +26,8 @@ public final class RateLimiter: Sendable {
         /// For a denied request that took a place in line: seconds until its turn (at least the
         /// limiter's shortest wait, and behind every request that took a place before it).
         var wait: Double
+        /// Whether `wait` is a slot of its own within the hold window, to be waited for in memory.
+        var held = false
     }
 
     /// One request in a batch.
@@ -97,11 +99,14 @@ public final class RateLimiter: Sendable {
     ///   - returnsPerSlot: denied requests told to come back for each free slot (2: the limit
     ///     stays busy while a backlog waits, at the cost of about one extra try per start).
     /// - Returns: Redis' time (µs since 1970) and one decision per request.
+    ///   - holdWindow: seconds; a denied request whose turn comes within it gets a slot of its
+    ///     own (`Decision.held`), one per interval across every caller; 0: none.
     func acquire(_ requests: [Request], shortestWait: Double = 1, longestWait: Double = 3600,
-                 returnsPerSlot: Int = 2) async throws -> (now: Int64, decisions: [Decision]) {
+                 returnsPerSlot: Int = 2, holdWindow: Double = 0) async throws -> (now: Int64, decisions: [Decision]) {
         guard !requests.isEmpty else { return (0, []) }
-        var arguments: [any RedisArgument] = [Int(shortestWait * 1_000_000), Int(longestWait * 1_000_000), max(1, returnsPerSlot)]
-        arguments.reserveCapacity(3 + requests.count * 3)
+        var arguments: [any RedisArgument] = [Int(shortestWait * 1_000_000), Int(longestWait * 1_000_000), max(1, returnsPerSlot),
+                                              Int(max(0, min(holdWindow, shortestWait)) * 1_000_000)]
+        arguments.reserveCapacity(4 + requests.count * 3)
         for request in requests { arguments += [request.intervalMicroseconds, request.burst, request.queue ? "1" : "0"] }
         let reply = try await translated {
             try await redis.evaluate(Scripts.rateLimitAllow, keys: requests.map(\.key), arguments: arguments, timeout: timeout)
@@ -113,7 +118,7 @@ public final class RateLimiter: Sendable {
             let parts = item.array?.map { $0.integer ?? 0 } ?? []
             let value = { (index: Int) in index < parts.count ? max(0, parts[index]) : 0 }
             return Decision(allowed: value(0) == 1, retryAfter: Double(value(1)) / 1_000_000,
-                            remaining: Int(min(value(2), Int64(Int32.max))), wait: Double(value(3)) / 1_000_000)
+                            remaining: Int(min(value(2), Int64(Int32.max))), wait: Double(value(3)) / 1_000_000, held: value(4) == 1)
         }
         return (now, decisions)
     }

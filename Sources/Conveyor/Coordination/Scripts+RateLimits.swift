@@ -11,26 +11,32 @@ extension Scripts {
     /// with `%.0f`: Lua's own number-to-string keeps only 14 digits, and µs since 1970 have 16.
     ///
     /// ARGV[1] = shortest wait handed out (µs), ARGV[2] = longest (µs), ARGV[3] = returns per
-    /// slot (how many denied requests are told to come back for each free slot); then per key:
-    /// interval (µs per request at the steady rate), burst, "1" to take a place in line.
-    /// Returns `{now, {allowed, retry_after, remaining, wait}, …}` (µs): `retry_after` is when
-    /// this request would be allowed if nothing else came first, `wait` its place in line.
+    /// slot (how many denied requests are told to come back for each free slot), ARGV[4] = hold
+    /// window (µs; 0: none); then per key: interval (µs per request at the steady rate), burst,
+    /// "1" to take a place in line.
+    /// Returns `{now, {allowed, retry_after, remaining, wait, held}, …}` (µs): `retry_after` is
+    /// when this request would be allowed if nothing else came first, `wait` its place in line.
+    /// `held` = 1: the place is one of the slots of the next hold window, handed out one per
+    /// interval (`near`), for a caller that waits for it in memory; else a place in the line of
+    /// those sent away for longer (`wait`, from the shortest wait on).
     static let rateLimitAllow = RedisScript("""
         local time = redis.call('TIME')
         local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-        local min_wait, max_wait, share = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+        local min_wait, max_wait, share, hold_window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
         local out = {now}
         for i, key in ipairs(KEYS) do
-          local interval = tonumber(ARGV[1 + i * 3])
-          local burst = tonumber(ARGV[2 + i * 3])
-          local reserve = ARGV[3 + i * 3] == '1'
-          local state = redis.call('HMGET', key, 'tat', 'wait', 'step')
+          local interval = tonumber(ARGV[2 + i * 3])
+          local burst = tonumber(ARGV[3 + i * 3])
+          local reserve = ARGV[4 + i * 3] == '1'
+          local state = redis.call('HMGET', key, 'tat', 'wait', 'step', 'near')
           local tat = tonumber(state[1]) or now
           if tat < now then tat = now end
           local step = string.format('%.0f', interval)
           local wait = tonumber(state[2]) or 0
+          local near = tonumber(state[4]) or 0
           local old = tonumber(state[3])
           if old ~= interval then
+            near = 0
             -- A changed rate: the line starts afresh, and the debt carries over in requests,
             -- at most a full burst (no burst right after a change, no hours of old debt).
             wait = 0
@@ -42,13 +48,23 @@ extension Scripts {
           local allow_at = new_tat - interval * burst
           local last = tat
           if now >= allow_at then
-            redis.call('HSET', key, 'tat', string.format('%.0f', new_tat), 'step', step, 'wait', string.format('%.0f', wait))
+            redis.call('HSET', key, 'tat', string.format('%.0f', new_tat), 'step', step, 'wait', string.format('%.0f', wait),
+                       'near', string.format('%.0f', near))
             last = new_tat
-            out[i + 1] = {1, 0, math.floor((now - allow_at) / interval), 0}
+            out[i + 1] = {1, 0, math.floor((now - allow_at) / interval), 0, 0}
           else
             local retry = allow_at - now
             local delay = 0
-            if reserve then
+            local held = 0
+            local first = now + retry
+            if near > first then first = near end
+            if reserve and hold_window > 0 and first - now < hold_window then
+              -- One per interval across the fleet: each held request gets a slot of its own.
+              delay = first - now
+              held = 1
+              near = first + interval
+              redis.call('HSET', key, 'tat', string.format('%.0f', tat), 'near', string.format('%.0f', near), 'step', step)
+            elseif reserve then
               local slot = now + math.max(retry, min_wait)
               if wait > slot then slot = wait end
               if slot > now + max_wait then slot = now + max_wait end
@@ -57,9 +73,10 @@ extension Scripts {
               -- The converted debt is stored with the step it is counted in.
               redis.call('HSET', key, 'tat', string.format('%.0f', tat), 'wait', string.format('%.0f', wait), 'step', step)
             end
-            out[i + 1] = {0, retry, 0, delay}
+            out[i + 1] = {0, retry, 0, delay, held}
           end
           if wait > last then last = wait end
+          if near > last then last = near end
           redis.call('PEXPIRE', key, math.floor((last - now) / 1000) + 1000)
         end
         return out

@@ -53,11 +53,14 @@ extension Worker {
         }
         if !fleet.isEmpty {
             do {
-                let (now, decisions) = try await gate.fleet.acquire(fleet.map(\.request), longestWait: options.rateLimitMaxWait)
+                let (now, decisions) = try await gate.fleet.acquire(fleet.map(\.request), longestWait: options.rateLimitMaxWait,
+                                                                    holdWindow: RateLimitGate.holdWindow)
                 for ((index, _), decision) in zip(fleet, decisions) {
                     if decision.allowed {
                         logPassed(runnables[index], at: Double(now) / 1_000_000)
                         admitted[index] = true
+                    } else if decision.held {
+                        holdByLimit(runnables[index], wait: decision.wait)
                     } else {
                         deferByLimit(runnables[index], wait: decision.wait)
                     }
@@ -81,6 +84,30 @@ extension Worker {
         Task {
             await self.deferRun(runnable.message, delivery: runnable.delivery, deferral: deferral, started: false, runtime: "0.000000")
             deferring.release()
+        }
+    }
+
+    /// Frees the task's run slot and keeps its delivery in memory until its slot (less than
+    /// `RateLimitGate.holdWindow` away, one per interval across the fleet), then admits it
+    /// again. The delay cascade returns deferred tasks in clumps about once a second; a task
+    /// sent through it for a sub-second turn would miss its slot, and the limit would go
+    /// unused. Held deliveries are bounded by the prefetch; a worker that stops meanwhile hands
+    /// them back to the queue.
+    private func holdByLimit(_ runnable: Runnable, wait: Double) {
+        let deferring = rateLimits.deferring
+        _ = deferring.tryAcquire()
+        slots.release()
+        Task {
+            try? await Task.sleep(for: .seconds(max(0, min(wait, RateLimitGate.holdWindow))))
+            guard self.isReady else {
+                self.stats.record(\.requeued)
+                self.consumer.reject(runnable.delivery, requeue: true)
+                deferring.release()
+                return
+            }
+            await self.slots.acquire()
+            deferring.release()
+            await self.admitAndStart([runnable])
         }
     }
 

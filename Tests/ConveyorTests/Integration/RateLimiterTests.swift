@@ -68,6 +68,18 @@ struct RateLimiterTests {
         await client.close()
     }
 
+    @Test("within the hold window each denied request gets a slot of its own, one per interval; beyond it, the line")
+    func heldSlots() async throws {
+        let (client, limiter) = try limiter()
+        let request = RateLimiter.Request(key: Keys.rateLimit(custom: uniqueKey()), intervalMicroseconds: 100_000, burst: 2, queue: true)
+        let (_, decisions) = try await limiter.acquire(Array(repeating: request, count: 13), holdWindow: 1)
+        #expect(decisions.map(\.allowed) == Array(repeating: true, count: 2) + Array(repeating: false, count: 11))
+        #expect(decisions.map(\.held) == Array(repeating: false, count: 2) + Array(repeating: true, count: 9) + [false, false])
+        #expect(decisions.dropFirst(2).prefix(9).map { ($0.wait * 10).rounded() } == [1, 2, 3, 4, 5, 6, 7, 8, 9])
+        #expect(decisions.suffix(2).map(\.wait) == [1.0, 1.05])
+        await client.close()
+    }
+
     @Test("a changed rate starts the line afresh, even when the first request at the new rate is allowed")
     func changedRateResetsLine() async throws {
         let (client, limiter) = try limiter()
