@@ -9,7 +9,8 @@ import Logging
 @main
 struct ChaosCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "conveyor-chaos",
-                                                    abstract: "Fault-injection suite on private RabbitMQ/Redis instances.")
+                                                    abstract: "Fault-injection suite on private RabbitMQ/Redis instances.",
+                                                    subcommands: [LockHolderCommand.self, LockLatencyCommand.self])
 
     @Flag(help: "Small loads (what ops/test runs).")
     var quick = false

@@ -11,7 +11,7 @@ struct Scenario: Sendable {
 enum Scenarios {
     static let all: [Scenario] = [workerKill, brokerRestart, delayedAcrossRestart, redisRestart, networkBlackhole,
                                   poisonAndTimeLimits, consumerTimeout, memoryAlarm, clusterNodeDown, badInputBulk,
-                                  oversizedHeaders, rateLimitKill]
+                                  oversizedHeaders, lockFrozenHolder, lockKilledHolder, lockFencing, rateLimitKill]
 }
 
 /// Runs `body`, then `cleanup` whether it threw or not.

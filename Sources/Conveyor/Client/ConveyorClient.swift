@@ -72,6 +72,9 @@ public final class ConveyorClient: Sendable {
     /// Sends a task by name with JSON arguments.
     public func send(taskNamed name: String, args: [JSON] = [], kwargs: JSONObject = [:], options: TaskOptions = .init()) async throws -> TaskHandle {
         let message = try options.message(task: name, args: args, kwargs: kwargs)
+        if let unique = options.unique {
+            return try await sendUnique(message, queue: options.queue ?? configuration.defaultQueue, options: options, unique: unique)
+        }
         try await publish(message, queue: options.queue ?? configuration.defaultQueue)
         return TaskHandle(id: message.id, client: self)
     }
@@ -113,6 +116,10 @@ public final class ConveyorClient: Sendable {
         var prepared: [(TaskMessage, String)] = []
         var early: [Int: ConveyorError] = [:]
         for (index, request) in requests.enumerated() {
+            if request.options.unique != nil {
+                early[index] = ConveyorError(.invalidArguments, "unique tasks are sent one at a time with send(taskNamed:), not in a batch")
+                continue
+            }
             do {
                 prepared.append((try request.options.message(task: request.name, args: request.args, kwargs: request.kwargs),
                                  request.options.queue ?? configuration.defaultQueue))
@@ -181,6 +188,10 @@ public final class ConveyorClient: Sendable {
     public func call(taskNamed name: String, args: [JSON] = [], kwargs: JSONObject = [:], options: TaskOptions = .init(),
                      timeout: Double) async throws -> TaskResult {
         let timeout = try Self.checkedWait(timeout, "result timeout")
+        if options.unique != nil {
+            // The handle may be another task's (the one holding the key): wait for that one.
+            return try await send(taskNamed: name, args: args, kwargs: kwargs, options: options).wait(timeout: timeout)
+        }
         let message = try options.message(task: name, args: args, kwargs: kwargs)
         let queue = options.queue ?? configuration.defaultQueue
         let race = FirstOutcome<TaskResult, Error>()

@@ -39,11 +39,17 @@ public struct TaskOptions: Sendable {
     /// Workflow ids; set for child tasks.
     public var parentId: String?
     public var rootId: String?
+    /// Send only if no task with the same unique key is pending or running; otherwise `send`
+    /// returns that task's handle (see `Uniqueness`). Not with `send(batch:)`.
+    public var unique: Uniqueness?
+    /// The unique key (1 to 512 bytes); derived from the task name and arguments when nil.
+    public var uniqueKey: String?
 
     public init(queue: String? = nil, countdown: Double? = nil, eta: Date? = nil, expiresIn: Double? = nil, expiresAt: Date? = nil,
                 timeLimit: Double? = nil, softTimeLimit: Double? = nil, ignoreResult: Bool = false, headers: FieldTable = [:],
                 priority: UInt8? = nil, taskId: String? = nil, link: [Signature] = [], linkError: [Signature] = [],
-                shadow: String? = nil, parentId: String? = nil, rootId: String? = nil) {
+                shadow: String? = nil, parentId: String? = nil, rootId: String? = nil, unique: Uniqueness? = nil,
+                uniqueKey: String? = nil) {
         self.queue = queue
         self.countdown = countdown
         self.eta = eta
@@ -60,6 +66,8 @@ public struct TaskOptions: Sendable {
         self.shadow = shadow
         self.parentId = parentId
         self.rootId = rootId
+        self.unique = unique
+        self.uniqueKey = uniqueKey
     }
 
     /// Builds the protocol v2 message for `task`, as Celery's `send_task` would.

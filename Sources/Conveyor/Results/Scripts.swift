@@ -91,7 +91,7 @@ enum Scripts {
 
     // The status of stored meta: Celery writes "status" first, so a prefix match is enough for
     // its format; anything else is decoded.
-    private static let currentStatus = """
+    static let currentStatus = """
         local function current_status(key)
           local current = redis.call('GET', key)
           if not current then return nil end
@@ -119,7 +119,7 @@ enum Scripts {
         end
         """
 
-    private static let writeMeta = """
+    static let writeMeta = """
         local function write_meta(key, meta, ttl)
           ttl = tonumber(ttl)
           if ttl and ttl > 0 then redis.call('SETEX', key, ttl, meta) else redis.call('SET', key, meta) end

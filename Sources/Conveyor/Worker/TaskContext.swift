@@ -33,6 +33,8 @@ public struct TaskContext: Sendable {
     let workerLogger: Logger
     let client: ConveyorClient
     let children = ChildProcesses()
+    /// Throttles `progress(done:total:info:)` (one run, one reporter).
+    let progressReporter = ProgressReporter()
 
     /// Positional argument `index`, or keyword argument `name`, decoded as `T`.
     ///

@@ -128,7 +128,7 @@ extension Worker {
     /// makes its own worker shut down cleanly must still end up poison.
     var forgivenRequeues: Int { 4 * options.maxUnfinishedRuns }
 
-    private func startedMeta(_ runnable: Runnable) -> ResultMeta? {
+    func startedMeta(_ runnable: Runnable) -> ResultMeta? {
         guard options.trackStarted && !runnable.ignoreResult else { return nil }
         return ResultMeta(taskId: runnable.message.id, status: .started,
                           result: ["pid": .int(Int64(processIdentifier)), "hostname": .string(options.hostname)],
@@ -149,6 +149,8 @@ extension Worker {
         let message = runnable.message
         let delivery = runnable.delivery
         let task = runnable.task
+        let cap = await enterConcurrencyCap(runnable)
+        if case .settled = cap { return }
         log(.info, "task started", id: message.id, task: message.task, [
             "queue": .string(delivery.queue), "retries": .stringConvertible(message.retries),
             "redelivered": .string(delivery.redelivered ? "true" : "false"),
@@ -162,7 +164,11 @@ extension Worker {
         let outcome = await TaskRunner.run(task, context: context, soft: message.softTimeLimit ?? task.defaults.softTimeLimit,
                                            hard: message.timeLimit ?? task.defaults.timeLimit)
         let runtime = secondsText(monotonicSeconds() - began)
-        await runToCompletion { await self.record(outcome, of: runnable, runtime: runtime) }
+        await runToCompletion {
+            await context.flushProgress()
+            await self.record(outcome, of: runnable, runtime: runtime)
+            await cap.leave()
+        }
     }
 
     /// A task admitted but not to be run: revoked, a duplicate of a success, or poison.
@@ -225,6 +231,7 @@ extension Worker {
             requeueLater(delivery)
             return
         }
+        await releaseUnique(message)
         if ignoreResult {
             succeeded(message.id, task: message.task, delivery: delivery, runtime: runtime)
             return
@@ -347,6 +354,7 @@ extension Worker {
         let traceback = info.traceback(task: message.task, id: message.id, hostname: options.hostname)
         let meta = ResultMeta(taskId: message.id, status: .failure, result: info.json, traceback: traceback, dateDone: Date(),
                               groupId: message.group, parentId: message.parentId)
+        await releaseUnique(message)
         guard await persist(meta, delivery: delivery) != nil else { return false }
         // Celery marks every remaining chain element failed too, so waiting on the chain ends.
         for element in message.chain ?? [] {
@@ -368,6 +376,7 @@ extension Worker {
                               traceback: info.traceback(task: message.task, id: message.id, hostname: options.hostname),
                               dateDone: Date(), groupId: message.group, parentId: message.parentId)
         log(.error, "task poison", id: message.id, task: message.task, ["detail": "\(detail)"])
+        await releaseUnique(message)
         await deadLetter(delivery, reason: RejectionReason(code: "poison", detail: detail)) {
             guard await self.persist(meta, delivery: delivery) != nil else { return false }
             self.stats.record(\.failed, task: message.task)
@@ -379,6 +388,7 @@ extension Worker {
         let info = ExceptionInfo.revoked(reason)
         let meta = ResultMeta(taskId: message.id, status: .revoked, result: info.json, children: .null, dateDone: Date(),
                               groupId: message.group, parentId: message.parentId)
+        await releaseUnique(message)
         if !message.ignoreResult {
             guard await persist(meta, delivery: delivery) != nil else { return }
         }

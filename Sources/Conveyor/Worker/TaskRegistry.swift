@@ -12,6 +12,8 @@ public struct TaskDefaults: Sendable {
     /// (`conveyor limit set`, `RateLimitSettings`) replaces it. Over the limit a task is
     /// deferred, not run, and not counted as a retry.
     public var rateLimit: RateLimit?
+    /// At most this many runs at once across the fleet (see `ConcurrencyCap`); none when nil.
+    public var concurrencyCap: ConcurrencyCap?
 
     public init(timeLimit: Double? = nil, softTimeLimit: Double? = nil, ignoreResult: Bool = false, retry: RetryPolicy = .never,
                 rateLimit: RateLimit? = nil) {
@@ -30,6 +32,7 @@ public struct TaskDefaults: Sendable {
                 throw ConveyorError(.invalidConfiguration, "\(name) of task \(task) must be a finite number of seconds above 0, not \(limit)")
             }
         }
+        try concurrencyCap?.validate(task: task)
     }
 }
 

@@ -49,9 +49,9 @@ struct DeferralTests {
         // Deferred twice, though its policy allows no retry at all.
         #expect(try await client.send(taskNamed: "test.defer-once").get(timeout: hangGuard) == 0)
         #expect(runs.withLock { $0 } == 3)
-        // A copy published with no delay can run and finish before the run that deferred it has
-        // removed its STARTED and logged: the second line may come after the result.
-        try await eventually(timeout: hangGuard, "both deferrals logged") { logs.count("task deferred", where: "reason", is: "busy") == 2 }
+        // The worker logs a deferral after its copy is published, so the copy's run can end first.
+        try await eventually(timeout: hangGuard, "the second deferral logged") { logs.count("task deferred", where: "reason", is: "busy") >= 2 }
+        #expect(logs.count("task deferred", where: "reason", is: "busy") == 2)
         #expect(logs.count("task retry") == 0)
         await client.close()
         try await worker.stop()
