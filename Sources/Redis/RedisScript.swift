@@ -26,9 +26,11 @@ extension RedisConnection {
     }
 }
 
-/// SHA-1, only to name scripts the way Redis does (not for anything security-related).
-enum SHA1 {
-    static func hex(_ message: [UInt8]) -> String {
+/// SHA-1, only to name scripts the way Redis does and to shorten long key parts (not for
+/// anything security-related).
+public enum SHA1 {
+    /// The digest of `message` as 40 lowercase hex digits.
+    public static func hex(_ message: [UInt8]) -> String {
         var h: (UInt32, UInt32, UInt32, UInt32, UInt32) = (0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0)
         var data = message
         let bitLength = UInt64(message.count) * 8

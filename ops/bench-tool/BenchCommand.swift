@@ -54,8 +54,22 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Tasks per send(batch:) call, 1 to 1000000 (default 1,000, smoke 100).")
     var batchSize: Int?
 
+    @Flag(help: "Only the rate-limit measurement (issue 10): 4 workers × 8 under a fleet limit, then per worker.")
+    var limits = false
+
+    @Option(help: "With --limits: the limit, tasks per second (1 to 1000).")
+    var limitRate = 50
+
+    @Option(help: "With --limits: the burst (1 to 1000).")
+    var limitBurst = 10
+
+    @Option(help: "With --limits: the window measured, seconds (5 to 600).")
+    var limitSeconds = 30
+
     func validate() throws {
-        let problems = [OptionCheck.outside(repetitions, "--repetitions", 1...1000), OptionCheck.outside(batchSize, "--batch-size", 1...1_000_000)]
+        let problems = [OptionCheck.outside(repetitions, "--repetitions", 1...1000), OptionCheck.outside(batchSize, "--batch-size", 1...1_000_000),
+                        OptionCheck.outside(limitRate, "--limit-rate", 1...1000), OptionCheck.outside(limitBurst, "--limit-burst", 1...1000),
+                        OptionCheck.outside(limitSeconds, "--limit-seconds", 5...600)]
         if let problem = problems.compactMap({ $0 }).first { throw ValidationError(problem) }
     }
 
@@ -80,6 +94,11 @@ struct BenchCommand: AsyncParsableCommand {
         let bench = try BenchContext(paths: paths, sizes: sizes, report: report)
         let interrupt = Self.cleanUpOnSignals(bench)
         try await bench.client.connect(timeout: 15)
+        if limits {
+            try await runLimits(bench)
+            interrupt.forEach { $0.cancel() }
+            return
+        }
 
         let started = Date()
         let steps: [(String, () async -> Void)] = [
@@ -112,6 +131,21 @@ struct BenchCommand: AsyncParsableCommand {
             for row in failures { progress("FAILED \(row.key): \(row.error ?? "")") }
             throw ExitCode.failure
         }
+    }
+
+    /// `--limits`: the rate-limit measurement alone, with its own report.
+    private func runLimits(_ bench: BenchContext) async throws {
+        let section = LimitsSection(bench: bench, rate: limitRate, burst: limitBurst, seconds: limitSeconds)
+        progress("limits: \(limitRate)/s burst \(limitBurst), \(limitSeconds) s, fleet then per worker...")
+        let outcomes: [LimitsSection.Outcome]
+        do {
+            outcomes = try await section.run()
+        } catch {
+            await bench.cleanUp()
+            throw error
+        }
+        await bench.cleanUp()
+        print(json ? section.json(outcomes).text(.compact) : section.render(outcomes), terminator: json ? "\n" : "")
     }
 
     private func progress(_ text: String) {

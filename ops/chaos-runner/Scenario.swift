@@ -11,7 +11,8 @@ struct Scenario: Sendable {
 enum Scenarios {
     static let all: [Scenario] = [workerKill, brokerRestart, delayedAcrossRestart, redisRestart, networkBlackhole,
                                   poisonAndTimeLimits, consumerTimeout, memoryAlarm, clusterNodeDown, badInputBulk,
-                                  oversizedHeaders, lockFrozenHolder, lockKilledHolder, lockFencing, redisFailover]
+                                  oversizedHeaders, lockFrozenHolder, lockKilledHolder, lockFencing, redisFailover,
+                                  rateLimitKill]
 }
 
 /// Runs `body`, then `cleanup` whether it threw or not.

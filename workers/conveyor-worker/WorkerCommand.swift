@@ -92,6 +92,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    @Option(help: "Rate-limit a task as if in code: TASK=RATE[,burst=N][,per-arg=NAME][,scope=fleet|worker], RATE like 10/s, 100/m (repeatable; conveyor limit set replaces it).")
+    var rateLimit: [String] = []
+
     func run() async throws {
         signal(SIGPIPE, SIG_IGN)
         guard let level = Logger.Level(rawValue: logLevel.lowercased()) else { fail("unknown log level '\(logLevel)'") }
@@ -136,6 +139,14 @@ struct WorkerCommand: AsyncParsableCommand {
         if !noDiagnostics { Diagnostics.register(into: &registry, allowCrash: allowCrash) }
         let repositories = try registerFamilies(into: &registry, resultURL: configuration.resultURL, logger: logger)
         defer { repositories?.close() }
+        for assignment in rateLimit {
+            do {
+                let (task, limit) = try RateLimit.assignment(assignment)
+                try registry.setRateLimit(limit, for: task)
+            } catch let error as ConveyorError {
+                fail("--rate-limit: \(error.message)")
+            }
+        }
 
         let pid = try Pidfile(path: pidfile)
         defer { pid?.remove() }

@@ -1,6 +1,7 @@
 import Redis
 
-/// Every Lua script Conveyor runs in Redis, in one place.
+/// Every Lua script Conveyor runs in Redis, in one place: `Scripts` and its extensions
+/// (`Scripts+RateLimits.swift`, …).
 enum Scripts {
     /// Stores a task state unless SUCCESS is already stored (Celery's dedupe guard, made atomic),
     /// and publishes it on the channel named like the key, as Celery's Redis backend does.

@@ -38,6 +38,24 @@ extension TaskMessage {
         return h
     }
 
+    /// Headers the broker adds when it dead-letters a message (the delay cascade does, level by
+    /// level): its history, not the task's.
+    static let deathHeaderNames: Set<String> = [
+        "x-death", "x-first-death-queue", "x-first-death-reason", "x-first-death-exchange",
+        "x-last-death-queue", "x-last-death-reason", "x-last-death-exchange",
+    ]
+
+    /// This message as a new copy to send through the delay cascade (a retry, a deferral):
+    /// without the broker's dead-letter history. RabbitMQ drops a message, silently, when it
+    /// would be dead-lettered into a queue its `x-death` says it was dead-lettered from before
+    /// (its cycle detection), so a copy that kept the history of an earlier trip through the
+    /// cascade vanished on a later one that shared a level (a task deferred by 1 s, then by 3 s).
+    var freshCopy: TaskMessage {
+        var copy = self
+        copy.extraHeaders.entries.removeAll { Self.deathHeaderNames.contains($0.key) }
+        return copy
+    }
+
     /// The 19 headers `headers` writes from the message's fields; custom headers cannot replace them.
     static let celeryHeaderNames: Set<String> = [
         "lang", "task", "id", "shadow", "eta", "expires", "group", "group_index", "retries", "timelimit", "root_id",

@@ -62,7 +62,7 @@ extension Worker {
             await recordFailure(message, delivery: delivery, info: .from(error), runtime: runtime)
             return
         }
-        var next = message
+        var next = message.freshCopy
         next.eta = delay > 0 ? clock.now.addingTimeInterval(delay) : nil
         do {
             try await client.publish(next, queue: delivery.queue)

@@ -98,6 +98,9 @@ extension Worker {
     /// its run or released.
     func admitAndStart(_ runnables: [Runnable]) async {
         guard !runnables.isEmpty else { return }
+        // Over their rate limit: deferred (each releases its slot at once), never started here.
+        let runnables = await admitUnderRateLimits(runnables)
+        guard !runnables.isEmpty else { return }
         let entries = runnables.map { runnable in
             ResultStore.Entry(taskId: runnable.message.id, started: startedMeta(runnable), redelivered: runnable.delivery.redelivered)
         }
@@ -297,7 +300,7 @@ extension Worker {
     /// Publishes the same task again (same id, `retries` + 1, ETA after `delay`, through the
     /// delay cascade), stores RETRY, then acknowledges this delivery.
     private func retry(_ message: TaskMessage, delivery: Delivery, after delay: Double, reason: any Error, runtime: String) async {
-        var next = message
+        var next = message.freshCopy
         next.retries += 1
         next.eta = delay > 0 ? Date().addingTimeInterval(delay) : nil
         let info = ExceptionInfo.from(reason)

@@ -8,14 +8,20 @@ public struct TaskDefaults: Sendable {
     public var ignoreResult: Bool
     /// What happens when the task fails.
     public var retry: RetryPolicy
+    /// How often the task may start (fleet-wide or per worker); a limit set at run time
+    /// (`conveyor limit set`, `RateLimitSettings`) replaces it. Over the limit a task is
+    /// deferred, not run, and not counted as a retry.
+    public var rateLimit: RateLimit?
     /// At most this many runs at once across the fleet (see `ConcurrencyCap`); none when nil.
     public var concurrencyCap: ConcurrencyCap?
 
-    public init(timeLimit: Double? = nil, softTimeLimit: Double? = nil, ignoreResult: Bool = false, retry: RetryPolicy = .never) {
+    public init(timeLimit: Double? = nil, softTimeLimit: Double? = nil, ignoreResult: Bool = false, retry: RetryPolicy = .never,
+                rateLimit: RateLimit? = nil) {
         self.timeLimit = timeLimit
         self.softTimeLimit = softTimeLimit
         self.ignoreResult = ignoreResult
         self.retry = retry
+        self.rateLimit = rateLimit
     }
 
     /// Checks the time limits.
@@ -81,6 +87,15 @@ public struct TaskRegistry: Sendable {
 
     /// The task registered under `name`.
     public func task(named name: String) -> RegisteredTask? { tasks[name] }
+
+    /// Sets (or with nil removes) the rate limit in code of a task already registered.
+    /// - Throws: `ConveyorError.Code.invalidArguments` when no task has that name.
+    public mutating func setRateLimit(_ limit: RateLimit?, for name: String) throws {
+        guard let task = tasks[name] else { throw ConveyorError(.invalidArguments, "no task named \(name.cappedUTF8(256)) is registered") }
+        var defaults = task.defaults
+        defaults.rateLimit = limit
+        tasks[name] = RegisteredTask(name: name, defaults: defaults, body: task.body)
+    }
 
     /// Every registered name, sorted.
     public var names: [String] { tasks.keys.sorted() }

@@ -43,6 +43,8 @@ public final class Worker: Sendable {
     let inbox = DeliveryInbox()
     /// Results of succeeded tasks on their way to Redis.
     let results = ResultFlusher()
+    /// Rate limits in code and set at run time (`Worker+RateLimits.swift`).
+    let rateLimits: RateLimitGate
     /// Most deliveries prepared and admitted together.
     static let maxBatch = 64
     /// What ETAs and expiry are checked against, and near ETAs waited for with.
@@ -92,6 +94,7 @@ public final class Worker: Sendable {
         queues = names.map { WorkQueue(name: $0, type: configuration.queueType, maxPriority: configuration.maxPriority) }
         slots = Slots(options.concurrency)
         client = try ConveyorClient(configuration: configuration, name: "\(options.hostname) publisher", logger: logger)
+        rateLimits = RateLimitGate(registry: registry, client: client)
         consumer = try AMQPConnection(
             configuration: .init(endpoints: try configuration.brokerEndpoints(), name: "\(options.hostname) consumer", confirms: false),
             logger: logger)
@@ -123,10 +126,12 @@ public final class Worker: Sendable {
             "prefetch": "\(options.effectivePrefetch)", "tasks": "\(registry.names.count)",
         ])
         let heartbeat = Task { await self.heartbeatLoop() }
+        let limitsRefresh = Task { await self.refreshRateLimits() }
         // Not awaited: intake must not wait for Redis. The subscriber keeps trying by itself.
         let controlListener = listenForControl()
         await drainWithinBound()
         heartbeat.cancel()
+        limitsRefresh.cancel()
         // Before finish() deletes the key, so a late beat cannot bring it back.
         await heartbeat.value
         await controlListener?.close()
@@ -193,6 +198,7 @@ public final class Worker: Sendable {
         Task {
             await self.intake()
             await self.slots.drained()
+            await self.rateLimits.deferring.drained()
             await self.results.drained()
             race.settle(.success(true))
         }

@@ -53,6 +53,12 @@ public struct WorkerOptions: Sendable {
     public var heartbeatInterval: Double {
         didSet { heartbeatInterval = WorkerOptions.clampedHeartbeat(heartbeatInterval) }
     }
+    /// The longest a task held back by a rate limit waits before it is checked again, seconds,
+    /// in `WorkerOptions.rateLimitWaits`: a limit lifted or raised reaches tasks already waiting
+    /// within this. Shorter costs more re-checks while a long backlog waits.
+    public var rateLimitMaxWait: Double = 300
+    /// What `rateLimitMaxWait` may be, seconds.
+    public static let rateLimitWaits = 1.0...86_400.0
 
     /// Every parameter is the field of the same name; see each for its range.
     public init(queues: [String] = [], concurrency: Int = 16, prefetch: Int? = nil, hostname: String = WorkerOptions.defaultHostname,
@@ -84,6 +90,9 @@ public struct WorkerOptions: Sendable {
             throw refuse("shutdownGracePeriod must be seconds in 0...86400, not \(shutdownGracePeriod)")
         }
         guard Self.waits.contains(storeRetryWindow) else { throw refuse("storeRetryWindow must be seconds in 0...86400, not \(storeRetryWindow)") }
+        guard Self.rateLimitWaits.contains(rateLimitMaxWait) else {
+            throw refuse("rateLimitMaxWait must be seconds in 1...86400, not \(rateLimitMaxWait)")
+        }
         guard ConveyorConfiguration.ttls.contains(startCountTTL) else {
             throw refuse("startCountTTL must be seconds in 1...\(ConveyorConfiguration.ttls.upperBound), not \(startCountTTL)")
         }
