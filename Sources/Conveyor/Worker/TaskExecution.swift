@@ -401,7 +401,9 @@ extension Worker {
     private func delay(_ message: TaskMessage, delivery: Delivery) async {
         do {
             try await client.publisher.ensureCascade()
-            try await client.publisher.connection.publish(client.publisher.outgoing(message, queue: delivery.queue))
+            // Without its dead-letter history: one that came out of the cascade early would
+            // otherwise be dropped by RabbitMQ's cycle detection on its way back in.
+            try await client.publisher.connection.publish(client.publisher.outgoing(message.freshCopy, queue: delivery.queue))
             stats.record(\.delayed)
             log(.info, "task delayed", id: message.id, task: message.task, ["eta": "\(message.eta.map(ISO8601.format) ?? "")"])
             consumer.ack(delivery)

@@ -49,4 +49,37 @@ struct CascadeRoundTripTests {
         await client.close()
         try await worker.stop()
     }
+
+    /// A message that arrives with a future ETA (an older Celery client's, or one that came out of
+    /// the cascade early) and a dead-letter history naming the cascade's levels, as RabbitMQ
+    /// writes it: the worker moves it into the cascade, and a copy that kept that history would be
+    /// dropped at level 0 as a dead-letter cycle.
+    @Test("a delivery with a future ETA and an x-death history naming the cascade is delayed without it and runs")
+    func delayedWithDeathHistory() async throws {
+        let queue = TestEnvironment.uniqueQueue("cascade-xdeath")
+        let worker = try await TestWorker(queue: queue)
+        let client = try testClient(queue: queue)
+        let raw = try RawBroker()
+        let id = TaskID.make()
+        var headers = celeryHeaders(task: "conveyor.add", id: id)
+        headers["eta"] = .string(ISO8601.format(Date().addingTimeInterval(2.5)))
+        let now = Date()
+        headers["x-death"] = .array([1, 0].map { level in
+            .table([
+                "count": .int64(1), "reason": .string("expired"), "queue": .string(DelayedDelivery.levelName(level)),
+                "time": .timestamp(UInt64(now.timeIntervalSince1970)), "exchange": .string(DelayedDelivery.levelName(level)),
+                "routing-keys": .array([.string(DelayedDelivery.routingKey(delay: 3, queue: queue))]),
+            ])
+        })
+        headers["x-first-death-queue"] = .string(DelayedDelivery.levelName(1))
+        headers["x-first-death-reason"] = .string("expired")
+        headers["x-first-death-exchange"] = .string(DelayedDelivery.levelName(1))
+        try await raw.publish(queue: queue, headers: headers, body: Array(#"[[2, 3], {}, {}]"#.utf8))
+        let result = try await client.wait(for: id, timeout: hangGuard)
+        #expect(result.state == .success)
+        #expect(result.value == 5)
+        await raw.connection.close()
+        await client.close()
+        try await worker.stop()
+    }
 }
