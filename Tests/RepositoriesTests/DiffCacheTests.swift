@@ -96,6 +96,68 @@ struct DiffCacheTests {
     }
 }
 
+extension DiffCacheTests {
+    /// A shared cache whose first `store` waits for a gate: the first computation holds its
+    /// fleet lock until the test lets the store finish.
+    final class GatedCache: DiffCache {
+        let inner = MemoryDiffCache()
+        let storing: AsyncStream<Void>
+        private let storingContinuation: AsyncStream<Void>.Continuation
+        private let gate: AsyncStream<Void>
+        let open: AsyncStream<Void>.Continuation
+
+        init() {
+            (storing, storingContinuation) = AsyncStream<Void>.makeStream()
+            (gate, open) = AsyncStream<Void>.makeStream()
+        }
+
+        func value(for key: String) async throws -> [UInt8]? { try await inner.value(for: key) }
+
+        func store(_ value: [UInt8], for key: String, ttl: Int) async throws {
+            storingContinuation.yield()
+            for await _ in gate { break }
+            try await inner.store(value, for: key, ttl: ttl)
+        }
+    }
+
+    @Test("two workers asking for one diff at once compute it once: the second waits for the first's lock and reads the cache")
+    func fleetSingleFlight() async throws {
+        try TestEnvironment.requireServices()
+        let root = try FixtureRoot()
+        let repo = try await root.makeRepository("fleet")
+        try repo.write("a.txt", lines(50))
+        let base = try await repo.commit("1")
+        try repo.write("a.txt", lines(60))
+        let head = try await repo.commit("2")
+        // Two workers: their own git processes and in-process flights, one cache and one Redis.
+        let (firstPool, secondPool) = (try root.pool(), try root.pool())
+        defer { firstPool.close(); secondPool.close() }
+        let cache = GatedCache()
+        let client = try testClient(queue: TestEnvironment.uniqueQueue("diff-fleet"))
+        let first = DiffService(repositories: firstPool, cache: cache)
+        let (waiting, waited) = AsyncStream<Void>.makeStream()
+        let second = {
+            var service = DiffService(repositories: secondPool, cache: cache)
+            service.onWaitingForFleet = { waited.yield() }
+            return service
+        }()
+
+        async let firstResult = first.compute(repository: "fleet", base: base, head: head, locks: client.locks)
+        // The first computed its diff and holds the lock while its store waits at the gate.
+        for await _ in cache.storing { break }
+        async let secondResult = second.compute(repository: "fleet", base: base, head: head, locks: client.locks)
+        for await _ in waiting { break }
+        cache.open.yield()
+        cache.open.finish()
+        let (one, two) = try await (firstResult, secondResult)
+        #expect(one == two)
+        #expect(one["stats"]?["additions"] == 10)
+        #expect(first.computed.value == 1)
+        #expect(second.computed.value == 0)
+        await client.close()
+    }
+}
+
 /// How many times a flight's body ran.
 final class RunCount: Sendable {
     let value = Mutex(0)

@@ -26,6 +26,7 @@ struct DiffWorkerTests {
         try textOnly.remove("b.txt")
         try textOnly.write("c/d.txt", "new\n")
         let textHead = try await textOnly.commit("two")
+        let (stats, statsBase, statsHead) = try await Self.statLayouts(root)
 
         let queue = TestEnvironment.uniqueQueue("diffs")
         let environment = ["CONVEYOR_BROKER_URL": TestEnvironment.brokerURL, "CONVEYOR_RESULT_URL": TestEnvironment.resultURL]
@@ -46,6 +47,12 @@ struct DiffWorkerTests {
         let stat = try await runBinary("conveyor", ["diff", "text", textBase, textHead, "--stat"] + cli, environment: environment)
         let gitStat = try await textOnly.gitDiff(["--stat", textBase, textHead])
         #expect(String(decoding: stat.output, as: UTF8.self) == String(decoding: gitStat, as: UTF8.self))
+
+        // Long names cut to fit 80 columns, renames folded around their common directories,
+        // binary sizes and scaled bars, as git lays them out.
+        let layouts = try await runBinary("conveyor", ["diff", "stats", statsBase, statsHead, "--stat"] + cli, environment: environment)
+        let gitLayouts = try await stats.gitDiff(["--stat", statsBase, statsHead])
+        #expect(String(decoding: layouts.output, as: UTF8.self) == String(decoding: gitLayouts, as: UTF8.self))
 
         let json = try await runBinary("conveyor", ["diff", "text", textBase, textHead, "--json"] + cli, environment: environment)
         let result = try JSON.parse(json.output)
@@ -71,12 +78,38 @@ struct DiffWorkerTests {
         // The same diff again comes from Redis: the key is there, and the answer is the same.
         let again = try await runBinary("conveyor", ["diff", "text", textBase, textHead, "--json"] + cli, environment: environment)
         #expect(try JSON.parse(again.output) == result)
-        let key = "conveyor:diffs:v1:\(textBase):\(textHead):U3.M.histogram:300.20000.1000000.20000.500000:text"
+        let key = "conveyor:diffs:v2:\(textBase):\(textHead):U3.M.histogram:300.20000.1000000.20000.500000:text"
         let cached = try await runBinary("/usr/bin/redis-cli", ["-u", TestEnvironment.resultURL, "EXISTS", key], environment: [:])
         #expect(String(decoding: cached.output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) == "1")
 
         worker.signal(SIGTERM)
         #expect(try await worker.waitForExit(timeout: hangGuard) == 0)
+    }
+}
+
+extension DiffWorkerTests {
+    /// A repository whose `--stat` needs every layout rule: names past the width, renames with
+    /// common prefixes and suffixes, a quoted name, binary files, and changes too many for the bar.
+    static func statLayouts(_ root: FixtureRoot) async throws -> (FixtureRepository, String, String) {
+        let repo = try await root.makeRepository("stats")
+        let deep = "Sources/Conveyor/Coordination/Implementation/Details/AVeryLongFileNameThatKeepsGoing"
+        try repo.write("\(deep)/Locks.swift", lines(40))
+        try repo.write("docs/guide/old-name/page.md", lines(20, "page"))
+        try repo.write("assets/logo.bin", [0, 1, 2, 3, 4, 5, 6, 7])
+        try repo.write("big.txt", lines(10))
+        try repo.write("tab\tname.txt", "x\n")
+        try repo.write("short.txt", "a\n")
+        let base = try await repo.commit("base")
+        try repo.write("\(deep)/Locks.swift", lines(45))
+        try repo.move("docs/guide/old-name/page.md", "docs/guide/new-name/page.md")
+        try repo.write("assets/logo.bin", [0, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9])
+        try repo.write("assets/new.bin", [0, 1])
+        try repo.write("big.txt", lines(300, "grown"))
+        try repo.write("tab\tname.txt", "y\n")
+        try repo.remove("short.txt")
+        try repo.write("\(deep)/More/EvenDeeperDirectoryName/AndAnotherOne/Added.swift", lines(3))
+        let head = try await repo.commit("head")
+        return (repo, base, head)
     }
 }
 

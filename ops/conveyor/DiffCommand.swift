@@ -66,7 +66,7 @@ struct DiffCommand: AsyncParsableCommand {
             if connection.json {
                 connection.emit(diff)
             } else if stat {
-                print(Self.stat(diff), terminator: "")
+                print(DiffStat(diff).render(width: DiffStat.terminalColumns()), terminator: "")
             } else {
                 FileHandle.standardOutput.write(Data(Self.patch(diff)))
             }
@@ -84,43 +84,5 @@ struct DiffCommand: AsyncParsableCommand {
         guard let text = diff["patch"]?.string else { return [] }
         if diff["patch_encoding"] == "base64" { return Data(base64Encoded: text).map { [UInt8]($0) } ?? [] }
         return Array(text.utf8)
-    }
-
-    /// `git diff --stat`'s layout: name, change count, a bar of + and - at most 50 wide, a summary.
-    static func stat(_ diff: JSON) -> String {
-        let files = diff["files"]?.array ?? []
-        let rows = files.map { file -> (name: String, count: String, plus: Int, minus: Int) in
-            let path = file["path"]?.string ?? ""
-            let old = file["old_path"]?.string
-            let name = (old != nil && old != path) ? "\(old ?? "") => \(path)" : path
-            let additions = Int(file["additions"]?.int ?? 0)
-            let deletions = Int(file["deletions"]?.int ?? 0)
-            return (name, file["binary"] == true ? "Bin" : String(additions + deletions), additions, deletions)
-        }
-        let nameWidth = rows.map(\.name.count).max() ?? 0
-        let countWidth = rows.map(\.count.count).max() ?? 0
-        let largest = rows.map { $0.plus + $0.minus }.max() ?? 0
-        let barWidth = max(1, min(50, 80 - nameWidth - countWidth - 6))
-        var out = ""
-        for row in rows {
-            var plus = row.plus
-            var minus = row.minus
-            if largest > barWidth {
-                // Scaled as git scales: every non-zero side keeps at least one mark.
-                plus = row.plus == 0 ? 0 : max(1, row.plus * barWidth / largest)
-                minus = row.minus == 0 ? 0 : max(1, row.minus * barWidth / largest)
-            }
-            let name = row.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
-            let count = String(repeating: " ", count: countWidth - row.count.count) + row.count
-            let bar = row.count == "Bin" || plus + minus == 0 ? "" : " " + String(repeating: "+", count: plus) + String(repeating: "-", count: minus)
-            out += " \(name) | \(count)\(bar)\n"
-        }
-        let total = Int(diff["stats"]?["files"]?.int ?? 0)
-        let insertions = Int(diff["stats"]?["additions"]?.int ?? 0)
-        let deletions = Int(diff["stats"]?["deletions"]?.int ?? 0)
-        var summary = " \(total) file\(total == 1 ? "" : "s") changed"
-        if insertions > 0 || deletions == 0 { summary += ", \(insertions) insertion\(insertions == 1 ? "" : "s")(+)" }
-        if deletions > 0 || insertions == 0 { summary += ", \(deletions) deletion\(deletions == 1 ? "" : "s")(-)" }
-        return total == 0 ? "" : out + summary + "\n"
     }
 }

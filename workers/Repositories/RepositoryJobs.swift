@@ -31,7 +31,7 @@ public enum RepositoryJobs {
                 }
                 options.algorithm = algorithm
             }
-            return try await service.compute(repository: repository, base: base, head: head, options: options, logger: context.logger)
+            return try await service.compute(repository: repository, base: base, head: head, options: options, locks: context.locks, logger: context.logger)
         }
     }
 

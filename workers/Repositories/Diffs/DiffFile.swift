@@ -32,6 +32,10 @@ public struct DiffFile: Sendable, Hashable {
     /// Percent, for renames and copies.
     public var similarity: Int?
     public var binary: Bool
+    /// Sizes in bytes of the old and new blob of a binary file (what `git diff --stat` shows as
+    /// `Bin 10 -> 12 bytes`); nil for text files and for a side that does not exist.
+    public var oldSize: Int?
+    public var size: Int?
     public var additions: Int
     public var deletions: Int
     /// Over a limit: counts only, no hunks, and not in `patch`.
@@ -44,6 +48,7 @@ public struct DiffFile: Sendable, Hashable {
             "status": .string(status), "path": .string(path), "old_path": optional(oldPath),
             "old_mode": optional(oldMode), "mode": optional(mode), "old_blob": optional(oldBlob), "blob": optional(blob),
             "similarity": similarity.map { .int(Int64($0)) } ?? .null, "binary": .bool(binary),
+            "old_size": oldSize.map { .int(Int64($0)) } ?? .null, "size": size.map { .int(Int64($0)) } ?? .null,
             "additions": .int(Int64(additions)), "deletions": .int(Int64(deletions)), "collapsed": .bool(collapsed),
             "hunks": .array(hunks.map(\.json)),
         ]
@@ -92,6 +97,6 @@ struct RawChange: Sendable {
                         oldMode: added ? nil : oldMode, mode: deleted ? nil : mode,
                         oldBlob: added || zero(oldBlob) ? nil : oldBlob, blob: deleted || zero(blob) ? nil : blob,
                         similarity: (self.status == "R" || self.status == "C") ? score : nil,
-                        binary: binary, additions: additions, deletions: deletions, collapsed: collapsed, hunks: hunks)
+                        binary: binary, oldSize: nil, size: nil, additions: additions, deletions: deletions, collapsed: collapsed, hunks: hunks)
     }
 }

@@ -1,10 +1,9 @@
 import Synchronization
 
-/// Makes concurrent requests for the same diff compute it once.
+/// Makes concurrent requests for the same diff in one process compute it once.
 ///
-/// `LocalDiffFlight` does it inside one worker. Across a fleet, an implementation backed by the
-/// coordination issue's Redis locks (`context.withLock`) plugs in here unchanged: `run` holds
-/// the lock for `key`, checks the cache again, and computes only if it is still missing.
+/// `LocalDiffFlight` joins callers inside one worker; across the fleet, `DiffService` runs the
+/// one computation under the diff's lock (`Locks`) and re-reads the cache once it holds it.
 public protocol DiffFlight: Sendable {
     /// Runs `body` for `key`, or waits for the run already under way for the same key and returns its value.
     func run(key: String, _ body: @escaping @Sendable () async throws -> [UInt8]) async throws -> [UInt8]
