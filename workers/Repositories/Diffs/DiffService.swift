@@ -54,10 +54,20 @@ public struct DiffService: Sendable {
             onWaitingForFleet?()
             let lockName = "diffs.compute:\(from.commit):\(to.commit):\(Self.digest(key))"
             let lease = Duration.seconds(max(1, repositories.timeout * 2))
-            return try await locks.withLock(lockName, lease: lease, wait: .seconds(repositories.timeout + 5)) { _ in
-                if let hit = await cachedBytes(key, logger: logger) { return hit }
-                return try await computeAndStore(repository, from, to, options, key, logger)
+            do {
+                return try await locks.withLock(lockName, lease: lease, wait: .seconds(repositories.timeout + 5)) { _ in
+                    if let hit = await cachedBytes(key, logger: logger) { return hit }
+                    return try await computeAndStore(repository, from, to, options, key, logger)
+                }
+            } catch let error as LockError where error.code == .busy || error.code == .lost {
+                // The other run outlived a git request's time, or this one outlived its lease:
+                // a diff is worth more than saving one computation.
+                logger?.warning("diff lock not held; computing anyway", metadata: ["error": "\(error)"])
+            } catch let error as ConveyorError where error.code == .backendUnavailable {
+                logger?.warning("diff lock unavailable; computing without it", metadata: ["error": "\(error)"])
             }
+            if let hit = await cachedBytes(key, logger: logger) { return hit }
+            return try await computeAndStore(repository, from, to, options, key, logger)
         }
         do {
             return try JSON.parse(bytes)
