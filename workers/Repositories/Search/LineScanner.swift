@@ -40,9 +40,10 @@ enum LineScanner {
             let matchStart = position + found.start
             var lineStart = matchStart
             while lineStart > position && base[lineStart - 1] != UInt8(ascii: "\n") { lineStart -= 1 }
-            guard lineStart < count else { break }
+            // A match at the very end, after a final newline, still counts as an empty last line
+            // (git's look-ahead lands there, and `^$` matches it).
             lineNumber += newlines(base, from: position, to: lineStart)
-            let lineEnd = memchr(base + lineStart, Int32(UInt8(ascii: "\n")), count - lineStart)
+            let lineEnd = lineStart == count ? count : memchr(base + lineStart, Int32(UInt8(ascii: "\n")), count - lineStart)
                 .map { UnsafeRawPointer($0) - UnsafeRawPointer(base) } ?? count
             if let ranges = lineRanges(base + lineStart, count: lineEnd - lineStart, matcher) {
                 let text = Array(UnsafeBufferPointer(start: base + lineStart, count: lineEnd - lineStart))
