@@ -37,15 +37,6 @@ struct RegexPlanner {
         return QueryPlanner.or(exact.sorted { $0.lexicographicallyPrecedes($1) }.map { QueryPlanner.literal($0, ignoreCase: ignoreCase) })
     }
 
-    func concatenate(_ left: Info, _ right: Info) -> Info {
-        if let a = left.exact, let b = right.exact, a.count * b.count <= Self.maxExact {
-            var product = Set<[UInt8]>()
-            for x in a { for y in b { product.insert(x + y) } }
-            return Info(exact: product, match: .all)
-        }
-        return Info(exact: nil, match: QueryPlanner.and([query(left), query(right)]))
-    }
-
     func alternate(_ left: Info, _ right: Info) -> Info {
         if let a = left.exact, let b = right.exact, a.count + b.count <= Self.maxExact {
             return Info(exact: a.union(b), match: .all)
@@ -77,12 +68,29 @@ struct RegexPlanner {
             return info
         }
 
+        /// A concatenation: runs of exact pieces multiply out (while the set stays small); each
+        /// run's trigrams and every other piece's query are ANDed.
         mutating func branch() throws -> Info {
-            var info = Info.empty
+            var parts: [TrigramQuery] = []
+            var run: Set<[UInt8]> = [[]]
             while let byte = current, byte != UInt8(ascii: "|"), byte != UInt8(ascii: ")") {
-                info = planner.concatenate(info, try piece())
+                let info = try piece()
+                if let exact = info.exact {
+                    if run.count * exact.count <= RegexPlanner.maxExact {
+                        run = Set(run.flatMap { left in exact.map { left + $0 } })
+                    } else {
+                        parts.append(planner.query(Info(exact: run, match: .all)))
+                        run = exact
+                    }
+                } else {
+                    parts.append(planner.query(Info(exact: run, match: .all)))
+                    parts.append(info.match)
+                    run = [[]]
+                }
             }
-            return info
+            if parts.isEmpty { return Info(exact: run, match: .all) }
+            parts.append(planner.query(Info(exact: run, match: .all)))
+            return Info(exact: nil, match: QueryPlanner.and(parts))
         }
 
         mutating func piece() throws -> Info {
