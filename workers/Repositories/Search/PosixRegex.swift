@@ -17,22 +17,24 @@ final class PosixRegex: @unchecked Sendable {
         guard let locale = newlocale(1 << LC_CTYPE | 1 << LC_COLLATE, "C", nil) else {
             throw RepositoryError(.gitFailed, "the C locale could not be opened")
         }
-        self.locale = locale
-        compiled = .allocate(capacity: 1)
+        // Stored properties are set only once compiled: a failed init must not run deinit.
+        let compiled = UnsafeMutablePointer<regex_t>.allocate(capacity: 1)
         let flags = REG_EXTENDED | REG_NEWLINE | (ignoreCase ? REG_ICASE : 0)
         let previous = uselocale(locale)
-        defer { uselocale(previous) }
         let status = (pattern + [0]).withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { regcomp(compiled, $0.baseAddress, flags) }
         }
+        var message = [CChar](repeating: 0, count: 256)
+        if status != 0 { regerror(status, compiled, &message, message.count) }
+        uselocale(previous)
         guard status == 0 else {
-            var message = [CChar](repeating: 0, count: 256)
-            regerror(status, compiled, &message, message.count)
             compiled.deallocate()
             freelocale(locale)
             let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             throw RepositoryError(.invalidArgument, "invalid regular expression \(quoted(String(decoding: pattern, as: UTF8.self))): \(text)")
         }
+        self.compiled = compiled
+        self.locale = locale
     }
 
     deinit {
