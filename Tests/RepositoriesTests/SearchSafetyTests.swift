@@ -112,6 +112,49 @@ struct SearchSafetyTests {
         #expect(byRef.commit == old)
         #expect(index.asked.withLock { $0 } == ["history", "history", "history"])
     }
+    @Test("an index's too-large files are always verified, read through content(); its binary files never are")
+    func tooLargeAndBinaryFromAnIndex() async throws {
+        let inner = MemorySnapshot(repository: "r", commit: "c", files: [
+            (Array("a.txt".utf8), "1", Array("needle in a\n".utf8)),
+            (Array("big.txt".utf8), "2", Array("hay\nneedle in big\n".utf8)),
+            (Array("c.txt".utf8), "3", Array("needle in c\n".utf8)),
+        ])
+        let snapshot = KindsSnapshot(inner: inner, kinds: [1: .tooLarge, 2: .binary])
+        let request = try SearchRequest(query: "needle in big")
+        // big.txt is a candidate as a too-large file (not by its trigrams), read through content().
+        let found = try await SearchService.verify(snapshot, plan: QueryPlanner.plan(request), matcher: try PatternMatcher(request),
+                                                   request: request, stopAt: .now + .seconds(600))
+        #expect(found.matches.map(\.path) == [Array("big.txt".utf8)] && found.matches.map(\.line) == [2])
+        let everywhere = try SearchRequest(query: "needle")
+        let all = try await SearchService.verify(snapshot, plan: .all, matcher: try PatternMatcher(everywhere), request: everywhere,
+                                                 stopAt: .now + .seconds(600))
+        #expect(all.matches.map { String(decoding: $0.path, as: UTF8.self) } == ["a.txt", "big.txt"])
+        #expect(all.filesMatched == 2 && !all.truncated)
+    }
+}
+
+/// A snapshot that reports some files of another as too large or binary: a too-large file is a
+/// candidate of every query, as an index answers; a binary one is listed too (an index must not),
+/// to show the search skips it all the same.
+struct KindsSnapshot: IndexSnapshot {
+    let inner: MemorySnapshot
+    let kinds: [Int: SnapshotFile.Kind]
+
+    var repository: String { inner.repository }
+    var commit: String { inner.commit }
+    var files: [SnapshotFile] {
+        inner.files.enumerated().map { index, file in
+            var file = file
+            file.kind = kinds[index] ?? file.kind
+            return file
+        }
+    }
+
+    func candidates(_ query: TrigramQuery) -> [Int] {
+        Array(Set(inner.candidates(query).filter { kinds[$0] == nil } + kinds.keys)).sorted()
+    }
+
+    func content(_ index: Int) async throws -> [UInt8] { try await inner.content(index) }
 }
 
 /// An index holding one snapshot, recording which repositories it was asked for.
