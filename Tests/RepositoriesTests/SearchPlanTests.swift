@@ -83,6 +83,59 @@ struct SearchPlanTests {
         #expect(checked > 500, "only \(checked) matching files were checked")
     }
 
+    @Test("plan soundness for regexes built from the whole grammar (groups, alternation, brackets, dots, anchors, intervals, escapes)")
+    func regexSoundness() throws {
+        var generator = QueryGenerator(seed: 0xE4E)
+        let alphabet = Array("abcab ABé\n".utf8)
+        var checked = 0
+        var planned = 0
+        var narrowedMatches = 0
+        for round in 0..<30 {
+            let files = (0..<25).map { index -> (path: [UInt8], blob: String, content: [UInt8]) in
+                (Array("f\(index)".utf8), "\(index)", (0..<generator.below(120)).map { _ in alphabet[generator.below(alphabet.count)] })
+            }
+            let snapshot = MemorySnapshot(repository: "random", commit: "c\(round)", files: files)
+            for _ in 0..<40 {
+                let pattern = Self.randomRegex(&generator, depth: 0)
+                let ignoreCase = generator.below(3) == 0
+                guard let request = try? SearchRequest(query: pattern, regex: true, ignoreCase: ignoreCase),
+                      let matcher = try? PatternMatcher(request) else { continue }
+                let plan = QueryPlanner.plan(request)
+                if plan != .all { planned += 1 }
+                let candidates = Set(snapshot.candidates(plan))
+                for (index, file) in snapshot.files.enumerated() {
+                    var matched = false
+                    let content = files.first { $0.path == file.path }?.content ?? []
+                    _ = content.withUnsafeBufferPointer { LineScanner.scan($0, matcher, shouldStop: { false }) { _ in matched = true; return false } }
+                    #expect(!matched || candidates.contains(index), "\(pattern.debugDescription) -i=\(ignoreCase): \(file.path) matches, plan \(plan)")
+                    checked += matched ? 1 : 0
+                    narrowedMatches += matched && plan != .all ? 1 : 0
+                }
+            }
+        }
+        // Enough of the plans narrow, and enough files match those, for the check to mean something.
+        #expect(checked > 500 && planned > 100 && narrowedMatches > 100,
+                "checked \(checked) matching files, \(planned) plans narrowed, \(narrowedMatches) matches under them")
+    }
+
+    /// A random ERE over a small alphabet, from the whole grammar.
+    static func randomRegex(_ generator: inout QueryGenerator, depth: Int) -> String {
+        let branches = (0..<(1 + generator.below(depth == 0 ? 2 : 3))).map { _ -> String in
+            (0..<(1 + generator.below(7))).map { _ -> String in
+                let atom: String
+                switch generator.below(depth < 2 ? 20 : 17) {
+                case 0: atom = "."
+                case 1: atom = generator.pick(["[ab]", "[^a]", "[a-c]", "[[:upper:]]", "[]a]", "[Bb]"])
+                case 2: atom = generator.pick(["^", "$", "\\<", "\\b", "\\w", "\\."])
+                case 17, 18, 19: atom = "(" + randomRegex(&generator, depth: depth + 1) + ")"
+                default: atom = String(UnicodeScalar(generator.pick(Array("abcab ABé".unicodeScalars))))
+                }
+                return atom + generator.pick(["", "", "", "", "", "", "", "", "*", "+", "?", "{2}", "{0,2}", "{1,}"])
+            }.joined()
+        }
+        return branches.joined(separator: "|")
+    }
+
     @Test("the memory snapshot keeps path order, marks binaries (a NUL in the first 8,000 bytes) and answers ANDs and ORs")
     func memorySnapshot() throws {
         let snapshot = MemorySnapshot(repository: "r", commit: "c", files: [
