@@ -1,6 +1,6 @@
 import Conveyor
 import Foundation
-import Repositories
+@testable import Repositories
 import Testing
 
 /// `repos.search` answers what `git grep -n -I` prints for the same commit and flags, with the
@@ -69,6 +69,26 @@ struct SearchMatchesGitTests {
             let (query, regex, ignoreCase) = generator.query(from: texts)
             try await Self.compare(service, repository: "search", directory: repo.directory, commit: commit, query: query,
                                    regex: regex, ignoreCase: ignoreCase, path: generator.pick([nil, nil, nil, "src", "*.txt"]))
+        }
+    }
+
+    @Test("regexes drawn from the whole ERE grammar, with and without -i, give git grep's lines and ranges")
+    func grammarRegexes() async throws {
+        let root = try FixtureRoot()
+        let (repo, commit) = try await SearchFixture.build(root)
+        let pool = try root.pool()
+        defer { pool.close() }
+        let service = SearchService(repositories: pool)
+        var generator = QueryGenerator(seed: 0x6E9)
+        var compared = 0
+        while compared < 60 {
+            let pattern = SearchPlanTests.randomRegex(&generator, depth: 0)
+            let ignoreCase = generator.below(3) == 0
+            // Patterns regcomp refuses are bad input, tested elsewhere.
+            guard (try? PatternMatcher(SearchRequest(query: pattern, regex: true, ignoreCase: ignoreCase))) != nil else { continue }
+            try await Self.compare(service, repository: "search", directory: repo.directory, commit: commit, query: pattern,
+                                   regex: true, ignoreCase: ignoreCase)
+            compared += 1
         }
     }
 
