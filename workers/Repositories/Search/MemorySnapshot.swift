@@ -68,7 +68,4 @@ public final class MemorySnapshot: IndexSnapshot {
         }
         return contents[index]
     }
-
-    /// Bytes of text held.
-    public var textBytes: Int { contents.reduce(0) { $0 + $1.count } }
 }

@@ -37,7 +37,4 @@ public struct SearchRequest: Sendable, Hashable {
         self.path = try path.map(Pathspec.init)
         self.limit = limit
     }
-
-    /// The pattern as text, for messages.
-    var patternText: String { String(decoding: pattern, as: UTF8.self) }
 }

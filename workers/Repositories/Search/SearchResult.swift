@@ -53,14 +53,5 @@ extension SearchResult.Match {
         if String(validating: text, as: UTF8.self) == nil { object["text_base64"] = .string(Data(text).base64EncodedString()) }
         return .object(object)
     }
-
-    /// Reads a match back from the task's result (exact bytes when a base64 field is there).
-    public init?(_ json: JSON) {
-        guard let path = json["path"]?.string, let line = json["line"]?.int, let text = json["text"]?.string,
-              let ranges = json["ranges"]?.array else { return nil }
-        self.path = json["path_base64"]?.string.flatMap { Data(base64Encoded: $0) }.map { [UInt8]($0) } ?? Array(path.utf8)
-        self.line = Int(line)
-        self.text = json["text_base64"]?.string.flatMap { Data(base64Encoded: $0) }.map { [UInt8]($0) } ?? Array(text.utf8)
-        self.ranges = ranges.map { ($0.array ?? []).compactMap { $0.int.map(Int.init) } }
-    }
 }
+

@@ -54,9 +54,6 @@ struct TrigramPostings: Sendable {
         everyFile = indexed.map { Int32($0) }
     }
 
-    /// Distinct trigrams held.
-    var trigramCount: Int { keys.count }
-
     /// The indexed files that may match `query`, ascending.
     func evaluate(_ query: TrigramQuery) -> [Int32] {
         switch query {
