@@ -132,12 +132,14 @@ func runBinary(_ name: String, _ arguments: [String], environment: [String: Stri
 
 @Suite("conveyor-worker repository flags")
 struct RepositoryFlagTests {
-    @Test("an unknown family, the diffs family without a root, a root that is not a directory and a bad git timeout exit 2 before connecting", arguments: [
+    @Test("an unknown family, the diffs or repos family without a root, a root that is not a directory and bad numbers exit 2 before connecting", arguments: [
         (["--families", "bogus"], "unknown family 'bogus'"),
         (["--families", "diffs"], "needs --repos-root"),
         (["--repos-root", "/nonexistent/conveyor"], "not a directory"),
         (["--repos-root", "/tmp", "--git-timeout", "0"], "--git-timeout"),
         (["--repos-root", "/tmp", "--diff-cache-ttl", "0"], "--diff-cache-ttl"),
+        (["--repos-root", "/tmp", "--search-deadline", "0"], "--search-deadline"),
+        (["--families", "repos"], "needs --repos-root"),
     ])
     func workerFlags(arguments: [String], reason: String) async throws {
         let run = try await runBinary("conveyor-worker", arguments,

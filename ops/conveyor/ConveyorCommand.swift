@@ -12,7 +12,8 @@ struct ConveyorCommand: AsyncParsableCommand {
         abstract: "Operate a Conveyor (Celery-compatible) task queue: workers, queues, tasks and results.",
         discussion: "Environment: CONVEYOR_BROKER_URL, CONVEYOR_RESULT_URL. Every command takes --json.",
         subcommands: [StatusCommand.self, QueuesCommand.self, CallCommand.self, ResultCommand.self, PurgeCommand.self,
-                      RevokeCommand.self, DeadCommand.self, LimitCommand.self, LocksCommand.self, DiffCommand.self])
+                      RevokeCommand.self, DeadCommand.self, LimitCommand.self, LocksCommand.self, DiffCommand.self,
+                      SearchCommand.self])
 
     /// Runs the command; bad usage exits 2 as documented.
     static func main() async {

@@ -50,7 +50,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(help: "Register conveyor.crash, which ends the process abruptly (fault tests only).")
     var allowCrash = false
 
-    @Option(help: "Comma-separated job families to register: diffs (needs --repos-root). Default: every family whose settings are given.")
+    @Option(help: "Comma-separated job families to register: diffs, repos (both need --repos-root). Default: every family whose settings are given.")
     var families: String?
 
     @Option(help: "Directory the repositories live under, named by their path relative to it (default CONVEYOR_REPOS_ROOT).")
@@ -61,6 +61,9 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @Option(help: "Seconds one git request of a repository job may take before git is killed (1 to 3600).")
     var gitTimeout: Double = 60
+
+    @Option(help: "Seconds one repos.search may spend verifying files before it answers what it found, truncated (0.01 to 600).")
+    var searchDeadline: Double = 10
 
     @Option(help: "Seconds a computed diff stays cached in Redis (1 to 31536000).")
     var diffCacheTTL: Int = 86_400
@@ -196,7 +199,7 @@ struct WorkerCommand: AsyncParsableCommand {
     func registerFamilies(into registry: inout TaskRegistry, resultURL: String, logger: Logger) throws -> RepositoryPool? {
         let environment = ProcessInfo.processInfo.environment
         let root = reposRoot ?? environment["CONVEYOR_REPOS_ROOT"].flatMap { $0.isEmpty ? nil : $0 }
-        let known = [RepositoryJobs.diffsFamily]
+        let known = [RepositoryJobs.diffsFamily, RepositoryJobs.reposFamily]
         var wanted: Set<String>
         if let families {
             wanted = Set(families.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
@@ -204,18 +207,24 @@ struct WorkerCommand: AsyncParsableCommand {
                 fail("--families: unknown family '\(unknown)' (known: \(known.joined(separator: ", ")))")
             }
         } else {
-            wanted = root == nil ? [] : [RepositoryJobs.diffsFamily]
+            wanted = root == nil ? [] : Set(known)
         }
-        guard wanted.contains(RepositoryJobs.diffsFamily) else { return nil }
-        guard let root else { fail("the diffs family needs --repos-root or CONVEYOR_REPOS_ROOT") }
+        guard !wanted.isEmpty else { return nil }
+        guard let root else { fail("the \(wanted.sorted().joined(separator: " and ")) famil\(wanted.count == 1 ? "y needs" : "ies need") --repos-root or CONVEYOR_REPOS_ROOT") }
         if let problem = OptionCheck.outside(gitTimeout, "--git-timeout", 1.0...3600.0) { fail(problem) }
         if let problem = OptionCheck.outside(diffCacheTTL, "--diff-cache-ttl", 1...31_536_000) { fail(problem) }
+        if let problem = OptionCheck.outside(searchDeadline, "--search-deadline", 0.01...600.0) { fail(problem) }
         let pool: RepositoryPool
         do {
             pool = RepositoryPool(root: try RepositoryRoot(root), environment: try GitEnvironment(), timeout: gitTimeout)
         } catch {
             fail("\(error)")
         }
+        if wanted.contains(RepositoryJobs.reposFamily) {
+            RepositoryJobs.registerSearch(into: &registry, service: SearchService(repositories: pool, deadline: .seconds(searchDeadline)))
+            logger.info("registered the repos family", metadata: ["repos_root": "\(pool.root.path)"])
+        }
+        guard wanted.contains(RepositoryJobs.diffsFamily) else { return pool }
         let cache: any DiffCache
         do {
             cache = try RedisDiffCache(url: resultURL, logger: logger)

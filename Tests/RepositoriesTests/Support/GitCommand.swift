@@ -28,6 +28,11 @@ enum GitCommand {
     /// Runs `git -C directory arguments`; returns standard output, throws with standard error on a non-zero exit.
     @discardableResult
     static func run(_ arguments: [String], in directory: String) async throws -> [UInt8] {
+        try await run(arguments, in: directory, accepting: [0])
+    }
+
+    /// Runs git; an exit status in `accepting` counts as success (`git grep` exits 1 when nothing matched).
+    static func run(_ arguments: [String], in directory: String, accepting: Set<Int32>) async throws -> [UInt8] {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("git-out-\(UUID().uuidString)")
         let out = scratch.path + ".out"
         let err = scratch.path + ".err"
@@ -39,7 +44,7 @@ enum GitCommand {
                                          standardOutput: .file(out), standardError: .file(err), closeOtherDescriptors: true)
         let status = await child.wait()
         let output = (try? Data(contentsOf: URL(fileURLWithPath: out))).map { [UInt8]($0) } ?? []
-        guard status == 0 else {
+        guard accepting.contains(status) else {
             let said = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
             throw Failed(description: "git \(arguments.joined(separator: " ")) exited \(status): \(said)")
         }
