@@ -1,0 +1,38 @@
+import Conveyor
+
+extension RepositoryJobs {
+    /// The family `repos.index` (and `repos.search`) belong to.
+    public static let reposFamily = "repos"
+    /// Task name.
+    public static let reposIndex = "repos.index"
+    /// How long the per-repository lock is leased for (renewed while the run lasts).
+    static let indexLease: Duration = .seconds(60)
+
+    /// Registers `repos.index(repository, ref="HEAD")`: indexes the commit `ref` names, holding
+    /// the repository's lock for the whole run (a second run for the same repository is deferred
+    /// until the first ends), and reporting progress as blobs done of blobs in the commit.
+    public static func registerIndex(into registry: inout TaskRegistry, service: IndexService) {
+        registry.register(reposIndex, defaults: TaskDefaults(retry: retry)) { context in
+            let repository = try context.argument(0, "repository", as: String.self)
+            let ref = try optional(context, 1, "ref", as: String.self) ?? "HEAD"
+            // Bad names and refs fail before any lock is taken.
+            _ = try service.index.repositories.root.locate(repository)
+            _ = try RefName.validate(ref, role: "ref")
+            return try await context.withLock(indexLockName(repository), lease: indexLease, whenBusy: .deferRun()) { _ in
+                let result = try await service.index(repository: repository, ref: ref) { done, total in
+                    try await context.progress(done: done, total: total)
+                }
+                return result.json
+            }
+        }
+    }
+
+    /// `repos.index:<name>`; a name too long for a lock name (512 bytes) is replaced by its FNV-1a hash.
+    static func indexLockName(_ repository: String) -> String {
+        let name = "repos.index:" + repository
+        guard name.utf8.count > 512 else { return name }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in repository.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return "repos.index:#" + String(hash, radix: 16)
+    }
+}
