@@ -5,8 +5,9 @@ extension RepositoryJobs {
     public static let reposFamily = "repos"
     /// Task name.
     public static let reposIndex = "repos.index"
-    /// How long the per-repository lock is leased for (renewed while the run lasts).
-    static let indexLease: Duration = .seconds(60)
+    /// How long the per-repository lock is leased for (renewed every third of it while the run lasts;
+    /// a run deferred behind it comes back within this long).
+    static let indexLease: Duration = .seconds(10)
 
     /// Registers `repos.index(repository, ref="HEAD")`: indexes the commit `ref` names, holding
     /// the repository's lock for the whole run (a second run for the same repository is deferred
