@@ -180,11 +180,12 @@ public struct IndexResult: Sendable {
     public var reusedBlobs: Int
     public var seconds: Double
 
-    /// `{repository, ref, commit, files, bytes, languages, skipped, new_blobs, reused_blobs, seconds}`.
+    /// `{repository, ref, commit, files, bytes, languages, skipped, new_blobs, reused_blobs, seconds}`,
+    /// languages by name.
     public var json: JSON {
         let stats = manifest.stats
         var languages: JSONObject = [:]
-        for (name, language) in stats.languages {
+        for (name, language) in stats.languages.sorted(by: { $0.key < $1.key }) {
             languages[name] = ["files": .int(Int64(language.files)), "lines": .int(Int64(language.lines)), "bytes": .int(Int64(language.bytes))]
         }
         return [

@@ -77,15 +77,18 @@ public final class IndexStore: Sendable {
     /// - Returns: blob id → (segment, ordinal), for the blobs found.
     func locate(_ blobs: Set<String>, preferred: [String]) -> [String: (segment: Segment, ordinal: Int)] {
         var found: [String: (segment: Segment, ordinal: Int)] = [:]
-        var remaining = blobs
+        // Ids converted once; each segment is then asked only for what is still missing.
+        var remaining = blobs.compactMap { id in BlobID.binary(id).map { (id, $0) } }
         var order = preferred
         order += segmentNames().filter { !preferred.contains($0) }.reversed()
         for name in order where !remaining.isEmpty {
             guard let segment = try? segment(name) else { continue }
-            for blob in remaining {
-                if let ordinal = segment.ordinal(of: blob) { found[blob] = (segment, ordinal) }
+            remaining.removeAll { id, binary in
+                guard binary.count == segment.idLength,
+                      let ordinal = binary.withUnsafeBytes({ segment.ordinal(ofBinary: $0) }) else { return false }
+                found[id] = (segment, ordinal)
+                return true
             }
-            remaining.subtract(found.keys)
         }
         return found
     }

@@ -98,7 +98,6 @@ final class SegmentWriter {
             }
             for value in touched { seen[Int(value >> 6)] = 0 }
         }
-        pairs.reserveCapacity(pairs.count + touched.count)
         for value in touched { pairs.append(UInt64(value) << 32 | UInt64(ordinal)) }
         touched.removeAll(keepingCapacity: true)
     }
