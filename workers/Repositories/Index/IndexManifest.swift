@@ -35,11 +35,11 @@ public struct IndexManifest: Codable, Sendable, Equatable {
             case "t": kind = .text
             case "b": kind = .binary
             case "l": kind = .tooLarge
-            case let other: throw IndexError("unknown file kind \(other) in a manifest")
+            case let other: throw IndexError(.damaged, "unknown file kind \(other) in a manifest")
             }
             let encoded = fields.isAtEnd ? false : try fields.decode(Bool.self)
             if encoded {
-                guard let data = Data(base64Encoded: text) else { throw IndexError("a manifest path is not base64") }
+                guard let data = Data(base64Encoded: text) else { throw IndexError(.damaged, "a manifest path is not base64") }
                 path = [UInt8](data)
             } else {
                 path = Array(text.utf8)
@@ -111,7 +111,7 @@ enum IndexFiles {
         let name = (path as NSString).lastPathComponent
         let temporary = directory + "/" + SegmentWriter.temporaryPrefix + UUID().uuidString.lowercased() + "-" + name
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw IndexError("cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw IndexError(.fileSystem, "cannot create \(temporary): \(String(cString: strerror(errno)))") }
         var offset = 0
         let ok = bytes.withUnsafeBytes { raw -> Bool in
             while offset < raw.count {
@@ -126,7 +126,7 @@ enum IndexFiles {
         guard ok, rename(temporary, path) == 0 else {
             let reason = String(cString: strerror(errno))
             unlink(temporary)
-            throw IndexError("cannot write \(path): \(reason)")
+            throw IndexError(.fileSystem, "cannot write \(path): \(reason)")
         }
         syncDirectory(directory)
     }

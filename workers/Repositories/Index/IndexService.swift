@@ -1,5 +1,6 @@
 import Conveyor
 import Foundation
+import Logging
 
 /// How `repos.index` indexes.
 public struct IndexOptions: Sendable {
@@ -10,10 +11,12 @@ public struct IndexOptions: Sendable {
     /// Bytes of blobs asked of git at once.
     public var maxBytesInFlight: Int
 
+    /// Values below their floor are raised to it: a file limit of at least 1 byte, at least 1
+    /// segment, at least 1 MiB in flight.
     public init(maxFileSize: Int = 1 << 20, maxSegments: Int = 8, maxBytesInFlight: Int = 32 << 20) {
-        self.maxFileSize = maxFileSize
-        self.maxSegments = maxSegments
-        self.maxBytesInFlight = maxBytesInFlight
+        self.maxFileSize = max(1, maxFileSize)
+        self.maxSegments = max(1, maxSegments)
+        self.maxBytesInFlight = max(1 << 20, maxBytesInFlight)
     }
 }
 
@@ -44,14 +47,21 @@ public final class IndexService: Sendable {
 
     /// Indexes `ref` of `repository` and publishes it.
     /// - Parameters:
-    ///   - progress: told (blobs done, blobs in the commit) as the run goes.
-    /// - Throws: `RepositoryError` (permanent for bad names, refs and repositories).
-    public func index(repository name: String, ref: String = "HEAD",
+    ///   - logger: where a damaged manifest (indexed again from scratch) and a failed clean-up are reported.
+    ///   - progress: told (files done, files in the commit) as the run goes; a file is done once its blob is in a segment.
+    /// - Throws: `RepositoryError` (permanent for bad names, refs and repositories), `IndexError`.
+    public func index(repository name: String, ref: String = "HEAD", logger: Logger? = nil,
                       progress: @Sendable (Int, Int) async throws -> Void = { _, _ in }) async throws -> IndexResult {
         let started = ContinuousClock.now
         let repository = try index.repositories.repository(name)
         let (commit, tree) = try await repository.resolveCommit(ref, role: "ref")
-        let previous = try? store.manifest(for: name)
+        let previous: IndexManifest?
+        do {
+            previous = try store.manifest(for: name)
+        } catch {
+            logger?.warning("the published index does not read; indexing from scratch", metadata: ["repository": "\(name)", "error": "\(error)"])
+            previous = nil
+        }
         if let previous, previous.commit == commit,
            previous.segments.allSatisfy({ (try? store.segment($0)) != nil }) {
             var manifest = previous
@@ -69,16 +79,20 @@ public final class IndexService: Sendable {
         store.pin(Array(pinned))
         defer { store.unpin(Array(pinned)) }
         let missing = blobs.subtracting(found.keys).sorted()
-        try await progress(found.count, blobs.count)
+        var filesPerBlob: [String: Int] = [:]
+        for entry in entries { filesPerBlob[entry.id, default: 0] += 1 }
+        let filesDone = found.keys.reduce(0) { $0 + (filesPerBlob[$1] ?? 0) }
+        try await progress(filesDone, entries.count)
         var created: String?
         if !missing.isEmpty {
-            let name = try await write(missing, from: repository, done: found.count, total: blobs.count, progress: progress)
+            let name = try await write(missing, from: repository, done: filesDone, total: entries.count,
+                                       filesPerBlob: filesPerBlob, progress: progress)
             store.pin([name])
             pinned.insert(name)
             created = name
             let segment = try store.segment(name)
             for blob in missing {
-                guard let ordinal = segment.ordinal(of: blob) else { throw IndexError("blob \(blob) is missing from the new segment") }
+                guard let ordinal = segment.ordinal(of: blob) else { throw IndexError(.inconsistent, "blob \(blob) is missing from the new segment") }
                 found[blob] = (segment, ordinal)
             }
             try beforePublish?(name)
@@ -95,7 +109,7 @@ public final class IndexService: Sendable {
         files.reserveCapacity(entries.count)
         var stats = IndexStats()
         for entry in entries {
-            guard let place = found[entry.id] else { throw IndexError("blob \(entry.id) was neither found nor read") }
+            guard let place = found[entry.id] else { throw IndexError(.inconsistent, "blob \(entry.id) was neither found nor read") }
             let blob = place.segment.blob(place.ordinal)
             let kind: SnapshotFile.Kind = blob.kind == .text ? .text : blob.kind == .binary ? .binary : .tooLarge
             files.append(IndexManifest.File(path: entry.path, blob: entry.id, size: blob.size, kind: kind))
@@ -105,19 +119,25 @@ public final class IndexService: Sendable {
         try store.publish(manifest)
         store.unpin(Array(pinned))
         pinned = []
-        _ = try? store.collectGarbage()
-        try await progress(blobs.count, blobs.count)
+        do {
+            try store.collectGarbage()
+        } catch {
+            logger?.warning("index clean-up failed; the next run tries again", metadata: ["error": "\(error)"])
+        }
+        try await progress(entries.count, entries.count)
         return IndexResult(manifest: manifest, newBlobs: missing.count, reusedBlobs: blobs.count - missing.count,
                            seconds: Self.seconds(since: started))
     }
 
-    /// Reads `ids` (ascending) from git into a new segment. - Returns: its name.
-    private func write(_ ids: [String], from repository: GitRepository, done: Int, total: Int,
+    /// Reads `ids` (ascending) from git into a new segment, reporting files done every 128 blobs.
+    /// - Returns: the segment's name.
+    private func write(_ ids: [String], from repository: GitRepository, done: Int, total: Int, filesPerBlob: [String: Int],
                        progress: @Sendable (Int, Int) async throws -> Void) async throws -> String {
         let writer = try SegmentWriter(directory: store.segmentsDirectory)
         defer { writer.abandon() }
         let limit = options.maxFileSize
         var done = done
+        var read = 0
         try await repository.objects.read(ids, maxBytesInFlight: options.maxBytesInFlight) { info, bytes in
             guard info.type == "blob" else {
                 throw RepositoryError(.corruptRepository, "\(info.id) is a \(info.type) where the tree lists a blob")
@@ -127,8 +147,9 @@ public final class IndexService: Sendable {
                 let lines = kind == .binary ? 0 : SegmentWriter.lines(raw)
                 try writer.add(id: info.id, kind: kind, size: raw.count, lines: lines, content: raw)
             }
-            done += 1
-            if done % 128 == 0 { try await progress(done, total) }
+            done += filesPerBlob[info.id] ?? 1
+            read += 1
+            if read % 128 == 0 { try await progress(done, total) }
         }
         return try writer.finish()
     }
@@ -138,7 +159,7 @@ public final class IndexService: Sendable {
         let writer = try SegmentWriter(directory: store.segmentsDirectory)
         defer { writer.abandon() }
         for id in blobs {
-            guard let (segment, ordinal) = found[id] else { throw IndexError("blob \(id) is in no segment to merge") }
+            guard let (segment, ordinal) = found[id] else { throw IndexError(.inconsistent, "blob \(id) is in no segment to merge") }
             let blob = segment.blob(ordinal)
             try writer.add(id: id, kind: blob.kind, size: blob.size, lines: blob.lines, content: segment.content(ordinal))
         }

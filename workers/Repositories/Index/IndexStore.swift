@@ -47,7 +47,7 @@ public final class IndexStore: Sendable {
             guard manifest.version == IndexManifest.currentVersion else { return nil }
             return manifest
         } catch {
-            throw IndexError("the manifest of \(repository) does not parse: \(error)")
+            throw IndexError(.damaged, "the manifest of \(repository) does not parse: \(error)")
         }
     }
 
@@ -58,7 +58,7 @@ public final class IndexStore: Sendable {
     /// The segment named `name`, mapped once and kept open.
     public func segment(_ name: String) throws -> Segment {
         if let segment = opened.withLock({ $0[name] }) { return segment }
-        guard !name.contains("/"), name.hasPrefix("seg-") else { throw IndexError("\(name) is not a segment name") }
+        guard !name.contains("/"), name.hasPrefix("seg-") else { throw IndexError(.damaged, "\(name) is not a segment name") }
         let segment = try Segment(path: segmentsDirectory + "/" + name, name: name)
         return opened.withLock { open in
             if let existing = open[name] { return existing }
@@ -162,10 +162,10 @@ public final class IndexStore: Sendable {
     /// directory takes it to publish or delete).
     private func withDirectoryLock<T>(_ body: () throws -> T) throws -> T {
         let fd = Glibc.open(directory + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw IndexError("cannot open \(directory)/lock: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw IndexError(.fileSystem, "cannot open \(directory)/lock: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         while flock(fd, LOCK_EX) != 0 {
-            guard errno == EINTR else { throw IndexError("cannot lock \(directory)/lock: \(String(cString: strerror(errno)))") }
+            guard errno == EINTR else { throw IndexError(.fileSystem, "cannot lock \(directory)/lock: \(String(cString: strerror(errno)))") }
         }
         defer { flock(fd, LOCK_UN) }
         return try body()

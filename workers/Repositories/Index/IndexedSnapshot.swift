@@ -44,7 +44,7 @@ public final class IndexedSnapshot: IndexSnapshot, @unchecked Sendable {
             guard file.kind == .text else { continue }
             let place = ordinals[file.blob] ?? segments.indices.lazy.compactMap { s in segments[s].ordinal(of: file.blob).map { (s, $0) } }.first
             guard let (s, ordinal) = place, segments[s].blob(ordinal).kind == .text else {
-                throw IndexError("\(manifest.repository): blob \(file.blob) of \(String(decoding: file.path, as: UTF8.self)) is in none of its segments")
+                throw IndexError(.damaged, "\(manifest.repository): blob \(file.blob) of \(String(decoding: file.path, as: UTF8.self)) is in none of its segments")
             }
             ordinals[file.blob] = (s, ordinal)
             fileSegment[index] = Int32(s)

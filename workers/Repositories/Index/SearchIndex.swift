@@ -43,7 +43,7 @@ public final class SearchIndex: Sendable {
                 lastError = error
             }
         }
-        throw lastError ?? IndexError("the index of \(name) could not be opened")
+        throw lastError ?? IndexError(.fileSystem, "the index of \(name) could not be opened")
     }
 
     /// Identifies one version of a file: inode, size, modification time (a rename brings a new inode).

@@ -64,20 +64,20 @@ public final class Segment: @unchecked Sendable {
     public init(path: String, name: String) throws {
         self.name = name
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw IndexError("cannot open segment \(name): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw IndexError(.fileSystem, "cannot open segment \(name): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0, Int(info.st_size) >= Self.headerSize else {
-            throw IndexError("segment \(name) is shorter than its header")
+            throw IndexError(.damaged, "segment \(name) is shorter than its header")
         }
         let length = Int(info.st_size)
         guard let pointer = mmap(nil, length, PROT_READ, MAP_SHARED, fd, 0), pointer != MAP_FAILED else {
-            throw IndexError("cannot map segment \(name): \(String(cString: strerror(errno)))")
+            throw IndexError(.fileSystem, "cannot map segment \(name): \(String(cString: strerror(errno)))")
         }
         base = UnsafeRawBufferPointer(start: pointer, count: length)
         guard base.prefix(8).elementsEqual(Self.magic) else {
             munmap(pointer, length)
-            throw IndexError("segment \(name) has no segment header")
+            throw IndexError(.damaged, "segment \(name) has no segment header")
         }
         idLength = Int(base.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian)
         blobCount = Int(base.loadUnaligned(fromByteOffset: 12, as: UInt32.self).littleEndian)
@@ -93,7 +93,7 @@ public final class Segment: @unchecked Sendable {
             && postingsEnd >= postings && postingsEnd <= length
         guard wellFormed else {
             munmap(pointer, length)
-            throw IndexError("segment \(name) has inconsistent tables")
+            throw IndexError(.damaged, "segment \(name) has inconsistent tables")
         }
     }
 
@@ -174,12 +174,6 @@ public final class Segment: @unchecked Sendable {
         }
         return result
     }
-}
-
-/// An index file that is not what it should be, or could not be written.
-public struct IndexError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }
 
 /// Blob ids between hex (as git prints them) and binary (as segments keep them).

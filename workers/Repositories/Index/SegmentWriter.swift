@@ -39,7 +39,7 @@ final class SegmentWriter {
         name = "seg-\(Int(Date().timeIntervalSince1970))-\(UUID().uuidString.lowercased()).seg"
         temporaryPath = directory + "/" + Self.temporaryPrefix + name
         fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw IndexError("cannot create \(temporaryPath): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw IndexError(.fileSystem, "cannot create \(temporaryPath): \(String(cString: strerror(errno)))") }
         buffer = [UInt8](repeating: 0, count: Segment.headerSize)
         buffer.reserveCapacity(1 << 20)
     }
@@ -67,10 +67,10 @@ final class SegmentWriter {
     /// Adds a blob: its content and trigrams when `kind` is `.text`, else only its entry.
     /// - Throws: when ids do not come in ascending order, or the file cannot be written.
     func add(id: String, kind: Segment.BlobKind, size: Int, lines: Int, content: UnsafeRawBufferPointer) throws {
-        guard let binary = BlobID.binary(id) else { throw IndexError("\(id) is not a blob id") }
+        guard let binary = BlobID.binary(id) else { throw IndexError(.inconsistent, "\(id) is not a blob id") }
         if let previous = entries.last {
             guard binary.count == previous.id.count, previous.id.lexicographicallyPrecedes(binary) else {
-                throw IndexError("segment blobs must come in ascending id order (\(id))")
+                throw IndexError(.inconsistent, "segment blobs must come in ascending id order (\(id))")
             }
         }
         var entry = Entry(id: binary, kind: kind, size: size, lines: lines, offset: 0)
@@ -154,13 +154,13 @@ final class SegmentWriter {
         for value in [UInt32(idLength), UInt32(entries.count), UInt32(table.count), 0] { header += Self.bytes(value) }
         for value in [blobTable, trigramTable, postingsStart, postingsStart + postings.count, 0] { header += Self.bytes(UInt64(value)) }
         guard header.withUnsafeBytes({ pwrite(fd, $0.baseAddress, $0.count, 0) }) == header.count else {
-            throw IndexError("cannot write the header of \(name): \(String(cString: strerror(errno)))")
+            throw IndexError(.fileSystem, "cannot write the header of \(name): \(String(cString: strerror(errno)))")
         }
-        guard fsync(fd) == 0 else { throw IndexError("cannot sync \(name): \(String(cString: strerror(errno)))") }
+        guard fsync(fd) == 0 else { throw IndexError(.fileSystem, "cannot sync \(name): \(String(cString: strerror(errno)))") }
         close(fd)
         fd = -1
         guard rename(temporaryPath, directory + "/" + name) == 0 else {
-            throw IndexError("cannot rename \(name) into place: \(String(cString: strerror(errno)))")
+            throw IndexError(.fileSystem, "cannot rename \(name) into place: \(String(cString: strerror(errno)))")
         }
         IndexFiles.syncDirectory(directory)
         return name
@@ -234,7 +234,7 @@ final class SegmentWriter {
         while offset < bytes.count {
             let count = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
             if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { throw IndexError("cannot write \(name): \(String(cString: strerror(errno)))") }
+            guard count > 0 else { throw IndexError(.fileSystem, "cannot write \(name): \(String(cString: strerror(errno)))") }
             offset += count
         }
     }
