@@ -72,7 +72,9 @@ public final class IndexService: Sendable {
             return IndexResult(manifest: manifest, newBlobs: 0, reusedBlobs: Set(previous.files.map(\.blob)).count,
                                seconds: Self.seconds(since: started))
         }
-        let entries = try await repository.objects.listTree(tree).filter { $0.mode == "100644" || $0.mode == "100755" }
+        // Regular files and executables (and the 100664 of very old trees), as git grep reads them;
+        // symlinks (120000) and submodules (160000) are left out.
+        let entries = try await repository.objects.listTree(tree).filter { $0.mode.hasPrefix("100") }
         let blobs = Set(entries.map(\.id))
         var found = store.locate(blobs, preferred: previous?.segments ?? [])
         var pinned = Set(found.values.map(\.segment.name))

@@ -56,7 +56,7 @@ public final class IndexStore: Sendable {
     }
 
     /// The segment named `name`, mapped once and kept open.
-    public func segment(_ name: String) throws -> Segment {
+    func segment(_ name: String) throws -> Segment {
         if let segment = opened.withLock({ $0[name] }) { return segment }
         guard !name.contains("/"), name.hasPrefix("seg-") else { throw IndexError(.damaged, "\(name) is not a segment name") }
         let segment = try Segment(path: segmentsDirectory + "/" + name, name: name)

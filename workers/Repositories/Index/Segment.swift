@@ -30,18 +30,18 @@ import Glibc
 /// The file is mapped read-only; queries binary-search the tables and decode only the
 /// posting lists they ask for. The mapping stays valid after the file is deleted (a snapshot
 /// in use keeps its segments).
-public final class Segment: @unchecked Sendable {
+final class Segment: @unchecked Sendable {
     /// The blob kinds a segment records.
-    public enum BlobKind: UInt8, Sendable {
+    enum BlobKind: UInt8, Sendable {
         case text = 0, binary = 1, tooLarge = 2
     }
 
     /// What the table says of one blob.
-    public struct Blob: Sendable, Hashable {
-        public var kind: BlobKind
-        public var size: Int
-        public var lines: Int
-        public var contentOffset: Int
+    struct Blob: Sendable, Hashable {
+        var kind: BlobKind
+        var size: Int
+        var lines: Int
+        var contentOffset: Int
     }
 
     static let magic = Array("CVIDXSG1".utf8)
@@ -49,11 +49,11 @@ public final class Segment: @unchecked Sendable {
     static let trigramEntrySize = 16
 
     /// File name inside the segments directory.
-    public let name: String
+    let name: String
     let base: UnsafeRawBufferPointer
-    public let idLength: Int
-    public let blobCount: Int
-    public let trigramCount: Int
+    let idLength: Int
+    let blobCount: Int
+    let trigramCount: Int
     let blobTable: Int
     let trigramTable: Int
     let postings: Int
@@ -61,7 +61,7 @@ public final class Segment: @unchecked Sendable {
     let blobEntrySize: Int
 
     /// Maps `path`. - Throws: `IndexError` when the file is not a well-formed segment.
-    public init(path: String, name: String) throws {
+    init(path: String, name: String) throws {
         self.name = name
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw IndexError(.fileSystem, "cannot open segment \(name): \(String(cString: strerror(errno)))") }
@@ -100,7 +100,7 @@ public final class Segment: @unchecked Sendable {
     deinit { munmap(UnsafeMutableRawPointer(mutating: base.baseAddress), base.count) }
 
     /// The ordinal of the blob with this id (hex), if the segment holds it.
-    public func ordinal(of id: String) -> Int? {
+    func ordinal(of id: String) -> Int? {
         guard let binary = BlobID.binary(id), binary.count == idLength else { return nil }
         return binary.withUnsafeBytes { ordinal(ofBinary: $0) }
     }
@@ -118,7 +118,7 @@ public final class Segment: @unchecked Sendable {
     }
 
     /// The table entry at `ordinal`.
-    public func blob(_ ordinal: Int) -> Blob {
+    func blob(_ ordinal: Int) -> Blob {
         let entry = blobTable + ordinal * blobEntrySize + idLength
         return Blob(kind: BlobKind(rawValue: base[entry]) ?? .binary,
                     size: Int(base.loadUnaligned(fromByteOffset: entry + 1, as: UInt64.self).littleEndian),
@@ -127,12 +127,12 @@ public final class Segment: @unchecked Sendable {
     }
 
     /// The blob id (hex) at `ordinal`.
-    public func id(_ ordinal: Int) -> String {
+    func id(_ ordinal: Int) -> String {
         BlobID.hex(UnsafeRawBufferPointer(rebasing: base[(blobTable + ordinal * blobEntrySize)...].prefix(idLength)))
     }
 
     /// The bytes of a text blob (empty for the others, or when the table points outside the file).
-    public func content(_ ordinal: Int) -> UnsafeRawBufferPointer {
+    func content(_ ordinal: Int) -> UnsafeRawBufferPointer {
         let blob = blob(ordinal)
         guard blob.kind == .text, blob.contentOffset >= Self.headerSize, blob.contentOffset + blob.size <= blobTable else {
             return UnsafeRawBufferPointer(rebasing: base[0..<0])
@@ -141,7 +141,7 @@ public final class Segment: @unchecked Sendable {
     }
 
     /// The ordinals of the text blobs holding `trigram`, ascending.
-    public func postings(_ trigram: Trigram) -> [UInt32] {
+    func postings(_ trigram: Trigram) -> [UInt32] {
         var low = 0, high = trigramCount
         while low < high {
             let middle = (low + high) / 2
