@@ -130,6 +130,32 @@ struct IndexLifecycleTests {
         #expect(try fixture.snapshot("crashy").commit != old.manifest.commit)
     }
 
+    @Test("a segment another process collects while a run reuses it fails that run (to be retried) instead of publishing a manifest naming it")
+    func segmentVanished() async throws {
+        let fixture = try IndexFixture()
+        let parent = try await Self.project(fixture, "parent", files: 5)
+        let shared = try #require(try await fixture.service().index(repository: "parent").manifest.segments.first)
+        try await GitCommand.run(["clone", "-q", parent.directory, fixture.root.path + "/fork"], in: fixture.root.path)
+        let fork = FixtureRepository(directory: fixture.root.path + "/fork")
+        try fork.write("FORK.md", "fork\n")
+        try await fork.commit("fork")
+        // As if the parent had been merged into a new segment and the old one collected meanwhile.
+        let path = fixture.store.directory + "/segments/" + shared
+        let collecting = fixture.service(beforePublish: { _ in try FileManager.default.removeItem(atPath: path) })
+        do {
+            _ = try await collecting.index(repository: "fork")
+            Issue.record("published a manifest naming a deleted segment")
+        } catch let error as IndexError {
+            #expect(error.code == .fileSystem && error.message.contains(shared), "\(error)")
+            #expect(RepositoryJobs.indexRetry.retryOn(error))
+        }
+        #expect(try fixture.store.manifest(for: "fork") == nil)
+        // The retry reads the parent's six blobs again (their segment is gone) and finds the
+        // fork's own in the segment the failed run left.
+        let retried = try await fixture.service().index(repository: "fork")
+        #expect(retried.newBlobs == 6 && retried.reusedBlobs == 1)
+    }
+
     @Test("bad repository names and refs fail with permanent errors before anything is indexed")
     func badInputs() async throws {
         let fixture = try IndexFixture()

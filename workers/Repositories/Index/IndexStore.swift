@@ -12,7 +12,7 @@ import Glibc
 /// Segments no manifest names are deleted by `collectGarbage`, under a lock file that
 /// `publish` takes too, and never while an index run in this process holds them (`pin`); a run
 /// in another process that chose a segment that is then deleted finds it gone when it publishes,
-/// and fails to be retried rather than publish a manifest naming a missing file.
+/// and fails (to be retried) rather than publish a manifest naming a missing file.
 public final class IndexStore: Sendable {
     /// The index directory.
     public let directory: String
@@ -108,14 +108,14 @@ public final class IndexStore: Sendable {
     }
 
     /// Publishes `manifest` atomically, after checking every segment it names is still there.
-    /// - Throws: `.gitFailed` (retryable) when a segment vanished meanwhile.
+    /// - Throws: `IndexError.Code.fileSystem` (retried) when a segment vanished meanwhile.
     func publish(_ manifest: IndexManifest) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let bytes = [UInt8](try encoder.encode(manifest))
         try withDirectoryLock {
             for name in manifest.segments where access(segmentsDirectory + "/" + name, F_OK) != 0 {
-                throw RepositoryError(.gitFailed, "segment \(name) was removed while \(manifest.repository) was indexed; index again")
+                throw IndexError(.fileSystem, "segment \(name) was removed while \(manifest.repository) was indexed; index again")
             }
             try IndexFiles.replace(manifestPath(manifest.repository), with: bytes)
         }
