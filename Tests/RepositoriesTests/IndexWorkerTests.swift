@@ -82,8 +82,11 @@ struct IndexWorkerTests {
         defer { if worker.isRunning { worker.signal(SIGKILL) } }
         let client = try testClient(queue: queue)
 
-        // The test holds the repository's lock, as a run on another worker would.
-        let held = try #require(try await Locks(client: client, holder: "test").tryAcquire(RepositoryJobs.indexLockName("busy"), lease: .seconds(2)))
+        // The test holds the repository's lock, as a run on another worker would. The lease is
+        // renewed while held; 10 s leaves room for a renewal delayed on a loaded machine, and
+        // bounds how long a deferred run waits before it tries again.
+        let lock = RepositoryJobs.indexLockName("busy")
+        let held = try #require(try await Locks(client: client, holder: "test").tryAcquire(lock, lease: .seconds(10)))
         let first = try await client.send(taskNamed: "repos.index", kwargs: ["repository": "busy"])
         let second = try await client.send(taskNamed: "repos.index", kwargs: ["repository": "busy"])
         try await eventually(timeout: hangGuard, "both runs deferred on the lock") {
@@ -92,6 +95,7 @@ struct IndexWorkerTests {
         #expect(worker.log.contains("reason=lock"), "\(worker.log.suffix(2000))")
         #expect(try await client.result(for: first.id).state == .pending)
         #expect(try fixture.index.snapshot(repository: "busy") == nil, "nothing ran while the lock was held")
+        #expect(held.isHeld, "the test's lease lapsed: the runs may have deferred on nothing")
         #expect(try await held.release())
 
         let results = [try await first.get(timeout: hangGuard), try await second.get(timeout: hangGuard)]
