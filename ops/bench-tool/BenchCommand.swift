@@ -87,7 +87,8 @@ struct BenchCommand: AsyncParsableCommand {
                                logs: URL(fileURLWithPath: logDir),
                                workerArguments: (workerArgs ?? "").split(separator: " ").map(String.init))
         var plan = PublishSection.plan(sizes) + EndToEndSection.plan(sizes) + LatencySection.plan(sizes)
-        plan += FootprintSection.plan(sizes) + ScalingSection.plan(sizes) + ReposSection.plan(sizes) + ReposSearchSection.plan(sizes)
+        plan += FootprintSection.plan(sizes) + ScalingSection.plan(sizes) + ReposSection.plan(sizes) + ReposIndexSection.plan(sizes)
+        plan += ReposSearchSection.plan(sizes)
         // Footprint-under-load rows come from the e2e runs.
         plan = plan.filter { sections.contains($0.section) || ($0.key.hasSuffix(".load") && sections.contains("e2e")) }
         let report = Report(plan: plan)
@@ -109,6 +110,7 @@ struct BenchCommand: AsyncParsableCommand {
             ("scaling", { await ScalingSection(bench: bench).run() }),
             ("repos", {
                 await ReposSection(bench: bench).run()
+                await ReposIndexSection(bench: bench).run()
                 await ReposSearchSection(bench: bench).run()
             }),
         ]

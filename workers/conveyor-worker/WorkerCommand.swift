@@ -50,14 +50,17 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(help: "Register conveyor.crash, which ends the process abruptly (fault tests only).")
     var allowCrash = false
 
-    @Option(help: "Comma-separated job families to register: diffs, repos (both need --repos-root). Default: every family whose settings are given.")
+    @Option(help: "Comma-separated job families to register: diffs (needs --repos-root), repos (needs --repos-root and --index-dir). Default: every family whose settings are given.")
     var families: String?
 
     @Option(help: "Directory the repositories live under, named by their path relative to it (default CONVEYOR_REPOS_ROOT).")
     var reposRoot: String?
 
-    @Option(help: "Where repos.index keeps its search index, on local disk (default CONVEYOR_INDEX_DIR; used by the index family, not yet built).")
+    @Option(help: "Where repos.index keeps its search index, on local disk, created if missing (default CONVEYOR_INDEX_DIR; needed by the repos family).")
     var indexDir: String?
+
+    @Option(help: "Bytes over which repos.index lists a text file without indexing it (1024 to 1073741824).")
+    var indexMaxFileSize: Int = 1 << 20
 
     @Option(help: "Seconds one git request of a repository job may take before git is killed (1 to 3600).")
     var gitTimeout: Double = 60
@@ -199,6 +202,7 @@ struct WorkerCommand: AsyncParsableCommand {
     func registerFamilies(into registry: inout TaskRegistry, resultURL: String, logger: Logger) throws -> RepositoryPool? {
         let environment = ProcessInfo.processInfo.environment
         let root = reposRoot ?? environment["CONVEYOR_REPOS_ROOT"].flatMap { $0.isEmpty ? nil : $0 }
+        let indexDirectory = indexDir ?? environment["CONVEYOR_INDEX_DIR"].flatMap { $0.isEmpty ? nil : $0 }
         let known = [RepositoryJobs.diffsFamily, RepositoryJobs.reposFamily]
         var wanted: Set<String>
         if let families {
@@ -207,7 +211,7 @@ struct WorkerCommand: AsyncParsableCommand {
                 fail("--families: unknown family '\(unknown)' (known: \(known.joined(separator: ", ")))")
             }
         } else {
-            wanted = root == nil ? [] : Set(known)
+            wanted = root == nil ? [] : indexDirectory == nil ? [RepositoryJobs.diffsFamily] : Set(known)
         }
         guard !wanted.isEmpty else { return nil }
         guard let root else { fail("the \(wanted.sorted().joined(separator: " and ")) famil\(wanted.count == 1 ? "y needs" : "ies need") --repos-root or CONVEYOR_REPOS_ROOT") }
@@ -220,19 +224,29 @@ struct WorkerCommand: AsyncParsableCommand {
         } catch {
             fail("\(error)")
         }
+        if wanted.contains(RepositoryJobs.diffsFamily) {
+            let cache: any DiffCache
+            do {
+                cache = try RedisDiffCache(url: resultURL, logger: logger)
+            } catch {
+                fail("diff cache: \(error)")
+            }
+            RepositoryJobs.registerDiffs(into: &registry, service: DiffService(repositories: pool, cache: cache, cacheTTL: diffCacheTTL))
+            logger.info("registered the diffs family", metadata: ["repos_root": "\(pool.root.path)"])
+        }
         if wanted.contains(RepositoryJobs.reposFamily) {
-            RepositoryJobs.registerSearch(into: &registry, service: SearchService(repositories: pool, deadline: .seconds(searchDeadline)))
-            logger.info("registered the repos family", metadata: ["repos_root": "\(pool.root.path)"])
+            guard let indexDirectory else { fail("the repos family needs --index-dir or CONVEYOR_INDEX_DIR") }
+            if let problem = OptionCheck.outside(indexMaxFileSize, "--index-max-file-size", 1_024...(1 << 30)) { fail(problem) }
+            let index: SearchIndex
+            do {
+                index = SearchIndex(store: try IndexStore(directory: indexDirectory), repositories: pool)
+            } catch {
+                fail("\(error)")
+            }
+            RepositoryJobs.registerIndex(into: &registry, service: IndexService(index: index, options: IndexOptions(maxFileSize: indexMaxFileSize)))
+            RepositoryJobs.registerSearch(into: &registry, service: SearchService(repositories: pool, index: index, deadline: .seconds(searchDeadline)))
+            logger.info("registered the repos family", metadata: ["repos_root": "\(pool.root.path)", "index_dir": "\(index.store.directory)"])
         }
-        guard wanted.contains(RepositoryJobs.diffsFamily) else { return pool }
-        let cache: any DiffCache
-        do {
-            cache = try RedisDiffCache(url: resultURL, logger: logger)
-        } catch {
-            fail("diff cache: \(error)")
-        }
-        RepositoryJobs.registerDiffs(into: &registry, service: DiffService(repositories: pool, cache: cache, cacheTTL: diffCacheTTL))
-        logger.info("registered the diffs family", metadata: ["repos_root": "\(pool.root.path)"])
         return pool
     }
 

@@ -7,9 +7,11 @@ struct Row: Encodable, Sendable {
         case milliseconds = "ms"
         case megabytes = "MB"
         case seconds = "s"
+        case megabytesPerCPUSecond = "MB/CPU-s"
+        case count = "count"
 
-        /// Throughput is better high; time and memory are better low.
-        var higherIsBetter: Bool { self == .tasksPerSecond }
+        /// Throughput is better high; time, memory and counts (of work done) are better low.
+        var higherIsBetter: Bool { self == .tasksPerSecond || self == .megabytesPerCPUSecond }
     }
 
     /// Stable identifier (`e2e.conveyor`), used by ratios, targets and `--json` readers.

@@ -77,6 +77,8 @@ enum Table {
         case .milliseconds: return String(format: value < 10 ? "%.2f ms" : "%.1f ms", value)
         case .megabytes: return String(format: "%.1f MB", value)
         case .seconds: return String(format: "%.2f s", value)
+        case .megabytesPerCPUSecond: return String(format: "%.1f MB/CPU-s", value)
+        case .count: return grouped(Int(value.rounded()))
         }
     }
 

@@ -43,7 +43,7 @@ public struct SearchService: Sendable {
     }
 
     /// The snapshot `ref` names: the index's when it is the commit indexed, else one read into memory.
-    func snapshot(_ repository: GitRepository, name: String, ref: String?) async throws -> any IndexSnapshot {
+    public func snapshot(_ repository: GitRepository, name: String, ref: String?) async throws -> any IndexSnapshot {
         let latest = try await index?.latestSnapshot(repository: name)
         if ref == nil, let latest { return latest }
         let commit = try await repository.resolveCommit(ref ?? "HEAD", role: "ref").commit
