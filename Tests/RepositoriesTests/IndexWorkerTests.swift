@@ -132,15 +132,25 @@ struct IndexWorkerTests {
         _ = try await worker.waitForExit(timeout: hangGuard)
         await client.close()
 
+        // Killed at any point, the index is a whole published commit: almost always the old one
+        // (the kill lands mid-run), the new one if the run outpaced the kill on a busy machine.
+        // The crash between segment and manifest is made certain in IndexLifecycleTests.
         let snapshot = try fixture.snapshot("large")
-        #expect(snapshot.commit == before, "the kill came before the new manifest was published")
-        #expect(snapshot.files.map { String(decoding: $0.path, as: UTF8.self) } == ["README.md"])
-        #expect(try await snapshot.content(0) == Array("before\n".utf8))
-        #expect(snapshot.candidates(.trigram(Trigram(UInt8(ascii: "b"), UInt8(ascii: "e"), UInt8(ascii: "f")))) == [0])
+        let killedMidRun = snapshot.commit == before
+        if killedMidRun {
+            #expect(snapshot.files.map { String(decoding: $0.path, as: UTF8.self) } == ["README.md"])
+            #expect(try await snapshot.content(0) == Array("before\n".utf8))
+            #expect(snapshot.candidates(.trigram(Trigram(UInt8(ascii: "b"), UInt8(ascii: "e"), UInt8(ascii: "f")))) == [0])
+        } else {
+            #expect(snapshot.commit == after && snapshot.files.count == 3_001)
+        }
 
         // Indexing again (here, in-process) publishes the new commit over the debris.
         let retried = try await fixture.service().index(repository: "large")
-        #expect(retried.manifest.commit == after && retried.newBlobs == 3_000)
+        // (A segment the killed run finished before its manifest may be reused: every blob is
+        // read or reused, none twice.)
+        #expect(retried.manifest.commit == after && retried.newBlobs + retried.reusedBlobs == 3_001)
+        if !killedMidRun { #expect(retried.newBlobs == 0) }
         #expect(try fixture.snapshot("large").files.count == 3_001)
     }
 }
