@@ -29,7 +29,7 @@ struct PythonCallsSearchTests {
         let pool = RepositoryPool(root: try RepositoryRoot(root.path), environment: try GitEnvironment())
         defer { pool.close() }
         let worker = try await TestWorker(queue: queue) { registry in
-            RepositoryJobs.registerSearch(into: &registry, service: SearchService(repositories: pool))
+            RepositoryJobs.registerSearch(into: &registry, service: SearchService(repositories: pool, deadline: .seconds(hangGuard)))
         }
         let result: JSON
         do {

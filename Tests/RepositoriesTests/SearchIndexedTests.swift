@@ -2,6 +2,7 @@ import Conveyor
 import Foundation
 @testable import Repositories
 import Testing
+import TestSupport
 
 /// `repos.search` through the real index (`repos.index`'s segments and manifest) gives the same
 /// answers as `git grep`, for files indexed, files too large to index and binaries alike.
@@ -17,7 +18,7 @@ struct SearchIndexedTests {
         let kinds = Set(try fixture.snapshot("search").files.map(\.kind))
         #expect(kinds.isSuperset(of: [.text, .tooLarge, .binary]), "\(kinds)")
 
-        let service = SearchService(repositories: fixture.pool, index: fixture.index)
+        let service = SearchService(repositories: fixture.pool, index: fixture.index, deadline: .seconds(hangGuard))
         let repository = try fixture.pool.repository("search")
         // Both "the latest indexed" and the indexed commit by name are answered by the index.
         #expect(try await service.snapshot(repository, name: "search", ref: nil) is IndexedSnapshot)
@@ -48,7 +49,7 @@ struct SearchIndexedTests {
         let reindexed = try await indexService.index(repository: "search")
         #expect(reindexed.newBlobs == 1)
 
-        let service = SearchService(repositories: fixture.pool, index: fixture.index)
+        let service = SearchService(repositories: fixture.pool, index: fixture.index, deadline: .seconds(hangGuard))
         let repository = try fixture.pool.repository("search")
         #expect(try await service.snapshot(repository, name: "search", ref: nil).commit == second)
         try await SearchMatchesGitTests.compare(service, repository: "search", directory: repo.directory, commit: second,

@@ -2,6 +2,7 @@ import Conveyor
 import Foundation
 @testable import Repositories
 import Testing
+import TestSupport
 
 /// `repos.search` answers what `git grep -n -I` prints for the same commit and flags, with the
 /// ranges `git grep -o --column` prints, on repositories built here and on this project's history.
@@ -31,7 +32,7 @@ struct SearchMatchesGitTests {
         let (repo, commit) = try await SearchFixture.build(root)
         let pool = try root.pool()
         defer { pool.close() }
-        let service = SearchService(repositories: pool)
+        let service = SearchService(repositories: pool, deadline: .seconds(hangGuard))
         for (query, ignoreCase) in SearchFixture.literals {
             try await Self.compare(service, repository: "search", directory: repo.directory, commit: commit, query: query, regex: false, ignoreCase: ignoreCase)
         }
@@ -46,7 +47,7 @@ struct SearchMatchesGitTests {
         let (repo, commit) = try await SearchFixture.build(root)
         let pool = try root.pool()
         defer { pool.close() }
-        let service = SearchService(repositories: pool)
+        let service = SearchService(repositories: pool, deadline: .seconds(hangGuard))
         for path in SearchFixture.paths {
             for (query, regex, ignoreCase) in [("foo", false, false), ("o", false, true), ("^.", true, false)] {
                 try await Self.compare(service, repository: "search", directory: repo.directory, commit: commit, query: query,
@@ -61,7 +62,7 @@ struct SearchMatchesGitTests {
         let (repo, commit) = try await SearchFixture.build(root)
         let pool = try root.pool()
         defer { pool.close() }
-        let service = SearchService(repositories: pool)
+        let service = SearchService(repositories: pool, deadline: .seconds(hangGuard))
         var generator = QueryGenerator(seed: 0x5EA2C4)
         let texts = ["Grüße, Welt", "naïve café", "FOO foo Foo fOo", "func search(query: String) -> [Match] {", "beta foo\r",
                      "last line foo", "struct Match { var path: String; var line: Int }", "hay1999 needle"]
@@ -78,7 +79,7 @@ struct SearchMatchesGitTests {
         let (repo, commit) = try await SearchFixture.build(root)
         let pool = try root.pool()
         defer { pool.close() }
-        let service = SearchService(repositories: pool)
+        let service = SearchService(repositories: pool, deadline: .seconds(hangGuard))
         var generator = QueryGenerator(seed: 0x6E9)
         var compared = 0
         while compared < 60 {
@@ -99,7 +100,7 @@ struct SearchMatchesGitTests {
         try await GitCommand.run(["clone", "-q", "--bare", TestRepository.projectRoot, clone], in: root.path)
         let pool = try root.pool()
         defer { pool.close() }
-        let service = SearchService(repositories: pool)
+        let service = SearchService(repositories: pool, deadline: .seconds(hangGuard))
         let commits = try await GitCommand.text(["rev-list", "--max-count=3", "--skip=0", "HEAD~5"], in: clone).split(separator: "\n").map(String.init)
         let head = try await GitCommand.text(["rev-parse", "HEAD"], in: clone)
         let queries: [(String, Bool, Bool, String?)] = [

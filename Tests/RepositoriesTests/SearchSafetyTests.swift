@@ -3,6 +3,7 @@ import Foundation
 @testable import Repositories
 import Synchronization
 import Testing
+import TestSupport
 
 /// Limits, the deadline, which snapshot answers, and bad input refused for good.
 @Suite("repos.search limits and safety")
@@ -13,7 +14,7 @@ struct SearchSafetyTests {
         let (repo, commit) = try await SearchFixture.build(root)
         let pool = try root.pool()
         defer { pool.close() }
-        let service = SearchService(repositories: pool)
+        let service = SearchService(repositories: pool, deadline: .seconds(hangGuard))
         let all = try await GitGrep.lines("foo", commit: commit, in: repo.directory)
         #expect(all.count > 10)
         let cut = try await service.search(repository: "search", try SearchRequest(query: "foo", limit: 3))
@@ -48,7 +49,7 @@ struct SearchSafetyTests {
         _ = try await SearchFixture.build(root)
         let pool = try root.pool()
         defer { pool.close() }
-        let service = SearchService(repositories: pool)
+        let service = SearchService(repositories: pool, deadline: .seconds(hangGuard))
         func refused(_ expected: RepositoryError.Code, _ fragment: String, _ body: () async throws -> Void) async {
             do {
                 try await body()
@@ -102,7 +103,7 @@ struct SearchSafetyTests {
         defer { pool.close() }
         let indexed = try await MemorySnapshot.read(try pool.repository("history"), commit: old)
         let index = RecordingIndex(snapshot: indexed)
-        let service = SearchService(repositories: pool, index: index)
+        let service = SearchService(repositories: pool, index: index, deadline: .seconds(hangGuard))
         let request = try SearchRequest(query: "foo")
         let latest = try await service.search(repository: "history", request)
         #expect(latest.commit == old && latest.matches.map(\.text) == [Array("old foo".utf8)])

@@ -34,7 +34,7 @@ struct SearchWorkerTests {
         let environment = ["CONVEYOR_BROKER_URL": TestEnvironment.brokerURL, "CONVEYOR_RESULT_URL": TestEnvironment.resultURL]
         let worker = try ManagedProcess(try TestEnvironment.requireBinary("conveyor-worker"),
                                         ["--queues", queue, "--concurrency", "4", "--families", "repos", "--repos-root", root.path,
-                                         "--index-dir", root.path + "/.index", "--log-level", "debug"],
+                                         "--index-dir", root.path + "/.index", "--search-deadline", "600", "--log-level", "debug"],
                                         environment: environment, name: "search-worker")
         defer { if worker.isRunning { worker.signal(SIGKILL) } }
         try await worker.waitForLog("worker ready", timeout: hangGuard)
