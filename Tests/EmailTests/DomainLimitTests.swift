@@ -46,6 +46,25 @@ struct DomainLimitTests {
         #expect(received.count == 1)
     }
 
+    @Test("a 421 retries and backs the whole domain off: the next mail to it is deferred (reason domain-backoff)")
+    func busyDomainBacksOff() async throws {
+        let domain = "busy-\(UUID().uuidString.prefix(8).lowercased()).example"
+        let harness = try await EmailHarness(label: "mail-421")
+        try harness.sink.setControl(["domains": .object([domain: "421 4.7.0 too many connections, slow down"])])
+        let first = try await harness.send(["to": .string("a@\(domain)"), "template": "plain", "context": ["n": 1]])
+        try await eventually(timeout: hangGuard, "RETRY stored") { try await harness.client.result(for: first.id).state == .retry }
+        let second = try await harness.send(["to": .string("b@\(domain)"), "template": "plain", "context": ["n": 2]])
+        try await eventually(timeout: hangGuard, "the second mail deferred") {
+            harness.logs.count("task deferred", where: "reason", is: "domain-backoff") >= 1
+        }
+        let pending = try await harness.client.result(for: second.id)
+        let backoff = try await harness.client.keyValues.timeToLive("email:backoff:\(domain)")
+        try await harness.stop()
+        #expect(pending.state == .pending)
+        #expect((backoff ?? 0) > 0)
+        #expect(try harness.sink.messages().isEmpty)
+    }
+
     @Test("domain limits are parsed with every number checked")
     func parsing() throws {
         var limits = DomainLimits()
