@@ -116,7 +116,7 @@ public final class EmailService: Sendable {
         guard let domain = domains.first else { return try await body() }
         let rest = domains.dropFirst()
         guard let limit = options.domainLimits.limit(for: domain).concurrency else { return try await withDomainCaps(rest, task, body) }
-        return try await task.withConcurrencyCap("email:domain:" + domain, limit: limit, lease: .seconds(Int64(options.transport.sendTimeout) + 30)) {
+        return try await task.withConcurrencyCap("email:domain:" + domain, limit: limit, lease: .seconds(20)) {
             try await self.withDomainCaps(rest, task, body)
         }
     }
