@@ -90,3 +90,11 @@ struct EncodingTests {
         #expect(receipt == SMTPReceipt(accepted: ["w@y.z"], rejected: ["x@y.z": "550 5.1.1 no such user"], reply: "250 2.0.0 queued as 42"))
     }
 }
+
+extension EncodingTests {
+    @Test("the Date header is RFC 5322 in UTC")
+    func dateHeader() {
+        #expect(MessageBuilder.rfc5322Date(Date(timeIntervalSince1970: 1_796_467_301)) == "Sat, 05 Dec 2026 10:41:41 +0000")
+        #expect(MessageBuilder.rfc5322Date(Date(timeIntervalSince1970: 0)) == "Thu, 01 Jan 1970 00:00:00 +0000")
+    }
+}

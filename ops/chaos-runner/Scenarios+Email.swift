@@ -29,18 +29,19 @@ extension Scenarios {
     static let emailWorkerKill = Scenario(name: "email-kill-9",
                                           summary: "kill -9 of a sending worker many times: nothing recorded as sent arrives twice; unknown outcomes resend the same Message-ID, counted") { context in
         try await emailStage(context, label: "mail-kill", workers: ["mailk-a", "mailk-b"]) { stage, sink in
-            let count = context.size(quick: 400, full: 2000)
-            let kills = context.size(quick: 6, full: 20)
-            let load = Task { await publishMail(context, stage, count: count, domain: "example.com", seconds: context.loadSeconds) }
+            let count = context.size(quick: 1000, full: 4000)
+            let kills = context.size(quick: 8, full: 24)
+            // A backlog first, so that every kill lands while mail is being sent.
+            await publishMail(context, stage, count: count, domain: "example.com", seconds: 0)
             for index in 0..<kills {
-                try await Task.sleep(for: .milliseconds(Int(context.loadSeconds * 1000) / kills))
+                try await Task.sleep(for: .milliseconds(400))
                 stage.workers[index % 2].crash()
             }
-            await load.value
             var verdict = try await stage.verdict(drainTimeout: 300)
             try await judgeMail(&verdict, stage, sink)
             let landed = stage.workers.map { $0.exits.filter { $0 == 128 + SIGKILL || $0 == SIGKILL }.count }.reduce(0, +)
-            verdict.notes.append("\(landed) kills")
+            verdict.notes.append("\(landed) kills, \(verdict.duplicates) tasks started again after a kill")
+            if verdict.duplicates == 0 { verdict.problems.append("no task was started twice: the kills did not land while mail was sent") }
             if landed < kills { verdict.problems.append("only \(landed) of \(kills) kills landed") }
             return verdict
         }
