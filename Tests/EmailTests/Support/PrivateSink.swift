@@ -18,13 +18,26 @@ final class PrivateSink: Sendable {
     init() async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("conveyor-sink-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        port = try SentinelSet.freePorts(1)[0]
-        process = try ManagedProcess(URL(fileURLWithPath: "/usr/bin/python3"),
-                                     [TestEnvironment.repoRoot.appendingPathComponent("ops/lib/smtp_sink.py").path, "--port", "\(port)",
-                                      "--mailbox", directory.appendingPathComponent("mailbox.jsonl").path,
-                                      "--control", directory.appendingPathComponent("control.json").path],
-                                     name: "smtp-sink")
-        try await process.waitForLog("listening on", timeout: hangGuard)
+        // A port called free can be taken before the sink binds it (by another test, or as the
+        // local port of an outgoing connection): then another port is tried.
+        var attempt = 0
+        while true {
+            attempt += 1
+            let port = try SentinelSet.freePorts(1)[0]
+            let process = try ManagedProcess(URL(fileURLWithPath: "/usr/bin/python3"),
+                                             [TestEnvironment.repoRoot.appendingPathComponent("ops/lib/smtp_sink.py").path, "--port", "\(port)",
+                                              "--mailbox", directory.appendingPathComponent("mailbox.jsonl").path,
+                                              "--control", directory.appendingPathComponent("control.json").path],
+                                             name: "smtp-sink")
+            do {
+                try await process.waitForLog("listening on", timeout: hangGuard)
+                self.port = port
+                self.process = process
+                return
+            } catch where attempt < 5 && process.log.contains("address already in use") {
+                continue
+            }
+        }
     }
 
     deinit {
