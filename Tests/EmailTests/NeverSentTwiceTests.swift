@@ -34,7 +34,9 @@ struct NeverSentTwiceTests {
         let handle = try await harness.send(["to": .string(address), "template": "plain", "context": ["n": 8]])
         let result = try await handle.get(timeout: hangGuard)
         let received = try await harness.sink.waitForMessages(2)
+        let record = try await harness.client.keyValues.json("email:sent:<\(handle.id)@conveyor.test>")
         try await harness.stop()
+        #expect(record?["state"] == "sent" && record?["resends"] == 1, "\(record?.text() ?? "nil")")
         let ids = received.map { message in
             message["data"]?.string?.split(separator: "\r\n").first { $0.hasPrefix("Message-ID: ") }.map(String.init)
         }

@@ -70,7 +70,7 @@ public final class EmailService: Sendable {
                 "rejected": .object(JSONObject(receipt.rejected.sorted { $0.key < $1.key }.map { ($0.key, JSON.string($0.value)) })),
                 "smtp_reply": .string(receipt.reply),
             ]
-            try await records.markSent(messageID, outcome: outcome)
+            try await records.markSent(messageID, outcome: outcome, resends: resends)
             return outcome
         }
     }

@@ -34,9 +34,9 @@ struct SentRecords: Sendable {
         try await store.set(Self.key(messageID), json: ["state": "sending", "resends": .int(Int64(resends))], ttl: ttl)
     }
 
-    /// Records the outcome of a sent mail.
-    func markSent(_ messageID: String, outcome: JSON) async throws {
-        try await store.set(Self.key(messageID), json: ["state": "sent", "outcome": outcome], ttl: ttl)
+    /// Records the outcome of a sent mail, and how many sends of unknown outcome came before.
+    func markSent(_ messageID: String, outcome: JSON, resends: Int) async throws {
+        try await store.set(Self.key(messageID), json: ["state": "sent", "outcome": outcome, "resends": .int(Int64(resends))], ttl: ttl)
     }
 
     /// Forgets an attempt that surely sent nothing.
