@@ -33,13 +33,20 @@ public struct EmailError: CeleryException, Sendable, CustomStringConvertible {
         public var description: String { base.rawValue }
     }
 
+    /// What went wrong.
     public let code: Code
+    /// One line for people.
     public let message: String
     /// The server's reply, when one decided the outcome (`550 5.1.1 no such user`).
     public let reply: String?
+    /// Where it was made.
     public let file: String
     public let line: Int
 
+    /// - Parameters:
+    ///   - code: what went wrong.
+    ///   - message: one line for people.
+    ///   - reply: the server's reply that decided it, if any.
     public init(_ code: Code, _ message: String, reply: String? = nil, file: String = #fileID, line: Int = #line) {
         self.code = code
         self.message = message

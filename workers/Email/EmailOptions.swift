@@ -19,10 +19,15 @@ public struct EmailOptions: Sendable {
     /// The SMTP connections.
     public var transport = SMTPTransport.Options()
 
+    /// The allowed ranges of the numbers above.
     public static let messageSizes = 1024...(100 << 20)
     public static let sentRecordTimes = 3600...(90 * 86_400)
     public static let domainBackoffTimes = 1...86_400
 
+    /// - Parameters:
+    ///   - templates: the templates directory.
+    ///   - endpoint: the SMTP server.
+    ///   - defaultFrom: the sender when a task names none.
     public init(templates: String, endpoint: SMTPEndpoint, defaultFrom: EmailAddress) {
         self.templates = templates
         self.endpoint = endpoint

@@ -5,10 +5,14 @@ import Logging
 /// Sends the mail of one `email.send` run: checks the input, renders, builds the message,
 /// keeps the per-domain limits, sends it once, and records that it was sent.
 public final class EmailService: Sendable {
+    /// The settings it was made with.
     public let options: EmailOptions
     let templates: TemplateStore
     let transport: SMTPTransport
 
+    /// - Parameters:
+    ///   - options: the family's settings (checked here).
+    ///   - logger: for the SMTP connections.
     /// - Throws: `EmailError.Code.configuration` for a bad setting or templates directory.
     public init(options: EmailOptions, logger: Logger) throws {
         try options.validate()

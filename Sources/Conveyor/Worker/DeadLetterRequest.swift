@@ -23,6 +23,7 @@ public struct DeadLetterRequest: Error, Sendable, CustomStringConvertible {
         self.error = error
     }
 
+    /// `reason: error`.
     public var description: String { "\(reason): \(error)" }
 }
 

@@ -8,6 +8,9 @@ public struct DomainLimit: Sendable, Hashable {
     /// Messages being sent at once across the fleet, 1 or more (nil: no cap).
     public var concurrency: Int?
 
+    /// - Parameters:
+    ///   - rate: messages per period, fleet-wide; nil for none.
+    ///   - concurrency: messages at once, fleet-wide, 1 or more; nil for none.
     public init(rate: RateLimit? = nil, concurrency: Int? = nil) {
         self.rate = rate
         self.concurrency = concurrency

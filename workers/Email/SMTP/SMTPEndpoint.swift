@@ -17,12 +17,17 @@ public struct SMTPEndpoint: Sendable, Hashable, CustomStringConvertible {
     /// The default: the SMTP sink `ops/services` runs.
     public static let defaultURL = "smtp://127.0.0.1:2525"
 
+    /// Host name or address.
     public let host: String
+    /// 1...65535.
     public let port: Int
+    /// Plain, STARTTLS or TLS from the start.
     public let security: Security
+    /// Who to AUTH as, if anyone.
     public let user: String?
     let password: String?
 
+    /// - Parameter url: `smtp://…` or `smtps://…` as above.
     /// - Throws: `EmailError.Code.configuration` naming what is wrong (the password masked).
     public init(url: String) throws {
         let masked = maskingPassword(in: url, bareInfoIsSecret: false)

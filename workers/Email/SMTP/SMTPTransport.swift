@@ -7,6 +7,7 @@ import Synchronization
 /// A message goes to the connection with the fewest messages waiting, so one slow message holds
 /// up only its own connection.
 public final class SMTPTransport: Sendable {
+    /// The server.
     public let endpoint: SMTPEndpoint
     private let connections: [SMTPConnection]
     private let waiting: Mutex<[Int]>
@@ -20,6 +21,7 @@ public final class SMTPTransport: Sendable {
         /// Seconds one message may take, connection included, finite, 1...3600.
         public var sendTimeout: Double = 60
 
+        /// The defaults above.
         public init() {}
 
         /// The allowed ranges.

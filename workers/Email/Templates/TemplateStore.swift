@@ -23,7 +23,9 @@ public final class TemplateStore: Sendable {
         var html: MustacheTemplate?
     }
 
+    /// Where the templates are read from.
     public let directory: URL
+    /// What a missing variable does.
     public let missingVariables: MissingVariables
     private let cache = Mutex<[String: Compiled]>([:])
 
@@ -32,6 +34,9 @@ public final class TemplateStore: Sendable {
     /// The largest template file read.
     static let maxFileBytes = 1 << 20
 
+    /// - Parameters:
+    ///   - directory: the templates directory.
+    ///   - missingVariables: `.error` (the default) or `.empty`.
     /// - Throws: `EmailError.Code.configuration` when `directory` is not a readable directory.
     public init(directory: String, missingVariables: MissingVariables = .error) throws {
         var isDirectory: ObjCBool = false
