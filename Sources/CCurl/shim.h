@@ -35,8 +35,8 @@ static inline CURLcode conveyor_curl_set_debug_function(CURL *handle, conveyor_c
   return curl_easy_setopt(handle, CURLOPT_DEBUGFUNCTION, callback);
 }
 
-static inline CURLcode conveyor_curl_response_code(CURL *handle, long *code) {
-  return curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, code);
+static inline CURLcode conveyor_curl_info_long(CURL *handle, CURLINFO info, long *value) {
+  return curl_easy_getinfo(handle, info, value);
 }
 
 /* Renamed from CURLOPT_MAIL_RCPT_ALLLOWFAILS (sic) in 8.2.0; Debian 12 ships 7.88. */

@@ -2,6 +2,7 @@ import CCurl
 import Foundation
 import IOSupport
 import Logging
+import Synchronization
 
 /// One SMTP connection, driven by libcurl on its own I/O thread.
 ///
@@ -15,13 +16,18 @@ final class SMTPConnection: Sendable {
     }
 
     private let queue: CommandQueue<Command>
+    /// Connections opened so far (libcurl's `CURLINFO_NUM_CONNECTS` summed): 1 while the
+    /// server keeps the session open.
+    let opened = OpenedConnections()
 
     /// Starts the thread. `timeouts` are seconds: connecting, and one whole message.
     init(endpoint: SMTPEndpoint, connectTimeout: Double, sendTimeout: Double, name: String, logger: Logger) throws {
         queue = try CommandQueue()
         let queue = self.queue
+        let opened = self.opened
         IOThread.start(name: name) {
             let session = CurlSession(endpoint: endpoint, connectTimeout: connectTimeout, sendTimeout: sendTimeout, logger: logger)
+            session.opened = opened
             session.serve(queue)
         }
     }
@@ -47,6 +53,7 @@ private final class CurlSession {
     let logger: Logger
     let transcript = SMTPTranscript()
     var upload = Upload()
+    var opened: OpenedConnections?
 
     init(endpoint: SMTPEndpoint, connectTimeout: Double, sendTimeout: Double, logger: Logger) {
         self.endpoint = endpoint
@@ -129,6 +136,11 @@ private final class CurlSession {
         conveyor_curl_set_size(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(envelope.message.count))
         let code = curl_easy_perform(handle)
         transcript.bodyComplete = upload.finished
+        var connects = 0
+        if conveyor_curl_info_long(handle, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK, connects > 0 {
+            opened?.add(connects)
+            logger.debug("SMTP connection opened", metadata: ["server": "\(endpoint)"])
+        }
         return SMTPVerdict(transcript: transcript, curlCode: code.rawValue,
                            curlMessage: String(cString: curl_easy_strerror(code)), recipients: envelope.recipients).outcome
     }
@@ -171,4 +183,11 @@ private let readTranscript: conveyor_curl_debug_callback = { _, type, data, size
 enum CurlGlobal {
     private static let initialised: Bool = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK }()
     static func ensureInitialised() { _ = initialised }
+}
+
+/// How many connections a connection's thread has opened.
+final class OpenedConnections: Sendable {
+    private let value = Atomic(0)
+    func add(_ count: Int) { value.add(count, ordering: .relaxed) }
+    var count: Int { value.load(ordering: .relaxed) }
 }

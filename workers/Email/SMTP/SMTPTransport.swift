@@ -66,6 +66,9 @@ public final class SMTPTransport: Sendable {
         return try result.get()
     }
 
+    /// Connections opened so far, all threads together (reuse keeps it at one per thread).
+    var connectionsOpened: Int { connections.reduce(0) { $0 + $1.opened.count } }
+
     /// Ends every connection once its queued messages are sent.
     public func close() {
         for connection in connections { connection.close() }
