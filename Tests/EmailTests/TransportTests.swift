@@ -29,4 +29,16 @@ struct TransportTests {
         #expect(transport.connectionsOpened == 2)
         #expect(try sink.messages().count == 11)
     }
+
+    @Test("with starttls=required, a server without STARTTLS gets nothing: the message is not sent in the clear")
+    func startTLSRequired() async throws {
+        let sink = try await PrivateSink()
+        let transport = try SMTPTransport(endpoint: try SMTPEndpoint(url: sink.url + "?starttls=required"), logger: Logger(label: "test.smtp"))
+        defer { transport.close() }
+        let message = Array("Subject: secret\r\n\r\nsecret\r\n".utf8)
+        await #expect(throws: EmailError.self) {
+            try await transport.send(SMTPEnvelope(from: "a@example.com", recipients: ["b@example.com"], message: message))
+        }
+        #expect(try sink.messages().isEmpty)
+    }
 }
