@@ -120,7 +120,16 @@ class Session:
         await self.writer.drain()
 
     async def readline(self):
-        line = await asyncio.wait_for(self.reader.readline(), IDLE_TIMEOUT)
+        # asyncio.timeout, not wait_for: no task per line.
+        async with asyncio.timeout(IDLE_TIMEOUT):
+            line = await self.reader.readline()
+        if not line:
+            raise ConnectionResetError("client went away")
+        return line
+
+    async def data_line(self):
+        """A line of the message: no timer of its own (the DATA phase as a whole has one)."""
+        line = await self.reader.readline()
         if not line:
             raise ConnectionResetError("client went away")
         return line
@@ -211,14 +220,18 @@ class Session:
             await self.reply("503 5.5.1 need RCPT before DATA")
             return
         await self.reply("354 end data with <CR><LF>.<CR><LF>")
-        chunks, size, too_big = [], 0, False
         kinds = {kind: code for kind, code in self.faults}
         if "drop-data" in kinds:
             await self.readline()  # part of the message has arrived: hang up in its middle
             return False
+        async with asyncio.timeout(IDLE_TIMEOUT):
+            return await self.receive(kinds)
+
+    async def receive(self, kinds):
+        chunks, size, too_big = [], 0, False
         while True:
             try:
-                line = await self.readline()
+                line = await self.data_line()
             except ValueError:  # an over-long line still counts against the size
                 too_big = True
                 continue
@@ -266,6 +279,8 @@ class Sink:
         self.mailbox = mailbox
         self.control = Control(control)
         self.dropped_once = set()
+        # Open for the sink's life: one write() per message on an O_APPEND descriptor.
+        self.fd = os.open(self.mailbox, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def store(self, mail_from, rcpt_tos, data):
         record = {
@@ -276,11 +291,7 @@ class Sink:
         }
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
         # One write() on an O_APPEND descriptor: readers never see half a record.
-        fd = os.open(self.mailbox, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
+        os.write(self.fd, line)
 
     async def handle(self, reader, writer):
         try:
