@@ -21,11 +21,15 @@ struct EmailSection {
                 note: "templates + MIME + libcurl SMTP, 4 reused connections, sent records in Redis; goal >= 800/s"),
             Row(key: "email.celery", section: "email", label: "email.send, Celery prefork -c \(celeryConcurrency), smtplib",
                 unit: .tasksPerSecond, count: celeryCount(sizes), note: "same mail; a connection per message, as Django's send_mail"),
+            Row(key: "email.redelivered", section: "email", label: "email.send delivered again after its mail was recorded sent",
+                unit: .tasksPerSecond, count: redeliveryCount(sizes),
+                note: "the state a crash between the sent record and the ack leaves; must send nothing"),
         ]
     }
 
     static func count(_ sizes: BenchSizes) -> Int { sizes.endToEndCount >= 10_000 ? 5_000 : 200 }
     static func celeryCount(_ sizes: BenchSizes) -> Int { sizes.endToEndCount >= 10_000 ? 1_000 : 100 }
+    static func redeliveryCount(_ sizes: BenchSizes) -> Int { sizes.endToEndCount >= 10_000 ? 1_000 : 100 }
 
     func run() async {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("conveyor-bench-email-\(getpid())")
@@ -47,15 +51,16 @@ struct EmailSection {
         }
         let environment = ["CONVEYOR_SMTP_URL": "smtp://127.0.0.1:\(port)", "CONVEYOR_MAIL_FROM": "Bench <bench@conveyor.test>",
                            "BENCH_TEMPLATES": scratch.appendingPathComponent("templates").path]
+        let conveyor = { (queue: String, label: String) in
+            try BenchProcess(name: label, executable: bench.paths.worker.path,
+                             arguments: ["--queues", queue, "--concurrency", "\(Self.conveyorConcurrency)", "--hostname",
+                                         bench.workerName("conveyor"), "--families", "email", "--templates",
+                                         scratch.appendingPathComponent("templates").path, "--no-diagnostics"],
+                             environment: environment, log: bench.log(label))
+        }
         for repetition in 1...bench.sizes.repetitions {
             await bench.measure("email.conveyor") {
-                try await drain(count: Self.count(bench.sizes), label: "email-conveyor-\(repetition)") { queue, label in
-                    try BenchProcess(name: label, executable: bench.paths.worker.path,
-                                     arguments: ["--queues", queue, "--concurrency", "\(Self.conveyorConcurrency)", "--hostname",
-                                                 bench.workerName("conveyor"), "--families", "email", "--templates",
-                                                 scratch.appendingPathComponent("templates").path, "--no-diagnostics"],
-                                     environment: environment, log: bench.log(label))
-                }
+                try await drain(count: Self.count(bench.sizes), label: "email-conveyor-\(repetition)", start: conveyor)
             }
             await bench.measure("email.celery") {
                 try await drain(count: Self.celeryCount(bench.sizes), label: "email-celery-\(repetition)") { queue, label in
@@ -67,19 +72,42 @@ struct EmailSection {
                 }
             }
         }
+        await bench.measure("email.redelivered") {
+            try await redeliveries(mailbox: scratch.appendingPathComponent("mailbox.jsonl"), start: conveyor)
+        }
         await sink.stop(grace: 5)
+    }
+
+    /// Sends `redeliveryCount` mails with ids of their own, then delivers the very same tasks
+    /// again (results forgotten, sent records kept: what a worker killed after the record and
+    /// before the ack leaves behind); the second pass must add nothing to the mailbox.
+    /// - Returns: the second pass's rate.
+    private func redeliveries(mailbox: URL, start: (String, String) throws -> BenchProcess) async throws -> Double {
+        let ids = (0..<Self.redeliveryCount(bench.sizes)).map { _ in UUID().uuidString.lowercased() }
+        _ = try await drain(count: ids.count, label: "email-redelivery-first", ids: ids, start: start)
+        let before = try Self.lines(mailbox)
+        let rate = try await drain(count: ids.count, label: "email-redelivery-again", ids: ids, start: start)
+        let added = try Self.lines(mailbox) - before
+        guard added == 0 else { throw BenchError("\(added) of \(ids.count) mails delivered again were sent again") }
+        bench.report.annotate("email.redelivered", "0 of \(ids.count) sent again")
+        return rate
+    }
+
+    private static func lines(_ file: URL) throws -> Int {
+        try String(contentsOf: file, encoding: .utf8).split(separator: "\n").count
     }
 
     /// Queues `count` mails, starts the worker `start` makes, and returns mails per second from
     /// its ready line to the last result's `date_done`.
-    private func drain(count: Int, label: String, start: (String, String) throws -> BenchProcess) async throws -> Double {
+    private func drain(count: Int, label: String, ids given: [String]? = nil,
+                       start: (String, String) throws -> BenchProcess) async throws -> Double {
         try await bench.withQueue("email") { queue in
             var ids: [String] = []
             for first in stride(from: 0, to: count, by: 1_000) {
                 let requests = (first..<min(first + 1_000, count)).map { index in
                     ConveyorClient.Request(name: "email.send", args: [.string("user\(index % 50)@example.com"), "notice",
                                                                       ["name": "Ada", "repo": "acme/web", "n": .int(Int64(index))]],
-                                           options: TaskOptions(queue: queue))
+                                           options: TaskOptions(queue: queue, taskId: given?[index]))
                 }
                 for outcome in await bench.client.send(batch: requests) { ids.append(try outcome.get().id) }
             }
