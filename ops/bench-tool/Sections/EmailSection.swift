@@ -18,7 +18,7 @@ struct EmailSection {
         [
             Row(key: "email.conveyor", section: "email", label: "email.send, Conveyor worker, --concurrency \(conveyorConcurrency)",
                 unit: .tasksPerSecond, count: count(sizes), celery: "email.celery",
-                note: "templates + MIME + libcurl SMTP, 4 reused connections, sent records in Redis; goal >= 800/s"),
+                note: "templates + MIME + libcurl SMTP, 8 reused connections, sent records in Redis; goal >= 800/s"),
             Row(key: "email.celery", section: "email", label: "email.send, Celery prefork -c \(celeryConcurrency), smtplib",
                 unit: .tasksPerSecond, count: celeryCount(sizes), note: "same mail; a connection per message, as Django's send_mail"),
             Row(key: "email.redelivered", section: "email", label: "email.send delivered again after its mail was recorded sent",

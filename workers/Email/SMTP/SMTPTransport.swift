@@ -15,7 +15,7 @@ public final class SMTPTransport: Sendable {
     /// Settings of the transport.
     public struct Options: Sendable {
         /// Connections kept open, 1...64.
-        public var connections: Int = 4
+        public var connections: Int = 8
         /// Seconds to connect (TCP and TLS), finite, 0.1...600.
         public var connectTimeout: Double = 10
         /// Seconds one message may take, connection included, finite, 1...3600.
