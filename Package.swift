@@ -17,11 +17,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // C libraries, as Debian ships them (librabbitmq-dev 0.11, libhiredis-dev 0.14).
         .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // What every connection-owning I/O thread shares: command queue with a wake-up fd, backoff.
         .target(name: "IOSupport", dependencies: [
@@ -58,8 +60,14 @@ let package = Package(
         .target(name: "RedisDiffCache", dependencies: [
             "Repositories", "Redis", .product(name: "Logging", package: "swift-log"),
         ], path: "workers/RedisDiffCache"),
+        // email.send: mustache templates, MIME, SMTP through libcurl on its own I/O thread.
+        .target(name: "Email", dependencies: [
+            "Conveyor", "IOSupport", "CCurl",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Mustache", package: "swift-mustache"),
+        ], path: "workers/Email"),
         .executableTarget(name: "conveyor-worker", dependencies: [
-            "Conveyor", "Diagnostics", "Repositories", "RedisDiffCache", "CommandLineSupport",
+            "Conveyor", "Diagnostics", "Repositories", "RedisDiffCache", "Email", "CommandLineSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -109,5 +117,7 @@ let package = Package(
         .testTarget(name: "ConveyorTests", dependencies: ["Conveyor", "AMQP", "Redis", "Diagnostics", "TestSupport"]),
         .testTarget(name: "InteropTests", dependencies: ["Conveyor", "AMQP", "Diagnostics", "Repositories", "TestSupport"], exclude: ["python"]),
         .testTarget(name: "RepositoriesTests", dependencies: ["Repositories", "Conveyor", "IOSupport", "TestSupport"]),
+        .testTarget(name: "EmailTests", dependencies: ["Email", "Conveyor", "IOSupport", "TestSupport",
+                                                    .product(name: "Logging", package: "swift-log")], exclude: ["python"]),
     ]
 )

@@ -12,7 +12,7 @@ enum Scenarios {
     static let all: [Scenario] = [workerKill, brokerRestart, delayedAcrossRestart, redisRestart, networkBlackhole,
                                   poisonAndTimeLimits, consumerTimeout, memoryAlarm, clusterNodeDown, badInputBulk,
                                   oversizedHeaders, lockFrozenHolder, lockKilledHolder, lockFencing, redisFailover,
-                                  rateLimitKill]
+                                  rateLimitKill, emailServerDown, emailWorkerKill, emailDomainRefuses]
 }
 
 /// Runs `body`, then `cleanup` whether it threw or not.

@@ -24,7 +24,8 @@ extension ScenarioContext {
     /// A queue named after `label`, a client on `broker` that declared it, and `workers` started.
     /// The client uses `publisher` when given (e.g. direct while workers go through a proxy).
     func stage(_ label: String, broker: String, workers names: [String], concurrency: Int = 8, queueType: QueueType = .classic,
-               workerExtra: [String] = [], publishTimeout: Double? = nil, publisher: String? = nil) async throws -> Stage {
+               workerExtra: [String] = [], workerEnvironment: [String: String] = [:], publishTimeout: Double? = nil,
+               publisher: String? = nil) async throws -> Stage {
         let queue = "chaos.\(label).\(UUID().uuidString.prefix(6))"
         var configuration = configuration(broker: publisher ?? broker, queue: queue, queueType: queueType)
         if let publishTimeout { configuration.publishTimeout = publishTimeout }
@@ -32,7 +33,8 @@ extension ScenarioContext {
         try await client.connect(timeout: 30)
         try await client.declare(queue: queue)
         let workers = names.map {
-            worker($0, queue: queue, broker: broker, concurrency: concurrency, queueType: queueType, extra: workerExtra)
+            worker($0, queue: queue, broker: broker, concurrency: concurrency, queueType: queueType, extra: workerExtra,
+                   environment: workerEnvironment)
         }
         for worker in workers { try await worker.start() }
         return Stage(queue: queue, client: client, workers: workers)

@@ -15,10 +15,15 @@ Redis as Conveyor, from CONVEYOR_BROKER_URL and CONVEYOR_RESULT_URL). In particu
 unless the environment sets BENCH_CELERY_CONFIRM=1.
 """
 import argparse
+import email.message
+import email.utils
 import json
 import os
+import re
+import smtplib
 import sys
 import time
+import urllib.parse
 
 from celery import Celery
 
@@ -48,6 +53,36 @@ def add(x, y):
 def echo(*args, **kwargs):
     """The same as Conveyor's diagnostic conveyor.echo."""
     return {"args": list(args), "kwargs": kwargs}
+
+
+def _render(text, context):
+    """{{name}} replaced by the context's value, as the Mustache templates use it."""
+    return re.sub(r"{{\s*(\w+)\s*}}", lambda m: str(context.get(m.group(1), "")), text)
+
+
+@app.task(name="email.send")
+def send_mail(to, template, context=None, subject=None, from_=None, reply_to=None, headers=None):
+    """The same mail as Conveyor's email.send, sent the way Django's send_mail sends it: the
+    templates rendered, an EmailMessage with text and an HTML alternative, and smtplib with a
+    connection per message (Django's SMTP backend opens one per send_mail call)."""
+    directory = os.environ["BENCH_TEMPLATES"]
+    context = context or {}
+    parts = {}
+    for part in ("subject", "txt", "html"):
+        with open(os.path.join(directory, f"{template}.{part}.mustache"), encoding="utf-8") as f:
+            parts[part] = _render(f.read(), context)
+    message = email.message.EmailMessage()
+    message["From"] = os.environ.get("CONVEYOR_MAIL_FROM", "bench@conveyor.test")
+    message["To"] = to
+    message["Subject"] = subject or parts["subject"].strip()
+    message["Date"] = email.utils.formatdate()
+    message["Message-ID"] = f"<{send_mail.request.id}@conveyor.test>"
+    message.set_content(parts["txt"])
+    message.add_alternative(parts["html"], subtype="html")
+    url = urllib.parse.urlsplit(os.environ.get("CONVEYOR_SMTP_URL", "smtp://127.0.0.1:2525"))
+    with smtplib.SMTP(url.hostname, url.port) as connection:
+        refused = connection.send_message(message)
+    return {"message_id": message["Message-ID"], "rejected": refused}
 
 
 def _warm_up(queue):

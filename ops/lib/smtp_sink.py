@@ -7,13 +7,22 @@ It accepts every message and appends it to a mailbox file, one JSON object per l
 Bytes that are not UTF-8 are replaced with U+FFFD.
 
 Test hooks: a recipient in the reserved domain `tempfail.invalid` is refused with 451 (a
-temporary failure), one in `permfail.invalid` with 550 (a permanent failure). Every other
-recipient is accepted.
+temporary failure), one in `permfail.invalid` with 550 (a permanent failure). Fault modes, by
+the recipient's local part (any domain; a suffix after another '-' is free, e.g. rcpt-550-a@x):
+    rcpt-NNN    RCPT TO is answered NNN (4xx or 5xx)
+    data-NNN    the recipient is accepted; the message's end is answered NNN and nothing is stored
+    drop-data   the connection is closed in the middle of the message (nothing stored)
+    drop-dot    the whole message is received and stored, then the connection is closed before
+                the reply (the client cannot know it was delivered)
+    drop-dot-once  as drop-dot the first time this sink sees the address, accepted after that
+With --control FILE (re-read when it changes), a JSON object can answer chosen recipients too:
+    {"addresses": {"a@example.com": "452 4.2.2 mailbox full"}, "domains": {"example.org": "550 5.7.1 no"}}
+Every other recipient is accepted.
 
 Commands: HELO, EHLO, MAIL FROM, RCPT TO, DATA, RSET, NOOP, QUIT, VRFY, HELP; AUTH PLAIN/LOGIN
 accept any credentials. No STARTTLS.
 
-Usage: smtp_sink.py --mailbox PATH [--host 127.0.0.1] [--port 2525] [--pidfile PATH]
+Usage: smtp_sink.py --mailbox PATH [--host 127.0.0.1] [--port 2525] [--pidfile PATH] [--control FILE]
 """
 
 import argparse
@@ -30,6 +39,57 @@ MAX_MESSAGE = 64 * 1024 * 1024
 IDLE_TIMEOUT = 300.0
 TEMPFAIL_DOMAIN = "tempfail.invalid"
 PERMFAIL_DOMAIN = "permfail.invalid"
+
+
+def fault_of(address):
+    """('rcpt'|'data', 'NNN') or ('drop-data'|'drop-dot', None) for a fault-mode address, else None."""
+    local = address.rpartition("@")[0].lower()
+    parts = local.split("-")
+    if len(parts) >= 2 and parts[0] in ("rcpt", "data") and len(parts[1]) == 3 and parts[1].isdigit() \
+            and parts[1][0] in "45":
+        return parts[0], parts[1]
+    if len(parts) >= 3 and parts[:3] == ["drop", "dot", "once"]:
+        return "drop-dot-once", None
+    if len(parts) >= 2 and parts[0] == "drop" and parts[1] in ("data", "dot"):
+        return "drop-" + parts[1], None
+    return None
+
+
+def hook_reply(code, what):
+    """'451 4.0.0 …' for a code the test asked for."""
+    return f"{code} {code[0]}.0.0 {what} (test hook)"
+
+
+class Control:
+    """The replies the control file asks for, re-read when the file changes."""
+
+    def __init__(self, path):
+        self.path = path
+        self.stamp = None
+        self.addresses = {}
+        self.domains = {}
+
+    def reply_for(self, address):
+        if not self.path:
+            return None
+        try:
+            stat = os.stat(self.path)
+            stamp = (stat.st_mtime_ns, stat.st_size)
+        except FileNotFoundError:
+            stamp = None
+        if stamp != self.stamp:
+            self.stamp = stamp
+            self.addresses, self.domains = {}, {}
+            if stamp is not None:
+                try:
+                    with open(self.path, encoding="utf-8") as f:
+                        config = json.load(f)
+                    self.addresses = {k.lower(): str(v) for k, v in config.get("addresses", {}).items()}
+                    self.domains = {k.lower(): str(v) for k, v in config.get("domains", {}).items()}
+                except (OSError, ValueError, AttributeError) as error:
+                    print(f"smtp_sink: control file {self.path} ignored: {error!r}", file=sys.stderr, flush=True)
+        address = address.lower()
+        return self.addresses.get(address) or self.domains.get(address.rpartition("@")[2])
 
 
 def address_in(arg, keyword):
@@ -53,13 +113,23 @@ class Session:
     def reset(self):
         self.mail_from = None
         self.rcpt_tos = []
+        self.faults = []
 
     async def reply(self, line):
         self.writer.write(line.encode("utf-8") + b"\r\n")
         await self.writer.drain()
 
     async def readline(self):
-        line = await asyncio.wait_for(self.reader.readline(), IDLE_TIMEOUT)
+        # asyncio.timeout, not wait_for: no task per line.
+        async with asyncio.timeout(IDLE_TIMEOUT):
+            line = await self.reader.readline()
+        if not line:
+            raise ConnectionResetError("client went away")
+        return line
+
+    async def data_line(self):
+        """A line of the message: no timer of its own (the DATA phase as a whole has one)."""
+        line = await self.reader.readline()
         if not line:
             raise ConnectionResetError("client went away")
         return line
@@ -131,7 +201,17 @@ class Session:
             await self.reply("451 4.3.0 temporary failure (test hook)")
         elif domain == PERMFAIL_DOMAIN:
             await self.reply("550 5.1.1 mailbox unavailable (test hook)")
+        elif self.sink.control.reply_for(address):
+            await self.reply(self.sink.control.reply_for(address))
+        elif fault_of(address) and fault_of(address)[0] == "rcpt":
+            await self.reply(hook_reply(fault_of(address)[1], "recipient refused"))
         else:
+            fault = fault_of(address)
+            if fault and fault[0] == "drop-dot-once":
+                fault = ("drop-dot", None) if address.lower() not in self.sink.dropped_once else None
+                self.sink.dropped_once.add(address.lower())
+            if fault:
+                self.faults.append(fault)
             self.rcpt_tos.append(address)
             await self.reply("250 2.1.5 OK")
 
@@ -140,10 +220,18 @@ class Session:
             await self.reply("503 5.5.1 need RCPT before DATA")
             return
         await self.reply("354 end data with <CR><LF>.<CR><LF>")
+        kinds = {kind: code for kind, code in self.faults}
+        if "drop-data" in kinds:
+            await self.readline()  # part of the message has arrived: hang up in its middle
+            return False
+        async with asyncio.timeout(IDLE_TIMEOUT):
+            return await self.receive(kinds)
+
+    async def receive(self, kinds):
         chunks, size, too_big = [], 0, False
         while True:
             try:
-                line = await self.readline()
+                line = await self.data_line()
             except ValueError:  # an over-long line still counts against the size
                 too_big = True
                 continue
@@ -158,6 +246,11 @@ class Session:
                 chunks.append(line)
         if too_big:
             await self.reply("552 5.3.4 message too big")
+        elif "data" in kinds:
+            await self.reply(hook_reply(kinds["data"], "message refused"))
+        elif "drop-dot" in kinds:
+            self.sink.store(self.mail_from, self.rcpt_tos, b"".join(chunks))
+            return False
         else:
             self.sink.store(self.mail_from, self.rcpt_tos, b"".join(chunks))
             await self.reply("250 2.0.0 OK: queued")
@@ -182,8 +275,12 @@ class Session:
 
 
 class Sink:
-    def __init__(self, mailbox):
+    def __init__(self, mailbox, control=None):
         self.mailbox = mailbox
+        self.control = Control(control)
+        self.dropped_once = set()
+        # Open for the sink's life: one write() per message on an O_APPEND descriptor.
+        self.fd = os.open(self.mailbox, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def store(self, mail_from, rcpt_tos, data):
         record = {
@@ -194,11 +291,7 @@ class Sink:
         }
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
         # One write() on an O_APPEND descriptor: readers never see half a record.
-        fd = os.open(self.mailbox, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
+        os.write(self.fd, line)
 
     async def handle(self, reader, writer):
         try:
@@ -212,7 +305,7 @@ class Sink:
 
 
 async def serve(args):
-    sink = Sink(args.mailbox)
+    sink = Sink(args.mailbox, args.control)
     server = await asyncio.start_server(sink.handle, args.host, args.port, limit=MAX_LINE,
                                         reuse_address=True)
     if args.pidfile:
@@ -242,6 +335,7 @@ def main():
     parser.add_argument("--port", type=int, default=2525)
     parser.add_argument("--mailbox", required=True, help="file to append one JSON line per message to")
     parser.add_argument("--pidfile", help="write our pid here once listening; removed on exit")
+    parser.add_argument("--control", help="JSON file of replies for chosen addresses and domains (re-read on change)")
     args = parser.parse_args()
     os.makedirs(os.path.dirname(os.path.abspath(args.mailbox)), exist_ok=True)
     try:

@@ -2,6 +2,7 @@ import ArgumentParser
 import CommandLineSupport
 import Conveyor
 import Diagnostics
+import Email
 import Foundation
 import Logging
 import RedisDiffCache
@@ -19,7 +20,8 @@ struct WorkerCommand: AsyncParsableCommand {
         abstract: "Run Conveyor tasks from RabbitMQ, storing results in Redis (Celery-compatible).",
         discussion: """
             Environment: CONVEYOR_BROKER_URL (comma-separated = failover list), CONVEYOR_RESULT_URL,
-            CONVEYOR_REPOS_ROOT (--repos-root), CONVEYOR_INDEX_DIR (--index-dir).
+            CONVEYOR_REPOS_ROOT (--repos-root), CONVEYOR_INDEX_DIR (--index-dir),
+            CONVEYOR_TEMPLATES (--templates), CONVEYOR_SMTP_URL (default smtp://127.0.0.1:2525), CONVEYOR_MAIL_FROM (--mail-from).
             Signals: TERM/INT = warm shutdown (finish running tasks within the grace period, requeue the rest);
             a second TERM/INT, or QUIT = cold shutdown (cancel and requeue now); HUP = warm stop, then restart in place.
             """)
@@ -50,7 +52,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(help: "Register conveyor.crash, which ends the process abruptly (fault tests only).")
     var allowCrash = false
 
-    @Option(help: "Comma-separated job families to register: diffs (needs --repos-root), repos (needs --repos-root and --index-dir). Default: every family whose settings are given.")
+    @Option(help: "Comma-separated job families to register: diffs (needs --repos-root), repos (needs --repos-root and --index-dir), email (needs --templates). Default: every family whose settings are given.")
     var families: String?
 
     @Option(help: "Directory the repositories live under, named by their path relative to it (default CONVEYOR_REPOS_ROOT).")
@@ -70,6 +72,21 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @Option(help: "Seconds a computed diff stays cached in Redis (1 to 31536000).")
     var diffCacheTTL: Int = 86_400
+
+    @Option(help: "Directory of the email templates, NAME.subject.mustache, NAME.txt.mustache, NAME.html.mustache (default CONVEYOR_TEMPLATES).")
+    var templates: String?
+
+    @Option(help: "Sender of mail whose task names none (default CONVEYOR_MAIL_FROM or conveyor@localhost).")
+    var mailFrom: String?
+
+    @Option(help: "Per recipient domain, fleet-wide: DOMAIN=[RATE][,burst=N][,concurrency=N], DOMAIN 'default' for the rest (default: concurrency=20, no rate). Repeatable.")
+    var emailDomainLimit: [String] = []
+
+    @Option(help: "What a missing template variable does: error (the task fails) or empty.")
+    var missingVariables: String = "error"
+
+    @Option(help: "SMTP connections kept open (1 to 64; libcurl handles, each on an I/O thread of its own).")
+    var smtpConnections: Int = 8
 
     @Flag(inversion: .prefixedNo, help: "Store STARTED (with pid and host) when a task starts (Celery's task_track_started).")
     var trackStarted = true
@@ -203,7 +220,8 @@ struct WorkerCommand: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let root = reposRoot ?? environment["CONVEYOR_REPOS_ROOT"].flatMap { $0.isEmpty ? nil : $0 }
         let indexDirectory = indexDir ?? environment["CONVEYOR_INDEX_DIR"].flatMap { $0.isEmpty ? nil : $0 }
-        let known = [RepositoryJobs.diffsFamily, RepositoryJobs.reposFamily]
+        let templatesDirectory = templates ?? environment["CONVEYOR_TEMPLATES"].flatMap { $0.isEmpty ? nil : $0 }
+        let known = [RepositoryJobs.diffsFamily, RepositoryJobs.reposFamily, EmailJobs.family]
         var wanted: Set<String>
         if let families {
             wanted = Set(families.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
@@ -211,8 +229,11 @@ struct WorkerCommand: AsyncParsableCommand {
                 fail("--families: unknown family '\(unknown)' (known: \(known.joined(separator: ", ")))")
             }
         } else {
-            wanted = root == nil ? [] : indexDirectory == nil ? [RepositoryJobs.diffsFamily] : Set(known)
+            wanted = root == nil ? [] : indexDirectory == nil ? [RepositoryJobs.diffsFamily] : [RepositoryJobs.diffsFamily, RepositoryJobs.reposFamily]
+            if templatesDirectory != nil { wanted.insert(EmailJobs.family) }
         }
+        if wanted.contains(EmailJobs.family) { registerEmail(into: &registry, templates: templatesDirectory, logger: logger) }
+        wanted.remove(EmailJobs.family)
         guard !wanted.isEmpty else { return nil }
         guard let root else { fail("the \(wanted.sorted().joined(separator: " and ")) famil\(wanted.count == 1 ? "y needs" : "ies need") --repos-root or CONVEYOR_REPOS_ROOT") }
         if let problem = OptionCheck.outside(gitTimeout, "--git-timeout", 1.0...3600.0) { fail(problem) }

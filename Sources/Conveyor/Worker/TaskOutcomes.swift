@@ -89,6 +89,13 @@ extension Worker {
 
     /// A failure: retried when the task asked for it or its policy allows it, otherwise final.
     private func handleFailure(_ error: any Error, message: TaskMessage, delivery: Delivery, policy: RetryPolicy, runtime: String) async {
+        if let request = error as? DeadLetterRequest {
+            let info = ExceptionInfo.from(request.error)
+            await deadLetter(delivery, reason: RejectionReason(code: request.reason, detail: "\(info)")) {
+                await self.storeFailure(message, delivery: delivery, info: info, runtime: runtime)
+            }
+            return
+        }
         if let request = error as? RetryRequest {
             let limit = request.maxRetries ?? max(policy.maxRetries, 3)
             if message.retries < limit {

@@ -9,6 +9,7 @@ enum Table {
         ("footprint", "4. Worker footprint"),
         ("scaling", "5. Scaling (Conveyor)"),
         ("repos", "6. Repository jobs: diffs.compute in process against git diff per call (same machine, same pairs)"),
+        ("email", "7. email.send drained by one worker into one SMTP sink: Conveyor (libcurl) against Celery (smtplib)"),
     ]
 
     /// Renders the rows, a header line describing the run, and the targets.

@@ -40,6 +40,12 @@ struct Target: Encodable, Sendable {
                atLeast: false),
     ]
 
+    /// Issue 12: email.send from one worker, against Celery sending the same mail with smtplib.
+    static let issue12: [Target] = [
+        Target(text: "email.send >= 5x Celery's smtplib task (and >= 800 mails/s, see the row)", key: "email.conveyor",
+               reference: .celery, limit: 5, atLeast: true),
+    ]
+
     /// The outcome of one target in one run.
     struct Outcome: Encodable, Sendable {
         var target: Target
