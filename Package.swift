@@ -56,10 +56,6 @@ let package = Package(
         .target(name: "Repositories", dependencies: [
             "Conveyor", "IOSupport", .product(name: "Logging", package: "swift-log"),
         ], path: "workers/Repositories"),
-        // The diff cache in Redis, until the Conveyor library offers job code a key/value cache.
-        .target(name: "RedisDiffCache", dependencies: [
-            "Repositories", "Redis", .product(name: "Logging", package: "swift-log"),
-        ], path: "workers/RedisDiffCache"),
         // email.send: mustache templates, MIME, SMTP through libcurl on its own I/O thread.
         .target(name: "Email", dependencies: [
             "Conveyor", "IOSupport", "CCurl",
@@ -67,7 +63,7 @@ let package = Package(
             .product(name: "Mustache", package: "swift-mustache"),
         ], path: "workers/Email"),
         .executableTarget(name: "conveyor-worker", dependencies: [
-            "Conveyor", "Diagnostics", "Repositories", "RedisDiffCache", "Email", "CommandLineSupport",
+            "Conveyor", "Diagnostics", "Repositories", "Email", "CommandLineSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -96,7 +92,7 @@ let package = Package(
 
         // The side-by-side benchmark against Celery and the raw ceilings (ops/bench).
         .executableTarget(name: "conveyor-bench", dependencies: [
-            "Conveyor", "Redis", "IOSupport", "CommandLineSupport", "Repositories", "RedisDiffCache",
+            "Conveyor", "Redis", "IOSupport", "CommandLineSupport", "Repositories",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),

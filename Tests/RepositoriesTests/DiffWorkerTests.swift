@@ -78,7 +78,7 @@ struct DiffWorkerTests {
         // The same diff again comes from Redis: the key is there, and the answer is the same.
         let again = try await runBinary("conveyor", ["diff", "text", textBase, textHead, "--json"] + cli, environment: environment)
         #expect(try JSON.parse(again.output) == result)
-        let key = "conveyor:diffs:v2:\(textBase):\(textHead):U3.M.histogram:300.20000.1000000.20000.500000:text"
+        let key = "conveyor:kv:diffs:v2:\(textBase):\(textHead):U3.M.histogram:300.20000.1000000.20000.500000:text"
         let cached = try await runBinary("/usr/bin/redis-cli", ["-u", TestEnvironment.resultURL, "EXISTS", key], environment: [:])
         #expect(String(decoding: cached.output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) == "1")
 

@@ -17,8 +17,13 @@ public enum RepositoryJobs {
     }
 
     /// Registers `diffs.compute(repository, base, head, context=3, renames=true, algorithm="histogram")`.
-    public static func registerDiffs(into registry: inout TaskRegistry, service: DiffService) {
+    /// - Parameters:
+    ///   - sharedCache: when `service` has no cache of its own, cache in the fleet's Redis
+    ///     (`KeyValueDiffCache` over the task's `keyValues`).
+    public static func registerDiffs(into registry: inout TaskRegistry, service: DiffService, sharedCache: Bool = true) {
         registry.register(diffsCompute, defaults: TaskDefaults(retry: retry)) { context in
+            var service = service
+            if sharedCache && service.cache == nil { service.cache = KeyValueDiffCache(store: context.keyValues) }
             let repository = try context.argument(0, "repository", as: String.self)
             let base = try context.argument(1, "base", as: String.self)
             let head = try context.argument(2, "head", as: String.self)

@@ -5,7 +5,6 @@ import Diagnostics
 import Email
 import Foundation
 import Logging
-import RedisDiffCache
 import Repositories
 import UnixSignals
 #if canImport(Glibc)
@@ -70,7 +69,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Seconds one repos.search may spend verifying files before it answers what it found, truncated (0.01 to 600).")
     var searchDeadline: Double = 10
 
-    @Option(help: "Seconds a computed diff stays cached in Redis (1 to 31536000).")
+    @Option(help: "Seconds a computed diff stays cached in Redis (1 to 2592000, 30 days).")
     var diffCacheTTL: Int = 86_400
 
     @Option(help: "Directory of the email templates, NAME.subject.mustache, NAME.txt.mustache, NAME.html.mustache (default CONVEYOR_TEMPLATES).")
@@ -160,7 +159,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
         var registry = TaskRegistry()
         if !noDiagnostics { Diagnostics.register(into: &registry, allowCrash: allowCrash) }
-        let repositories = try registerFamilies(into: &registry, resultURL: configuration.resultURL, logger: logger)
+        let repositories = try registerFamilies(into: &registry, logger: logger)
         defer { repositories?.close() }
         for assignment in rateLimit {
             do {
@@ -216,7 +215,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     /// Registers the job families `--families` names (by default every family whose settings are
     /// given); returns the repository pool to close at exit.
-    func registerFamilies(into registry: inout TaskRegistry, resultURL: String, logger: Logger) throws -> RepositoryPool? {
+    func registerFamilies(into registry: inout TaskRegistry, logger: Logger) throws -> RepositoryPool? {
         let environment = ProcessInfo.processInfo.environment
         let root = reposRoot ?? environment["CONVEYOR_REPOS_ROOT"].flatMap { $0.isEmpty ? nil : $0 }
         let indexDirectory = indexDir ?? environment["CONVEYOR_INDEX_DIR"].flatMap { $0.isEmpty ? nil : $0 }
@@ -237,7 +236,7 @@ struct WorkerCommand: AsyncParsableCommand {
         guard !wanted.isEmpty else { return nil }
         guard let root else { fail("the \(wanted.sorted().joined(separator: " and ")) famil\(wanted.count == 1 ? "y needs" : "ies need") --repos-root or CONVEYOR_REPOS_ROOT") }
         if let problem = OptionCheck.outside(gitTimeout, "--git-timeout", 1.0...3600.0) { fail(problem) }
-        if let problem = OptionCheck.outside(diffCacheTTL, "--diff-cache-ttl", 1...31_536_000) { fail(problem) }
+        if let problem = OptionCheck.outside(diffCacheTTL, "--diff-cache-ttl", 1...KeyValueDiffCache.maxTTL) { fail(problem) }
         if let problem = OptionCheck.outside(searchDeadline, "--search-deadline", 0.01...600.0) { fail(problem) }
         let pool: RepositoryPool
         do {
@@ -246,13 +245,7 @@ struct WorkerCommand: AsyncParsableCommand {
             fail("\(error)")
         }
         if wanted.contains(RepositoryJobs.diffsFamily) {
-            let cache: any DiffCache
-            do {
-                cache = try RedisDiffCache(url: resultURL, logger: logger)
-            } catch {
-                fail("diff cache: \(error)")
-            }
-            RepositoryJobs.registerDiffs(into: &registry, service: DiffService(repositories: pool, cache: cache, cacheTTL: diffCacheTTL))
+            RepositoryJobs.registerDiffs(into: &registry, service: DiffService(repositories: pool, cacheTTL: diffCacheTTL))
             logger.info("registered the diffs family", metadata: ["repos_root": "\(pool.root.path)"])
         }
         if wanted.contains(RepositoryJobs.reposFamily) {

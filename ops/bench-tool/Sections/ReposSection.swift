@@ -3,7 +3,6 @@ import Foundation
 import Histogram
 import IOSupport
 import Logging
-import RedisDiffCache
 import Repositories
 
 /// Section 6: `diffs.compute` in process (the family's own cost, no broker): consecutive commits
@@ -70,9 +69,7 @@ struct ReposSection {
         guard pairs.count >= 2 else { throw BenchError("the repository has fewer than 3 commits to diff") }
         let pool = RepositoryPool(root: try RepositoryRoot(scratch.path), environment: try GitEnvironment())
         defer { pool.close() }
-        var logger = Logger(label: "bench.repos")
-        logger.logLevel = .critical
-        let cache = try RedisDiffCache(url: bench.configuration.resultURL, logger: logger)
+        let cache = KeyValueDiffCache(store: bench.client.keyValues)
         // Uncached: no cache at all (an earlier run's entries would otherwise answer).
         let uncachedService = DiffService(repositories: pool)
         let service = DiffService(repositories: pool, cache: cache, cacheTTL: 600)

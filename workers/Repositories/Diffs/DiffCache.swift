@@ -3,7 +3,7 @@ import Foundation
 
 /// Where computed diffs are kept, by key (repository, resolved base and head, options, limits).
 ///
-/// The worker wires a Redis-backed one (`conveyor-worker`'s `RedisDiffCache`); tests and a
+/// The worker caches in the fleet's Redis (`KeyValueDiffCache`, over the task's key/value store); tests and a
 /// worker without Redis use `MemoryDiffCache`. A cache that fails must not fail the diff: errors
 /// are the caller's to log and ignore.
 public protocol DiffCache: Sendable {

@@ -45,7 +45,10 @@ public struct DiffService: Sendable {
         let repository = try repositories.repository(name)
         let resolved = try await repository.resolveCommits([(base, "base"), (head, "head")])
         let (from, to) = (resolved[0], resolved[1])
-        let key = "conveyor:diffs:v2:\(from.commit):\(to.commit):\(options.fingerprint):\(limits.fingerprint):\(name)"
+        // The commits alone decide the diff; the name is there for operators reading keys, and
+        // gives way to its hash when the key would be too long for the store.
+        let prefix = "diffs:v2:\(from.commit):\(to.commit):\(options.fingerprint):\(limits.fingerprint):"
+        let key = prefix.utf8.count + name.utf8.count > KeyValueStore.maxKeyBytes ? prefix + "#" + Self.digest(name) : prefix + name
         if let cached = await cached(key, logger: logger) { return cached }
         let bytes = try await flight.run(key: key) {
             guard let locks, cache != nil else { return try await computeAndStore(repository, from, to, options, key, logger) }
