@@ -2,7 +2,6 @@ import Conveyor
 import Foundation
 import Histogram
 import IOSupport
-import Logging
 import Repositories
 
 /// Section 6: `diffs.compute` in process (the family's own cost, no broker): consecutive commits
