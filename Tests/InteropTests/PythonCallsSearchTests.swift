@@ -5,10 +5,10 @@ import Repositories
 import Testing
 import TestSupport
 
-/// Celery calls repos.search by name, as a Django code host would.
-@Suite("Python Celery client → repos.search")
+/// Celery calls repos.index and repos.search by name, as a Django code host would.
+@Suite("Python Celery client → repos.index, repos.search")
 struct PythonCallsSearchTests {
-    @Test("send_task('repos.search') with kwargs or positional arguments gets git grep's lines; a bad regex raises ValueError")
+    @Test("send_task('repos.index') indexes HEAD; send_task('repos.search') with kwargs or positional arguments gets git grep's lines; a bad regex raises ValueError")
     func pythonCallsSearch() async throws {
         try TestEnvironment.requirePython()
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("conveyor-interop-repos-\(UUID().uuidString)")
@@ -28,8 +28,11 @@ struct PythonCallsSearchTests {
         let queue = TestEnvironment.uniqueQueue("py-search")
         let pool = RepositoryPool(root: try RepositoryRoot(root.path), environment: try GitEnvironment())
         defer { pool.close() }
+        let indexDirectory = root.appendingPathComponent(".index").path
+        let index = SearchIndex(store: try IndexStore(directory: indexDirectory), repositories: pool)
         let worker = try await TestWorker(queue: queue) { registry in
-            RepositoryJobs.registerSearch(into: &registry, service: SearchService(repositories: pool, deadline: .seconds(hangGuard)))
+            RepositoryJobs.registerIndex(into: &registry, service: IndexService(index: index))
+            RepositoryJobs.registerSearch(into: &registry, service: SearchService(repositories: pool, index: index, deadline: .seconds(hangGuard)))
         }
         let result: JSON
         do {
@@ -39,6 +42,10 @@ struct PythonCallsSearchTests {
             try? await worker.stop()
             throw error
         }
+        #expect(result["index"]?["commit"]?.string == head && result["index"]?["files"] == 1)
+        #expect(result["index"]?["new_blobs"] == 1 && result["index"]?["languages"]?["Text"]?["lines"] == 3,
+                "\(result["index"]?.text() ?? "nil")")
+        // Searched through the index (HEAD is the commit indexed).
         #expect(result["kwargs"]?["commit"]?.string == head)
         #expect(result["kwargs"]?["matches"] == [["path": "file.txt", "line": 3, "text": "Two two", "ranges": [[0, 3], [4, 7]]]])
         #expect(result["kwargs"]?["files_matched"] == 1 && result["kwargs"]?["truncated"] == false)

@@ -1,4 +1,4 @@
-"""Python client → Swift worker: Celery calls repos.search by name.
+"""Python client → Swift worker: Celery calls repos.index and repos.search by name.
 
 usage: call_search.py QUEUE REPOSITORY
 """
@@ -9,6 +9,9 @@ from interop import HANG_GUARD, describe_error, emit, make_app
 queue, repository = sys.argv[1:3]
 app = make_app('call_search')
 out = {}
+
+indexed = app.send_task('repos.index', kwargs={'repository': repository}, queue=queue)
+out['index'] = indexed.get(timeout=HANG_GUARD)
 
 by_keywords = app.send_task('repos.search', kwargs={'repository': repository, 'query': 'TWO', 'ignore_case': True}, queue=queue)
 out['kwargs'] = by_keywords.get(timeout=HANG_GUARD)
