@@ -115,6 +115,9 @@ extension Worker {
         ]
     }
 
+    /// What a Swift worker's `stats` calls its pool (Python's say `celery.concurrency.prefork:TaskPool`).
+    public static let poolImplementation = "conveyor.worker:SwiftTasks"
+
     /// Celery's worker `stats()`: counts by task, process, pool, broker and resource use.
     func statsReply() -> JSON {
         let endpoints = (try? configuration.brokerEndpoints()) ?? []
@@ -137,7 +140,7 @@ extension Worker {
             "pid": .int(Int64(processIdentifier)), "clock": .string(String(remote.clock)),
             "uptime": .int(Int64(max(0, Date().timeIntervalSince(stats.startedAt)))),
             "pool": [
-                "implementation": "conveyor.worker:SwiftTasks", "max-concurrency": .int(Int64(slots.capacity)),
+                "implementation": .string(Self.poolImplementation), "max-concurrency": .int(Int64(slots.capacity)),
                 "processes": [.int(Int64(processIdentifier))], "max-tasks-per-child": "N/A", "put-guarded-by-semaphore": false,
                 "timeouts": [0, 0],
             ],
