@@ -108,14 +108,17 @@ extension Worker {
 
     /// Adds Celery's standard fields (`EventDispatcher.publish`) and publishes.
     private func sendEvent(_ type: String, _ fields: JSONObject) {
-        var event: JSONObject = [
-            "hostname": .string(options.hostname), "utcoffset": .double(Self.utcOffset()),
-            "pid": .int(Int64(processIdentifier)), "clock": .int(Int64(remote.tick())),
-        ]
-        for (key, value) in fields { event[key] = value }
-        event["timestamp"] = .double(Date().timeIntervalSince1970)
-        event["type"] = .string(type)
-        pidbox.publishEvent(.object(event), type: type)
+        let offset = Self.utcOffset(), hostname = options.hostname, pidbox = self.pidbox
+        remote.tick { clock in
+            var event: JSONObject = [
+                "hostname": .string(hostname), "utcoffset": .double(offset), "pid": .int(Int64(processIdentifier)),
+                "clock": .int(Int64(clock)),
+            ]
+            for (key, value) in fields { event[key] = value }
+            event["timestamp"] = .double(Date().timeIntervalSince1970)
+            event["type"] = .string(type)
+            pidbox.publishEvent(.object(event), type: type)
+        }
     }
 
     /// Hours west of UTC as Python's `celery.utils.time.utcoffset` computes them

@@ -62,6 +62,15 @@ final class RemoteControlState: Sendable {
 
     var clock: Int { state.withLock { $0.clock } }
 
+    /// Advances the clock and runs `send` with the new value under the lock, so messages
+    /// handed to the connection from several threads leave in the order of their clocks.
+    func tick(_ send: (Int) -> Void) {
+        state.withLock { s in
+            s.clock += 1
+            send(s.clock)
+        }
+    }
+
     // MARK: Revoked ids
 
     /// Remembers `ids` as revoked (for `inspect revoked`), forgetting the oldest past `maxRevoked`.

@@ -89,4 +89,42 @@ struct CeleryEventsTests {
         // The offline event counts both tasks as processed.
         #expect(events.last?["processed"] == 2)
     }
+
+    @Test("conveyor-worker -E sends task events from the start, and worker-offline on SIGTERM and on SIGHUP", arguments: [SIGTERM, SIGHUP])
+    func binaryWorkerEvents(signal: Int32) async throws {
+        try TestEnvironment.requirePython()
+        let queue = TestEnvironment.uniqueQueue("events-signal-\(signal)")
+        let node = "events@\(queue)"
+        let environment = ["CONVEYOR_BROKER_URL": TestEnvironment.brokerURL, "CONVEYOR_RESULT_URL": TestEnvironment.resultURL]
+        let worker = try ManagedProcess(try TestEnvironment.requireBinary("conveyor-worker"),
+                                        ["--queues", queue, "--hostname", node, "-E", "--concurrency", "2"],
+                                        environment: environment, name: "events-worker")
+        defer { if worker.isRunning { worker.signal(SIGKILL) } }
+        try await worker.waitForLog("remote control listening", timeout: hangGuard)
+        let id = TaskID.make()
+        let directory = TestEnvironment.repoRoot.appendingPathComponent("Tests/InteropTests/python")
+        let receiver = try ManagedProcess(URL(fileURLWithPath: TestEnvironment.python),
+                                          [directory.appendingPathComponent("receive_events.py").path, node, id],
+                                          environment: ["PYTHONPATH": directory.path, "PYTHONUNBUFFERED": "1"], name: "receive-events")
+        defer { if receiver.isRunning { receiver.signal(SIGKILL) } }
+        try await receiver.waitForLog("READY", timeout: hangGuard)
+        let client = try testClient(queue: queue)
+        #expect(try await client.send(taskNamed: "conveyor.add", args: [1, 2], options: TaskOptions(taskId: id)).get(timeout: hangGuard) == 3)
+        await client.close()
+        worker.signal(signal)
+        #expect(try await receiver.waitForExit(timeout: hangGuard) == 0, "\(receiver.log)")
+        if signal == SIGHUP {
+            // Restarted in place: it comes back online, then stops for good on SIGTERM.
+            try await eventually(timeout: hangGuard, "the worker restarted") {
+                worker.log.components(separatedBy: "remote control listening").count == 3
+            }
+            worker.signal(SIGTERM)
+        }
+        #expect(try await worker.waitForExit(timeout: hangGuard) == 0)
+
+        let line = try #require(receiver.log.split(separator: "\n").last { $0.hasPrefix("RESULT ") })
+        let types = try #require(try JSON.parse(String(line.dropFirst("RESULT ".count))).array).compactMap { $0["type"]?.string }
+        #expect(types.filter { $0.hasPrefix("task-") } == ["task-received", "task-started", "task-succeeded"])
+        #expect(types.last == "worker-offline")
+    }
 }
