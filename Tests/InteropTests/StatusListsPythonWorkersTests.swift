@@ -24,9 +24,14 @@ struct StatusListsPythonWorkersTests {
 
     private func check(queue: String, binary: URL) async throws {
         let client = try testClient(queue: queue)
-        let nodes = try await Fleet(client: client).celeryNodes()
+        // Each broadcast collects for a second, as `celery inspect` does; a node busy on a loaded
+        // machine answers a later one. `-n py-QUEUE@%h`: Python's host name.
+        var nodes: [CeleryNode] = []
+        try await eventually(timeout: hangGuard, "both workers answered one stats broadcast") {
+            nodes = try await Fleet(client: client).celeryNodes()
+            return nodes.contains { $0.name.hasPrefix("py-\(queue)@") } && nodes.contains { $0.name == "test@\(queue)" }
+        }
         await client.close()
-        // `-n py-QUEUE@%h`: Python's host name.
         let python = try #require(nodes.first { $0.name.hasPrefix("py-\(queue)@") }, "\(nodes.map(\.name))")
         let pythonNode = python.name
         #expect(!python.isConveyor)
@@ -35,18 +40,28 @@ struct StatusListsPythonWorkersTests {
         #expect(mine.isConveyor)
         #expect(mine.pid == Int(ProcessInfo.processInfo.processIdentifier))
 
-        let process = try ManagedProcess(binary, ["status", "--json"])
-        #expect(try await process.waitForExit(timeout: hangGuard) == 0, "\(process.log)")
-        let report = try JSON.parse(process.log)
+        func status(_ arguments: [String]) async throws -> String {
+            let process = try ManagedProcess(binary, ["status"] + arguments)
+            #expect(try await process.waitForExit(timeout: hangGuard) == 0, "\(process.log)")
+            return process.log
+        }
+        var report: JSON = .null
+        try await eventually(timeout: hangGuard, "conveyor status listed the Python worker") {
+            report = try JSON.parse(try await status(["--json"]))
+            return report["python_workers"]?.array?.contains { $0["hostname"] == .string(pythonNode) } == true
+        }
         let listed = try #require(report["python_workers"]?.array)
-        let entry = try #require(listed.first { $0["hostname"] == .string(pythonNode) }, "\(process.log)")
+        let entry = try #require(listed.first { $0["hostname"] == .string(pythonNode) })
         #expect(entry["kind"] == "python")
         #expect(entry["concurrency"] == 1)
         #expect(listed.allSatisfy { $0["hostname"] != .string("test@\(queue)") })
         #expect(report["workers"]?.array?.contains { $0["hostname"] == .string("test@\(queue)") } == true)
 
-        let text = try ManagedProcess(binary, ["status"])
-        #expect(try await text.waitForExit(timeout: hangGuard) == 0)
-        #expect(text.log.contains("\(pythonNode)  online (python)"), "\(text.log)")
+        var text = ""
+        try await eventually(timeout: hangGuard, "conveyor status printed the Python worker") {
+            text = try await status([])
+            return text.contains(pythonNode)
+        }
+        #expect(text.contains("\(pythonNode)  online (python)  pid="), "\(text)")
     }
 }

@@ -35,11 +35,15 @@ extension Worker {
         }
     }
 
-    /// Stops the heartbeats and says `worker-offline` (the connection closes in `finish`).
+    /// Stops the heartbeats and says `worker-offline`, waiting until it is written (or its
+    /// publish gave up): the process may exit or exec right after (the connection closes in
+    /// `finish`).
     func stopRemoteControl(_ heartbeats: Task<Void, Never>) async {
         heartbeats.cancel()
         await heartbeats.value
-        sendWorkerEvent("worker-offline")
+        await withCheckedContinuation { (written: CheckedContinuation<Void, Never>) in
+            sendWorkerEvent("worker-offline") { written.resume() }
+        }
     }
 
     /// Runs one request and sends its answer, if it has one (kombu `Node.dispatch`).
@@ -57,13 +61,14 @@ extension Worker {
     }
 
     /// A worker event with Python's heartbeat fields (`celery/worker/heartbeat.py`).
-    func sendWorkerEvent(_ type: String, freq: Double = Worker.eventHeartbeat) {
+    /// - Parameter sent: runs once the event is written or its publish gave up.
+    func sendWorkerEvent(_ type: String, freq: Double = Worker.eventHeartbeat, sent: (@Sendable () -> Void)? = nil) {
         var fields: JSONObject = [
             "freq": .double(freq), "active": .int(Int64(runningCount)), "processed": .int(Int64(remote.processed)),
             "loadavg": Self.loadAverage(),
         ]
         for (key, value) in Self.softwareInfo { fields[key] = value }
-        sendEvent(type, fields)
+        sendEvent(type, fields, sent: sent)
     }
 
     /// A task event, while task events are on (`Request.send_event`: `uuid` first).
@@ -77,6 +82,8 @@ extension Worker {
     /// Counts the task and says `task-received` with what Celery's strategy sends.
     func taskReceived(_ message: TaskMessage) {
         remote.countReceived(message.task)
+        // Checked first: the reprs below cost more than the rest of a delivery's preparation.
+        guard remote.eventsEnabled else { return }
         sendTaskEvent("task-received", id: message.id, [
             "name": .string(message.task),
             "args": .string(message.argsrepr ?? PythonRepr.arguments(message.args)),
@@ -90,11 +97,13 @@ extension Worker {
 
     /// `task-succeeded` with the result's repr and the runtime in seconds.
     func taskSucceeded(_ id: String, result: JSON, runtime: String) {
+        guard remote.eventsEnabled else { return }
         sendTaskEvent("task-succeeded", id: id, ["result": .string(PythonRepr.value(result)), "runtime": .double(Double(runtime) ?? 0)])
     }
 
     /// `task-failed` or `task-retried`: the exception's repr and its traceback.
     func taskFailed(_ type: String, _ message: TaskMessage, info: ExceptionInfo) {
+        guard remote.eventsEnabled else { return }
         sendTaskEvent(type, id: message.id, [
             "exception": .string(Self.exceptionRepr(info)),
             "traceback": .string(info.traceback(task: message.task, id: message.id, hostname: options.hostname)),
@@ -107,7 +116,7 @@ extension Worker {
     }
 
     /// Adds Celery's standard fields (`EventDispatcher.publish`) and publishes.
-    private func sendEvent(_ type: String, _ fields: JSONObject) {
+    private func sendEvent(_ type: String, _ fields: JSONObject, sent: (@Sendable () -> Void)? = nil) {
         let offset = Self.utcOffset(), hostname = options.hostname, pidbox = self.pidbox
         remote.tick { clock in
             var event: JSONObject = [
@@ -117,7 +126,7 @@ extension Worker {
             for (key, value) in fields { event[key] = value }
             event["timestamp"] = .double(Date().timeIntervalSince1970)
             event["type"] = .string(type)
-            pidbox.publishEvent(.object(event), type: type)
+            pidbox.publishEvent(.object(event), type: type, sent: sent)
         }
     }
 

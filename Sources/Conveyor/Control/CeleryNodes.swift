@@ -12,11 +12,13 @@ public struct CeleryNode: Sendable {
 
     /// Whether the node is a Conveyor (Swift) worker, by the pool it reports.
     public var isConveyor: Bool { stats["pool"]?["implementation"]?.string == Worker.poolImplementation }
+    /// Its process id.
     public var pid: Int? { stats["pid"]?.int.map { Int($0) } }
     /// Tasks it may run at once (`pool.max-concurrency`).
     public var concurrency: Int? { stats["pool"]?["max-concurrency"]?.int.map { Int($0) } }
     /// Tasks it received since it started, all names together (`stats.total`).
     public var processed: Int { stats["total"]?.object?.reduce(0) { $0 + Int($1.value.int ?? 0) } ?? 0 }
+    /// Seconds since it started.
     public var uptimeSeconds: Int? { stats["uptime"]?.int.map { Int($0) } }
 }
 

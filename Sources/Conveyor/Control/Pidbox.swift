@@ -161,14 +161,15 @@ final class Pidbox: Sendable {
     }
 
     /// Publishes an event (or a list of them) to `celeryev` with routing key `type` with `-`
-    /// as `.`, transient, header `hostname`, without waiting.
-    func publishEvent(_ event: JSON, type: String) {
+    /// as `.`, transient, header `hostname`, without waiting; `sent` runs on the I/O thread
+    /// once it is written or its publish gave up.
+    func publishEvent(_ event: JSON, type: String, sent: (@Sendable () -> Void)? = nil) {
         let message = OutgoingMessage(
             exchange: Self.eventExchange, routingKey: type.replacingOccurrences(of: "-", with: "."),
             properties: BasicProperties(contentType: "application/json", contentEncoding: "utf-8",
                                         headers: ["hostname": .string(nodename)], deliveryMode: 1),
             body: event.serialized(.python), mandatory: false)
-        connection.publish(message, timeout: 5) { _ in }
+        connection.publish(message, timeout: 5) { _ in sent?() }
     }
 
     func close() async {

@@ -340,9 +340,11 @@ public final class Worker: Sendable {
     private func finish() async {
         control.withLock { $0.mode = .stopped }
         _ = try? await client.redis.send("DEL", WorkerHeartbeat.key(options.hostname), timeout: 2)
-        await pidbox.close()
+        // Side by side: a broker that stopped answering holds each close until its timeout.
+        async let remoteControlClosed: Void = pidbox.close()
         // Closing the consumer hands every unacknowledged message back to the broker.
         await consumer.close()
+        await remoteControlClosed
         await client.close()
         let s = stats.snapshot
         logger.info("worker stopped", metadata: ["succeeded": "\(s.succeeded)", "failed": "\(s.failed)",
