@@ -12,6 +12,8 @@ extension Worker {
     /// Seconds between `worker-heartbeat` events (Celery's `freq`); monitors count a worker
     /// gone after twice this without one.
     static let eventHeartbeat = 2.0
+    /// The longest a stopping worker waits for its `worker-offline` to be written, seconds.
+    static let offlineWait = 1.0
     /// `sw_ident`, `sw_ver`, `sw_sys`: what software the worker is. Python's say `py-celery`.
     static let softwareInfo: JSONObject = ["sw_ident": "conveyor", "sw_ver": "1.0", "sw_sys": "Linux"]
 
@@ -35,15 +37,20 @@ extension Worker {
         }
     }
 
-    /// Stops the heartbeats and says `worker-offline`, waiting until it is written (or its
-    /// publish gave up): the process may exit or exec right after (the connection closes in
-    /// `finish`).
+    /// Stops the heartbeats and says `worker-offline`, waiting until it is written, but no
+    /// longer than `offlineWait`: the process may exit or exec right after (the connection
+    /// closes in `finish`), and a broker out of reach must not hold a shutdown.
     func stopRemoteControl(_ heartbeats: Task<Void, Never>) async {
         heartbeats.cancel()
         await heartbeats.value
-        await withCheckedContinuation { (written: CheckedContinuation<Void, Never>) in
-            sendWorkerEvent("worker-offline") { written.resume() }
+        let race = FirstOutcome<Void, Never>()
+        sendWorkerEvent("worker-offline") { race.settle(.success(())) }
+        let timer = Task {
+            try? await Task.sleep(for: .sleeping(seconds: Self.offlineWait))
+            race.settle(.success(()))
         }
+        await withCheckedContinuation { race.attach($0) }
+        timer.cancel()
     }
 
     /// Runs one request and sends its answer, if it has one (kombu `Node.dispatch`).
