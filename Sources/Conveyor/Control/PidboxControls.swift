@@ -45,10 +45,19 @@ extension Worker {
             return .now(pidboxOK(grow ? "pool will grow" : "pool will shrink"))
         case "add_consumer":
             guard let queue = arguments["queue"]?.string else { return missing("queue") }
-            return .later { await self.addConsumer(queue) }
+            do {
+                try WorkQueue.validate(name: queue)
+            } catch {
+                return .now(pidboxError("ValueError(\(PythonRepr.value(.string("\(error)"))))"))
+            }
+            // Answered at once and done next, as Python's worker does (`call_soon`): Flower waits
+            // one second for the reply.
+            Task { await self.addConsumer(queue) }
+            return .now(pidboxOK("add consumer \(queue)"))
         case "cancel_consumer":
             guard let queue = arguments["queue"]?.string else { return missing("queue") }
-            return .later { await self.cancelConsumer(queue) }
+            Task { await self.cancelConsumer(queue) }
+            return .now(pidboxOK("no longer consuming from \(queue)"))
         case "enable_events", "disable_events":
             let enable = request.method == "enable_events"
             let changed = remote.setEvents(enable)
@@ -129,13 +138,8 @@ extension Worker {
     }
 
     /// Declares a work queue (with its dead letters) and consumes it like the others.
-    private func addConsumer(_ queue: String) async -> JSON {
-        do {
-            try WorkQueue.validate(name: queue)
-        } catch {
-            return pidboxError("ValueError(\(PythonRepr.value(.string("\(error)"))))")
-        }
-        guard remote.consumerTag(queue) == nil else { return pidboxOK("add consumer \(queue)") }
+    private func addConsumer(_ queue: String) async {
+        guard remote.consumerTag(queue) == nil else { return }
         let work = WorkQueue(name: queue, type: configuration.queueType, maxPriority: configuration.maxPriority)
         let inbox = self.inbox
         do {
@@ -144,22 +148,21 @@ extension Worker {
                                                  timeout: 10) { delivery in inbox.append(delivery) }
             remote.setConsumed(queue, tag: tag)
         } catch {
-            return pidboxError("\(error)")
+            logger.error("remote control: add_consumer failed", metadata: ["queue": "\(queue)", "reason": "\(error)"])
+            return
         }
         logger.info("remote control: consuming another queue", metadata: ["queue": "\(queue)"])
-        return pidboxOK("add consumer \(queue)")
     }
 
-    private func cancelConsumer(_ queue: String) async -> JSON {
-        if let tag = remote.consumerTag(queue) {
-            do {
-                try await consumer.cancelConsumer(tag: tag, timeout: 10)
-            } catch {
-                return pidboxError("\(error)")
-            }
-            remote.setConsumed(queue, tag: nil)
-            logger.info("remote control: no longer consuming a queue", metadata: ["queue": "\(queue)"])
+    private func cancelConsumer(_ queue: String) async {
+        guard let tag = remote.consumerTag(queue) else { return }
+        do {
+            try await consumer.cancelConsumer(tag: tag, timeout: 10)
+        } catch {
+            logger.error("remote control: cancel_consumer failed", metadata: ["queue": "\(queue)", "reason": "\(error)"])
+            return
         }
-        return pidboxOK("no longer consuming from \(queue)")
+        remote.setConsumed(queue, tag: nil)
+        logger.info("remote control: no longer consuming a queue", metadata: ["queue": "\(queue)"])
     }
 }

@@ -126,7 +126,8 @@ extension Worker {
             broker = [
                 "hostname": .string(first.host), "userid": .string(first.user), "virtual_host": .string(first.vhost),
                 "port": .int(Int64(first.port)), "insist": false, "ssl": .bool(first.tls), "transport": "amqp",
-                "connect_timeout": 4, "transport_options": [:], "login_method": "PLAIN", "uri_prefix": .null, "heartbeat": 120.0,
+                "connect_timeout": .double(first.connectTimeout), "transport_options": [:], "login_method": "PLAIN",
+                "uri_prefix": .null, "heartbeat": .double(Double(first.heartbeat)),
                 "failover_strategy": "round-robin",
                 "alternates": .array(endpoints.dropFirst().map { .string("amqp://\($0.host):\($0.port)/") }),
                 "credential_provider": .null,

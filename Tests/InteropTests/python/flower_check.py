@@ -27,13 +27,13 @@ def request(path, method='GET'):
 
 
 def until(what, probe):
-    """Polls `probe` until it returns something (an event Flower reaches on its own time)."""
+    """Polls `probe` until it returns something true (an event Flower reaches on its own time)."""
     while time.monotonic() < deadline:
         try:
             value = probe()
         except (urllib.error.URLError, ConnectionError):
             value = None
-        if value is not None:
+        if value:
             return value
         time.sleep(0.1)
     raise SystemExit(f'hang guard: {what}')
@@ -61,6 +61,9 @@ def finished():
 task = until('Flower saw the task succeed', finished)
 grow = json.loads(request(f'/api/worker/pool/grow/{node}?n=2', 'POST')[1])
 add = json.loads(request(f'/api/worker/queue/add-consumer/{node}?queue={extra}', 'POST')[1])
-after = worker()
+# Python's worker answers add_consumer at once and consumes next: wait for it to show.
+after = until('the pool grew and the queue was added',
+              lambda: (w := worker()) and w['stats']['pool']['max-concurrency'] == before['stats']['pool']['max-concurrency'] + 2
+              and extra in [q['name'] for q in w['active_queues']] and w)
 page = request(f'/worker/{node}')[0]
 interop.emit({'before': before, 'value': value, 'task': task, 'grow': grow, 'add': add, 'after': after, 'page': page})
