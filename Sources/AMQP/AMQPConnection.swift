@@ -274,6 +274,12 @@ public final class AMQPConnection: Sendable {
         try await call(timeout) { .cancelConsumers($0) }
     }
 
+    /// Stops the consumer `consume` returned `tag` for, now and after reconnects (deliveries
+    /// already received stay unacknowledged until settled). An unknown tag is not an error.
+    public func cancelConsumer(tag: String, timeout: Double? = nil) async throws {
+        try await call(timeout) { .cancelConsumer(tag: tag, $0) }
+    }
+
     /// Acknowledges a delivery. A delivery from an earlier connection is ignored: the broker
     /// already requeued it when that connection died.
     public func ack(_ delivery: Delivery) {

@@ -34,6 +34,8 @@ enum Command: Sendable {
     case declare([TopologyDeclaration], remember: Bool, Completion<Void>)
     case consume(ConsumerRegistration, Completion<Void>)
     case cancelConsumers(Completion<Void>)
+    /// Stops one consumer, by its tag.
+    case cancelConsumer(tag: String, Completion<Void>)
     /// Deliveries to settle, in order (one command for a batch: one lock and at most one wake-up).
     case settle([SettleRequest])
     case inspect(queue: String, Completion<QueueStatus>)
@@ -47,6 +49,7 @@ enum Command: Sendable {
         case let .declare(_, _, c): return c.deadline
         case let .consume(_, c): return c.deadline
         case let .cancelConsumers(c): return c.deadline
+        case let .cancelConsumer(_, c): return c.deadline
         case let .inspect(_, c): return c.deadline
         case let .purge(_, c): return c.deadline
         case let .deleteQueue(_, c): return c.deadline
@@ -61,6 +64,7 @@ enum Command: Sendable {
         case let .declare(_, _, c): c.fail(error)
         case let .consume(_, c): c.fail(error)
         case let .cancelConsumers(c): c.fail(error)
+        case let .cancelConsumer(_, c): c.fail(error)
         case let .inspect(_, c): c.fail(error)
         case let .purge(_, c): c.fail(error)
         case let .deleteQueue(_, c): c.fail(error)

@@ -58,6 +58,11 @@ extension ConnectionLoop {
                 for consumer in cancelled { try session.cancel(channel: Self.mainChannel, tag: consumer.tag) }
             }
             completion.succeed(())
+        case let .cancelConsumer(tag, completion):
+            let found = consumers.contains { $0.tag == tag }
+            consumers.removeAll { $0.tag == tag }
+            if found { runOrLose { try session.cancel(channel: Self.mainChannel, tag: tag) } }
+            completion.succeed(())
         case let .inspect(queue, completion):
             controlOperation(completion, retrying: command) { try session.inspect(queue: queue, channel: Self.controlChannel) }
         case let .purge(queue, completion):

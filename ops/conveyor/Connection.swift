@@ -33,15 +33,20 @@ struct ConnectionOptions: ParsableArguments {
         return configuration
     }
 
+    /// The library's logging kept to critical errors, so output stays readable.
+    var quietLogger: Logger {
+        var logger = Logger(label: "conveyor.cli")
+        logger.logLevel = .critical
+        return logger
+    }
+
     /// A client, with library logging kept to errors so output stays readable.
     func client(createMissingQueues: Bool = true) throws -> ConveyorClient {
         if let queueType, QueueType(rawValue: queueType) == nil { throw CLIError("--queue-type must be classic or quorum", exitCode: 2) }
         var configuration = self.configuration
         configuration.createMissingQueues = createMissingQueues
-        var logger = Logger(label: "conveyor.cli")
-        logger.logLevel = .critical
         do {
-            return try ConveyorClient(configuration: configuration, name: "conveyor-cli", logger: logger)
+            return try ConveyorClient(configuration: configuration, name: "conveyor-cli", logger: quietLogger)
         } catch {
             throw CLIError(error)
         }

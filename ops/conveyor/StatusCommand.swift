@@ -3,7 +3,7 @@ import Conveyor
 import Foundation
 
 struct StatusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "Is the broker up, is Redis up, which workers are online.")
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Is the broker up, is Redis up, which workers are online (Python Celery workers too, through Celery's remote control).")
 
     @OptionGroup var connection: ConnectionOptions
 
@@ -23,11 +23,16 @@ struct StatusCommand: AsyncParsableCommand {
                 do { try await client.pingBackend(timeout: connection.connectTimeout) } catch { redisError = "\(error)" }
             }
             let workers = redisError == nil ? ((try? await Fleet(client: client).workers()) ?? []) : []
+            // Python workers have no heartbeat in Redis: they answer a pidbox `stats` broadcast.
+            let known = Set(workers.map(\.hostname))
+            let pythonWorkers = brokerError == nil
+                ? ((try? await Fleet(client: client).celeryNodes(logger: connection.quietLogger)) ?? []).filter { !$0.isConveyor && !known.contains($0.name) } : []
             if connection.json {
                 connection.emit([
                     "broker": ["url": .string(brokerText), "ok": .bool(brokerError == nil), "error": brokerError.map(JSON.string) ?? .null],
                     "results": ["url": .string(redisText), "ok": .bool(redisError == nil), "error": redisError.map(JSON.string) ?? .null],
                     "workers": redisError == nil ? .array(workers.map(WorkerView.json)) : .null,
+                    "python_workers": brokerError == nil ? .array(pythonWorkers.map(WorkerView.json)) : .null,
                 ])
             } else {
                 print("broker   \(brokerText)  \(brokerError == nil ? "ok" : "DOWN: \(brokerError ?? "")")")
@@ -35,6 +40,8 @@ struct StatusCommand: AsyncParsableCommand {
                 // Heartbeats live in Redis: without it nothing is known about the workers.
                 print(redisError == nil ? "workers  \(workers.count) online" : "workers  unknown (heartbeats are in Redis)")
                 for worker in workers { print("  " + WorkerView.line(worker)) }
+                if !pythonWorkers.isEmpty { print("python   \(pythonWorkers.count) online (Celery remote control)") }
+                for worker in pythonWorkers { print("  " + WorkerView.line(worker)) }
             }
             if let reason = brokerError ?? redisError { throw CLIError(reason) }
         }

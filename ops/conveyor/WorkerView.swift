@@ -25,6 +25,21 @@ enum WorkerView {
             + "dead=\(beat.deadLettered)  " + deferredText(beat.deferred) + "up=\(uptime)s  as of \(Int(age.rounded()))s ago"
     }
 
+    /// A Python Celery worker, from its pidbox `stats` reply.
+    static func json(_ node: CeleryNode) -> JSON {
+        [
+            "hostname": .string(node.name), "kind": "python", "pid": node.pid.map { .int(Int64($0)) } ?? .null,
+            "concurrency": node.concurrency.map { .int(Int64($0)) } ?? .null, "processed": .int(Int64(node.processed)),
+            "uptime_seconds": node.uptimeSeconds.map { .int(Int64($0)) } ?? .null,
+        ]
+    }
+
+    /// One line for a Python Celery worker, marked as such.
+    static func line(_ node: CeleryNode) -> String {
+        "\(node.name)  online (python)  pid=\(node.pid.map(String.init) ?? "?")  concurrency=\(node.concurrency.map(String.init) ?? "?")  "
+            + "processed=\(node.processed)  up=\(node.uptimeSeconds.map(String.init) ?? "?")s"
+    }
+
     /// `deferred=12 (rate-limit 10, lock 2)  `, or nothing when no run was deferred.
     private static func deferredText(_ deferred: [String: Int]) -> String {
         let total = deferred.values.reduce(0, +)

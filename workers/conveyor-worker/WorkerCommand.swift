@@ -45,6 +45,10 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Write the process id here; refuse to start if a live worker holds it.")
     var pidfile: String?
 
+    @Flag(name: [.customLong("events"), .customShort("E")],
+          help: "Send Celery's task events (task-received, task-started, ...) to celeryev, as celery worker -E (worker-online/-heartbeat/-offline are always sent).")
+    var events = false
+
     @Flag(help: "Do not register the conveyor.* diagnostic tasks.")
     var noDiagnostics = false
 
@@ -146,6 +150,7 @@ struct WorkerCommand: AsyncParsableCommand {
         if let resultExpires { configuration.resultTTL = resultExpires == 0 ? nil : resultExpires }
         var options = WorkerOptions(concurrency: concurrency, prefetch: prefetch, shutdownGracePeriod: gracePeriod,
                                     trackStarted: trackStarted, allowCrash: allowCrash, maxUnfinishedRuns: poisonAfter)
+        options.events = events
         if let queues {
             options.queues = queues.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             guard !options.queues.isEmpty else { fail("--queues needs at least one queue name") }

@@ -10,6 +10,12 @@ package enum PythonRepr {
         short(.tuple(args), maxlen: limit) ?? saferepr(.tuple(args), maxlen: limit)
     }
 
+    /// One value, as Celery's `saferepr` prints a task's return value (`task-succeeded`'s
+    /// `result`) or an argument.
+    package static func value(_ value: JSON, limit: Int = 1024) -> String {
+        short(.json(value), maxlen: limit) ?? saferepr(.json(value), maxlen: limit)
+    }
+
     package static func keywords(_ kwargs: JSONObject, limit: Int = 1024) -> String {
         short(.json(.object(kwargs)), maxlen: limit) ?? saferepr(.json(.object(kwargs)), maxlen: limit)
     }

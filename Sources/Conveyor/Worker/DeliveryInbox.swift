@@ -49,6 +49,9 @@ final class DeliveryInbox: Sendable {
         }
     }
 
+    /// The deliveries waiting for a slot now (`inspect reserved`).
+    var waiting: [Delivery] { state.withLock { Array($0.queue) } }
+
     /// A delivery if one is waiting, without waiting.
     func poll() -> Delivery? {
         state.withLock { $0.queue.popFirst() }

@@ -44,6 +44,7 @@ extension Worker {
         case let .success(decoded):
             message = decoded
         }
+        taskReceived(message)
         // A future ETA (older Celery clients hold these in worker memory): into the delay cascade.
         if let eta = message.eta {
             let remaining = eta.timeIntervalSince(clock.now)
@@ -80,6 +81,7 @@ extension Worker {
         let id = headers["id"]?.stringValue
         let task = headers["task"]?.stringValue ?? "?"
         log(.warning, "task rejected", id: id ?? "?", task: task, ["reason": "\(reason.code)", "detail": "\(reason.detail)"])
+        if let id { sendTaskEvent("task-rejected", id: id, ["requeue": false]) }
         guard let id, !id.isEmpty else {
             await deadLetter(delivery, reason: reason)
             return
@@ -155,14 +157,18 @@ extension Worker {
             "queue": .string(delivery.queue), "retries": .stringConvertible(message.retries),
             "redelivered": .string(delivery.redelivered ? "true" : "false"),
         ])
+        sendTaskEvent("task-started", id: message.id)
         let context = TaskContext(
             id: message.id, name: message.task, args: message.args, kwargs: message.kwargs, retries: message.retries,
             headers: message.extraHeaders, eta: message.eta, expires: message.expires, rootId: message.rootId ?? message.id,
             parentId: message.parentId, queue: delivery.queue, redelivered: delivery.redelivered, hostname: options.hostname,
             workerLogger: logger, client: client)
         let began = monotonicSeconds()
-        let outcome = await TaskRunner.run(task, context: context, soft: message.softTimeLimit ?? task.defaults.softTimeLimit,
-                                           hard: message.timeLimit ?? task.defaults.timeLimit)
+        // A message's own limits first, then those `celery control time_limit` set, then the code's.
+        let limits = remote.timeLimits(for: message.task)
+        let outcome = await TaskRunner.run(task, context: context,
+                                           soft: message.softTimeLimit ?? limits.map { $0.soft } ?? task.defaults.softTimeLimit,
+                                           hard: message.timeLimit ?? limits.map { $0.hard } ?? task.defaults.timeLimit)
         let runtime = secondsText(monotonicSeconds() - began)
         await runToCompletion {
             await context.flushProgress()

@@ -50,6 +50,7 @@ extension Worker {
         }
         await releaseUnique(message)
         if ignoreResult {
+            taskSucceeded(message.id, result: value, runtime: runtime)
             succeeded(message.id, task: message.task, delivery: delivery, runtime: runtime)
             return
         }
@@ -77,6 +78,7 @@ extension Worker {
         stats.record(\.succeeded, tasks: items.lazy.map(\.task))
         for item in items {
             log(.info, "task succeeded", id: item.meta.taskId, task: item.task, ["runtime": .string(item.runtime)])
+            taskSucceeded(item.meta.taskId, result: item.meta.result, runtime: item.runtime)
         }
         consumer.ack(items.lazy.map(\.delivery))
     }
@@ -151,6 +153,7 @@ extension Worker {
             return
         }
         stats.record(\.retried, task: message.task)
+        taskFailed("task-retried", message, info: info)
         log(.warning, "task retry", id: message.id, task: message.task, [
             "retries": "\(next.retries)", "delay": "\(String(format: "%.3f", delay))", "error": "\(info)", "runtime": "\(runtime)",
         ])
@@ -188,6 +191,7 @@ extension Worker {
         }
         await dispatchErrbacks(of: message)
         stats.record(\.failed, task: message.task)
+        taskFailed("task-failed", message, info: info)
         log(.error, "task failed", id: message.id, task: message.task, ["runtime": "\(runtime)", "error": "\(info)",
                                                                           "retries": "\(message.retries)"])
         return true
@@ -217,6 +221,8 @@ extension Worker {
             guard await persist(meta, delivery: delivery) != nil else { return }
         }
         stats.record(\.revoked, task: message.task)
+        sendTaskEvent("task-revoked", id: message.id, ["terminated": .bool(reason == "terminated"),
+                                                       "signum": reason == "terminated" ? 15 : .null, "expired": .bool(reason == "expired")])
         log(.info, "task revoked", id: message.id, task: message.task, ["reason": "\(reason)"])
         consumer.ack(delivery)
     }

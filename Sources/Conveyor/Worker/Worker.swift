@@ -25,7 +25,7 @@ public final class Worker: Sendable {
         var started = false
         /// Runs in progress with their task ids (terminate looks ids up here: it is rare, and
         /// at most `concurrency` runs are listed).
-        var running: [UInt64: (task: Task<Void, Never>, taskId: String)] = [:]
+        var running: [UInt64: (task: Task<Void, Never>, runnable: Runnable, startedAt: Date)] = [:]
         var nextRun: UInt64 = 0
         var stopRequested: ShutdownMode?
     }
@@ -45,6 +45,9 @@ public final class Worker: Sendable {
     let results = ResultFlusher()
     /// Rate limits in code and set at run time (`Worker+RateLimits.swift`).
     let rateLimits: RateLimitGate
+    /// Celery's remote control and events, on their own connection (`Control/`).
+    let pidbox: Pidbox
+    let remote: RemoteControlState
     /// Most deliveries prepared and admitted together.
     static let maxBatch = 64
     /// What ETAs and expiry are checked against, and near ETAs waited for with.
@@ -60,7 +63,7 @@ public final class Worker: Sendable {
     static let closeWithin = 2.0
     private let control = Mutex(Control())
     /// Whether the fleet's control channel is subscribed (revoke with terminate reaches this worker).
-    private let controlListening = Mutex(false)
+    let controlListening = Mutex(false)
     /// Settled with true when the intake and everything in hand finished, with false once a
     /// cold shutdown has waited `abandonAfter`: whichever comes first ends `run`'s drain.
     private let drainRace = FirstOutcome<Bool, Never>()
@@ -95,6 +98,8 @@ public final class Worker: Sendable {
         slots = Slots(options.concurrency)
         client = try ConveyorClient(configuration: configuration, name: "\(options.hostname) publisher", logger: logger)
         rateLimits = RateLimitGate(registry: registry, client: client)
+        pidbox = try Pidbox(nodename: options.hostname, endpoints: try configuration.brokerEndpoints(), logger: logger)
+        remote = RemoteControlState(eventsEnabled: options.events)
         consumer = try AMQPConnection(
             configuration: .init(endpoints: try configuration.brokerEndpoints(), name: "\(options.hostname) consumer", confirms: false),
             logger: logger)
@@ -117,8 +122,9 @@ public final class Worker: Sendable {
         }
         let inbox = self.inbox
         for queue in queues {
-            try await consumer.consume(queue: queue.name, options: ConsumerOptions(prefetch: options.effectivePrefetch),
-                                       timeout: .infinity) { delivery in inbox.append(delivery) }
+            let tag = try await consumer.consume(queue: queue.name, options: ConsumerOptions(prefetch: options.effectivePrefetch),
+                                                 timeout: .infinity) { delivery in inbox.append(delivery) }
+            remote.setConsumed(queue.name, tag: tag)
         }
         control.withLock { $0.mode = .running }
         logger.info("worker ready", metadata: [
@@ -127,11 +133,13 @@ public final class Worker: Sendable {
         ])
         let heartbeat = Task { await self.heartbeatLoop() }
         let limitsRefresh = Task { await self.refreshRateLimits() }
+        let remoteControl = startRemoteControl()
         // Not awaited: intake must not wait for Redis. The subscriber keeps trying by itself.
         let controlListener = listenForControl()
         await drainWithinBound()
         heartbeat.cancel()
         limitsRefresh.cancel()
+        await stopRemoteControl(remoteControl)
         // Before finish() deletes the key, so a late beat cannot bring it back.
         await heartbeat.value
         await controlListener?.close()
@@ -252,8 +260,10 @@ public final class Worker: Sendable {
                 self.slots.release()
             }
         case let .due(message, delivery, eta):
+            remote.hold(message, delivery: delivery, eta: eta)
             Task {
                 try? await self.clock.sleep(until: eta)
+                self.remote.release(message.id)
                 if let runnable = self.dispatch(self.resolve(message, delivery: delivery)) { await self.admitAndStart([runnable]) }
             }
         }
@@ -263,7 +273,6 @@ public final class Worker: Sendable {
     /// Runs one task in a registered Swift task (so cold shutdown and terminate can cancel it),
     /// releasing its slot at the end.
     func start(_ runnable: Runnable, admission: ResultStore.Admission) {
-        let taskId = runnable.message.id
         control.withLock { c in
             c.nextRun += 1
             let id = c.nextRun
@@ -273,7 +282,7 @@ public final class Worker: Sendable {
                 _ = self.control.withLock { $0.running.removeValue(forKey: id) }
                 self.slots.release()
             }
-            c.running[id] = (task, taskId)
+            c.running[id] = (task, runnable, Date())
             if c.mode == .stopping { task.cancel() }
         }
     }
@@ -322,58 +331,20 @@ public final class Worker: Sendable {
     @discardableResult
     public func terminate(_ taskIds: [String]) -> Int {
         let wanted = Set(taskIds)
-        let tasks = control.withLock { c in c.running.values.filter { wanted.contains($0.taskId) }.map(\.task) }
+        let tasks = control.withLock { c in c.running.values.filter { wanted.contains($0.runnable.message.id) }.map(\.task) }
         tasks.forEach { $0.cancel() }
         if !tasks.isEmpty { logger.warning("terminating tasks", metadata: ["ids": "\(taskIds.joined(separator: ","))"]) }
         return tasks.count
     }
 
-    /// Whether the fleet's control channel is subscribed, so a revoke with terminate reaches
-    /// this worker. False while Redis cannot be reached at start (the worker keeps trying, and
-    /// says so in its log); the subscription then survives reconnects by itself.
-    public var isListeningForControl: Bool { controlListening.withLock { $0 } }
-
-    /// Subscribes to the fleet's control channel (revoke with terminate) without waiting for
-    /// Redis: the subscriber reconnects until Redis answers and subscribes then. Every failure
-    /// to reach Redis is logged (the first, then every tenth), and so is the subscription.
-    /// - Returns: the subscriber to close at shutdown; nil when it could not even be made.
-    private func listenForControl() -> RedisSubscriber? {
-        let subscriber: RedisSubscriber
-        do {
-            subscriber = try RedisSubscriber(endpoint: try configuration.resultEndpoint(), logger: logger) { [weak self] _, payload in
-                guard let self, let command = try? JSON.parse(payload), command["terminate"]?.bool == true,
-                      let ids = command["revoke"]?.array?.compactMap(\.string) else { return }
-                self.terminate(ids)
-            }
-        } catch {
-            logger.error("control channel unavailable: revoke with terminate cannot reach this worker", metadata: ["reason": "\(error)"])
-            return nil
-        }
-        let logger = self.logger
-        subscriber.onStateChange { [weak self] state in
-            guard case let .reconnecting(attempt, _, reason) = state, attempt == 1 || (attempt > 0 && attempt % 10 == 0),
-                  !(self?.isListeningForControl ?? true) else { return }
-            logger.warning("control channel not subscribed yet: revoke with terminate cannot reach this worker until Redis answers",
-                           metadata: ["reason": "\(reason)", "attempt": "\(attempt)"])
-        }
-        Task { [weak self] in
-            do {
-                try await subscriber.subscribe(Keys.control, timeout: .infinity)
-                self?.controlListening.withLock { $0 = true }
-                logger.info("control channel subscribed", metadata: ["channel": "\(Keys.control)"])
-            } catch {
-                // Only a close (the worker stopping) ends an unbounded subscribe.
-                logger.debug("control channel subscription ended", metadata: ["reason": "\(error)"])
-            }
-        }
-        return subscriber
-    }
-
     private func finish() async {
         control.withLock { $0.mode = .stopped }
         _ = try? await client.redis.send("DEL", WorkerHeartbeat.key(options.hostname), timeout: 2)
+        // Side by side: a broker that stopped answering holds each close until its timeout.
+        async let remoteControlClosed: Void = pidbox.close()
         // Closing the consumer hands every unacknowledged message back to the broker.
         await consumer.close()
+        await remoteControlClosed
         await client.close()
         let s = stats.snapshot
         logger.info("worker stopped", metadata: ["succeeded": "\(s.succeeded)", "failed": "\(s.failed)",
@@ -385,6 +356,11 @@ public final class Worker: Sendable {
     /// Task bodies running now (what operators see as active). Not `slots`: the intake holds one
     /// while it waits for the next delivery.
     var runningCount: Int { control.withLock { $0.running.count } }
+
+    /// Task bodies running now with when each started, for `inspect active`.
+    var activeRuns: [(runnable: Runnable, startedAt: Date)] {
+        control.withLock { $0.running.values.map { ($0.runnable, $0.startedAt) } }
+    }
 
     /// Whether the worker is consuming (declared its queues and subscribed).
     public var isReady: Bool { control.withLock { $0.mode == .running } }

@@ -57,6 +57,11 @@ public struct WorkerOptions: Sendable {
     /// in `WorkerOptions.rateLimitWaits`: a limit lifted or raised reaches tasks already waiting
     /// within this. Shorter costs more re-checks while a long backlog waits.
     public var rateLimitMaxWait: Double = 300
+    /// Send Celery's task events (`task-received`, `task-started`, …) to the `celeryev`
+    /// exchange, as `celery worker -E` does; `celery control enable_events` turns them on at
+    /// run time too. Worker events (`worker-online`, `-heartbeat`, `-offline`) are sent either
+    /// way, as Python's workers send them.
+    public var events: Bool = false
     /// What `rateLimitMaxWait` may be, seconds.
     public static let rateLimitWaits = 1.0...86_400.0
 
