@@ -108,7 +108,7 @@ public final class IndexedSnapshot: IndexSnapshot, @unchecked Sendable {
             var result: [UInt32]?
             for part in parts {
                 guard case let .some(list) = evaluate(part, segment) else { continue }
-                result = result.map { intersect($0, list) } ?? list
+                result = result.map { SortedLists.intersect($0, list) } ?? list
                 if result?.isEmpty == true { return .some([]) }
             }
             return result.map { .some($0) } ?? .all
@@ -116,46 +116,10 @@ public final class IndexedSnapshot: IndexSnapshot, @unchecked Sendable {
             var result: [UInt32] = []
             for part in parts {
                 guard case let .some(list) = evaluate(part, segment) else { return .all }
-                result = union(result, list)
+                result = SortedLists.union(result, list)
             }
             return .some(result)
         }
-    }
-
-    static func intersect(_ a: [UInt32], _ b: [UInt32]) -> [UInt32] {
-        var result: [UInt32] = []
-        result.reserveCapacity(min(a.count, b.count))
-        var i = 0, j = 0
-        while i < a.count && j < b.count {
-            if a[i] == b[j] {
-                result.append(a[i])
-                i += 1
-                j += 1
-            } else if a[i] < b[j] { i += 1 } else { j += 1 }
-        }
-        return result
-    }
-
-    static func union(_ a: [UInt32], _ b: [UInt32]) -> [UInt32] {
-        if a.isEmpty { return b }
-        if b.isEmpty { return a }
-        var result: [UInt32] = []
-        result.reserveCapacity(a.count + b.count)
-        var i = 0, j = 0
-        while i < a.count || j < b.count {
-            if j == b.count || (i < a.count && a[i] < b[j]) {
-                result.append(a[i])
-                i += 1
-            } else if i == a.count || b[j] < a[i] {
-                result.append(b[j])
-                j += 1
-            } else {
-                result.append(a[i])
-                i += 1
-                j += 1
-            }
-        }
-        return result
     }
 
     public func content(_ index: Int) async throws -> [UInt8] {

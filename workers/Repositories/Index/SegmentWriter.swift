@@ -29,9 +29,7 @@ final class SegmentWriter {
     private var pairs: [UInt64] = []
     private var written = Segment.headerSize
     private var buffer: [UInt8] = []
-    /// Which trigrams the current blob holds (2^24 bits), cleared after each blob through `touched`.
-    private var seen = [UInt64](repeating: 0, count: 1 << 18)
-    private var touched: [UInt32] = []
+    private var trigrams = DistinctTrigrams()
 
     /// Opens a new temporary segment file in `directory`.
     init(directory: String) throws {
@@ -84,22 +82,7 @@ final class SegmentWriter {
     }
 
     private func addTrigrams(_ bytes: UnsafeRawBufferPointer, ordinal: UInt32) {
-        guard bytes.count >= 3 else { return }
-        seen.withUnsafeMutableBufferPointer { seen in
-            var value = UInt32(Trigram.fold(bytes[0])) << 8 | UInt32(Trigram.fold(bytes[1]))
-            for index in 2..<bytes.count {
-                value = (value << 8 | UInt32(Trigram.fold(bytes[index]))) & 0xFF_FFFF
-                let word = Int(value >> 6)
-                let bit = UInt64(1) << (value & 63)
-                if seen[word] & bit == 0 {
-                    seen[word] |= bit
-                    touched.append(value)
-                }
-            }
-            for value in touched { seen[Int(value >> 6)] = 0 }
-        }
-        for value in touched { pairs.append(UInt64(value) << 32 | UInt64(ordinal)) }
-        touched.removeAll(keepingCapacity: true)
+        trigrams.forEach(in: bytes) { pairs.append(UInt64($0) << 32 | UInt64(ordinal)) }
     }
 
     /// Writes the tables and header, syncs, and renames the file to `name`.

@@ -11,28 +11,13 @@ struct TrigramPostings: Sendable {
 
     /// Indexes `contents[i]` for each `i` in `indexed`.
     init(_ contents: [[UInt8]], indexed: [Int]) {
-        // One (trigram, file) pair per distinct trigram of a file, sorted; a bitmap of the 2^24
-        // trigrams drops repeats within a file and is cleared through the list of bits it set.
-        var seen = [UInt64](repeating: 0, count: 1 << 18)
+        // One (trigram, file) pair per distinct trigram of a file, sorted.
+        var trigrams = DistinctTrigrams()
         var pairs: [UInt64] = []
-        var touched: [UInt32] = []
         for file in indexed {
-            contents[file].withUnsafeBufferPointer { bytes in
-                guard bytes.count >= 3 else { return }
-                var value = UInt32(Trigram.fold(bytes[0])) << 8 | UInt32(Trigram.fold(bytes[1]))
-                for index in 2..<bytes.count {
-                    value = (value << 8 | UInt32(Trigram.fold(bytes[index]))) & 0xFF_FFFF
-                    let word = Int(value >> 6)
-                    let bit = UInt64(1) << (value & 63)
-                    if seen[word] & bit == 0 {
-                        seen[word] |= bit
-                        touched.append(value)
-                        pairs.append(UInt64(value) << 32 | UInt64(file))
-                    }
-                }
+            contents[file].withUnsafeBytes { bytes in
+                trigrams.forEach(in: bytes) { pairs.append(UInt64($0) << 32 | UInt64(file)) }
             }
-            for value in touched { seen[Int(value >> 6)] = 0 }
-            touched.removeAll(keepingCapacity: true)
         }
         pairs.sort()
         var keys: [UInt32] = []
@@ -64,7 +49,7 @@ struct TrigramPostings: Sendable {
             var result: [Int32]?
             for part in parts where part != .all {
                 let list = evaluate(part)
-                result = result.map { Self.intersect($0, list) } ?? list
+                result = result.map { SortedLists.intersect($0, list) } ?? list
                 if result?.isEmpty == true { return [] }
             }
             return result ?? everyFile
@@ -72,7 +57,7 @@ struct TrigramPostings: Sendable {
             var result: [Int32] = []
             for part in parts {
                 if part == .all { return everyFile }
-                result = Self.union(result, evaluate(part))
+                result = SortedLists.union(result, evaluate(part))
             }
             return result
         }
@@ -87,38 +72,5 @@ struct TrigramPostings: Sendable {
         }
         guard low < keys.count, keys[low] == key else { return [] }
         return Array(files[starts[low]..<starts[low + 1]])
-    }
-
-    static func intersect(_ a: [Int32], _ b: [Int32]) -> [Int32] {
-        var result: [Int32] = []
-        var (i, j) = (0, 0)
-        while i < a.count && j < b.count {
-            if a[i] < b[j] { i += 1 } else if a[i] > b[j] { j += 1 } else {
-                result.append(a[i])
-                i += 1
-                j += 1
-            }
-        }
-        return result
-    }
-
-    static func union(_ a: [Int32], _ b: [Int32]) -> [Int32] {
-        var result: [Int32] = []
-        result.reserveCapacity(a.count + b.count)
-        var (i, j) = (0, 0)
-        while i < a.count || j < b.count {
-            if j == b.count || (i < a.count && a[i] < b[j]) {
-                result.append(a[i])
-                i += 1
-            } else if i == a.count || b[j] < a[i] {
-                result.append(b[j])
-                j += 1
-            } else {
-                result.append(a[i])
-                i += 1
-                j += 1
-            }
-        }
-        return result
     }
 }
