@@ -1,6 +1,7 @@
 import Foundation
 @testable import Repositories
 import Testing
+import TestSupport
 
 /// What a snapshot answers, against git and against a scan of every file: the file list is
 /// the regular files `git ls-tree` lists, the text ones are what `git grep -I` searches, and

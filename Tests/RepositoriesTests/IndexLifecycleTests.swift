@@ -1,6 +1,7 @@
 import Foundation
 @testable import Repositories
 import Testing
+import TestSupport
 
 /// An index over time: pushes and forks read only blobs no segment holds, merges keep the live
 /// blobs and drop the rest, a crash before publishing leaves the old index, bad input fails for good.

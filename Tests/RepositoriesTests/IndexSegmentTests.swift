@@ -1,6 +1,7 @@
 import Foundation
 @testable import Repositories
 import Testing
+import TestSupport
 
 /// Segments written and read back: the table, the contents and every posting list, against
 /// the blobs they were made of.

@@ -1,5 +1,6 @@
 import Foundation
 @testable import Repositories
+import TestSupport
 
 /// A repositories root, an index directory and the index service over both, for one test.
 final class IndexFixture: Sendable {
@@ -66,18 +67,6 @@ func bruteForceCandidates(_ query: TrigramQuery, files: [SnapshotFile], present:
     }
 }
 
-/// A small deterministic generator (SplitMix64), so a failing query can be replayed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Random trigram queries: mostly trigrams drawn from `pool` (so they match something), some
 /// random ones, nested in `and`/`or` up to `depth`.
