@@ -11,20 +11,11 @@ struct PythonCallsDiffsTests {
     @Test("send_task('diffs.compute') with kwargs or positional arguments gets the diff; a bad name raises ValueError")
     func pythonCallsDiffs() async throws {
         try TestEnvironment.requirePython()
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("conveyor-interop-repos-\(UUID().uuidString)")
-            .resolvingSymlinksInPath()
-        defer { try? FileManager.default.removeItem(at: root) }
-        let repo = root.appendingPathComponent("project")
-        try FileManager.default.createDirectory(at: repo, withIntermediateDirectories: true)
-        try await git(["init", "-q", "-b", "main"], in: repo.path)
-        try Data("one\ntwo\n".utf8).write(to: repo.appendingPathComponent("file.txt"))
-        try await git(["add", "-A"], in: repo.path)
-        try await git(["commit", "-q", "-m", "one"], in: repo.path)
-        try Data("one\n2\nthree\n".utf8).write(to: repo.appendingPathComponent("file.txt"))
-        try await git(["commit", "-q", "-a", "-m", "two"], in: repo.path)
+        let repository = try await TwoCommitRepository(first: "one\ntwo\n", second: "one\n2\nthree\n")
+        defer { repository.remove() }
 
         let queue = TestEnvironment.uniqueQueue("py-diffs")
-        let pool = RepositoryPool(root: try RepositoryRoot(root.path), environment: try GitEnvironment())
+        let pool = RepositoryPool(root: try RepositoryRoot(repository.root.path), environment: try GitEnvironment())
         defer { pool.close() }
         let worker = try await TestWorker(queue: queue) { registry in
             RepositoryJobs.registerDiffs(into: &registry, service: DiffService(repositories: pool))
@@ -48,15 +39,5 @@ struct PythonCallsDiffsTests {
         #expect(result["bad"]?["type"] == "ValueError")
         #expect(result["bad"]?["state"] == "FAILURE")
         #expect(result["bad"]?["message"]?.string?.contains("'..'") == true, "\(result["bad"]?.text() ?? "nil")")
-    }
-
-    private func git(_ arguments: [String], in directory: String) async throws {
-        let environment = ["PATH": "/usr/bin:/bin", "HOME": directory, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",
-                           "GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "T",
-                           "GIT_COMMITTER_EMAIL": "t@example.com"]
-        let child = try Subprocess.spawn("/usr/bin/git", ["-C", directory] + arguments, environment: environment,
-                                         closeOtherDescriptors: true)
-        let status = await child.wait()
-        guard status == 0 else { throw PythonFailed("git \(arguments.joined(separator: " ")) exited \(status)") }
     }
 }
