@@ -68,6 +68,7 @@ public final class EmailService: Sendable {
             } catch let error as EmailError {
                 try await self.settle(error, messageID: messageID, records: records, resends: resends, domains: domains, task: task)
             }
+            if resends == 0 { self.options.crashHook?.fire(.afterReply, messageID: messageID, logger: logger) }
             let outcome: JSON = [
                 "message_id": .string(messageID),
                 "accepted": .array(receipt.accepted.map(JSON.string)),
@@ -75,6 +76,7 @@ public final class EmailService: Sendable {
                 "smtp_reply": .string(receipt.reply),
             ]
             try await records.markSent(messageID, outcome: outcome, resends: resends)
+            if resends == 0 { self.options.crashHook?.fire(.afterRecord, messageID: messageID, logger: logger) }
             return outcome
         }
     }
