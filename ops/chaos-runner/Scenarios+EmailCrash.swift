@@ -39,16 +39,13 @@ extension Scenarios {
 
     /// Message-IDs the hook crashed on in `window`, from the workers' logs (one per crash).
     private static func crashLines(_ stage: Stage, _ window: EmailCrashHook.Window) -> [String] {
-        let pattern = try! NSRegularExpression(pattern: "message_id=\"?(<[^>]+>)")
         var ids: [String] = []
         for file in stage.workers.flatMap(\.logFiles) {
             let text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
             for line in text.split(separator: "\n") where line.contains("msg=\"\(window.logMessage)\"") {
-                let line = String(line)
-                if let match = pattern.firstMatch(in: line, range: NSRange(line.startIndex..., in: line)),
-                   let range = Range(match.range(at: 1), in: line) {
-                    ids.append(String(line[range]))
-                }
+                // message_id=<ID@conveyor.test> (logfmt leaves it unquoted: no space, quote or '=').
+                guard let start = line.range(of: "message_id=")?.upperBound, let end = line[start...].firstIndex(of: ">") else { continue }
+                ids.append(String(line[start...end]).replacingOccurrences(of: "\"", with: ""))
             }
         }
         return ids
