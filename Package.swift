@@ -85,7 +85,7 @@ let package = Package(
 
         // The fault-injection suite (ops/chaos).
         .executableTarget(name: "conveyor-chaos", dependencies: [
-            "Conveyor", "IOSupport",
+            "Conveyor", "IOSupport", "Email",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "ops/chaos-runner"),

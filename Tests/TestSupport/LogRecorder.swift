@@ -32,6 +32,9 @@ public final class LogRecorder: Sendable {
         }
     }
 
+    /// Every event recorded so far, in order.
+    public var all: [Event] { events.withLock { $0 } }
+
     fileprivate func record(_ event: Event) {
         events.withLock { $0.append(event) }
     }

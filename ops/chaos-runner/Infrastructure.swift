@@ -37,6 +37,7 @@ final class SupervisedWorker: @unchecked Sendable {
     private let arguments: [String]
     private let environment: [String: String]
     private let logDirectory: URL
+    private let restartDelay: Duration
     private let lock = NSLock()
     private var child: Subprocess.Child?
     private var incarnation = 0
@@ -44,8 +45,11 @@ final class SupervisedWorker: @unchecked Sendable {
     private(set) var logFiles: [URL] = []
     private(set) var exits: [Int32] = []
 
-    init(name: String, binary: URL, arguments: [String], environment: [String: String], logDirectory: URL) {
+    /// `restartDelay`: how long after an exit it is started again (zero: at once).
+    init(name: String, binary: URL, arguments: [String], environment: [String: String], logDirectory: URL,
+         restartDelay: Duration = .milliseconds(300)) {
         self.name = name
+        self.restartDelay = restartDelay
         self.binary = binary
         self.arguments = arguments
         self.environment = environment
@@ -74,7 +78,7 @@ final class SupervisedWorker: @unchecked Sendable {
                 return self.supervising
             }
             if restart {
-                try? await Task.sleep(for: .milliseconds(300))
+                if self.restartDelay > .zero { try? await Task.sleep(for: self.restartDelay) }
                 if self.lock.withLock({ self.supervising }) { try? await self.start() }
             }
         }

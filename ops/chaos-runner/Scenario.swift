@@ -12,7 +12,8 @@ enum Scenarios {
     static let all: [Scenario] = [workerKill, brokerRestart, delayedAcrossRestart, redisRestart, networkBlackhole,
                                   poisonAndTimeLimits, consumerTimeout, memoryAlarm, clusterNodeDown, badInputBulk,
                                   oversizedHeaders, lockFrozenHolder, lockKilledHolder, lockFencing, redisFailover,
-                                  rateLimitKill, emailServerDown, emailWorkerKill, emailDomainRefuses]
+                                  rateLimitKill, emailServerDown, emailWorkerKill, emailDomainRefuses,
+                                  emailCrashWindows]
 }
 
 /// Runs `body`, then `cleanup` whether it threw or not.

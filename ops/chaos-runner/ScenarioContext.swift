@@ -31,13 +31,13 @@ struct ScenarioContext {
     }
 
     func worker(_ name: String, queue: String, broker: String, concurrency: Int = 8, queueType: QueueType = .classic,
-                extra: [String] = [], environment: [String: String] = [:]) -> SupervisedWorker {
+                extra: [String] = [], environment: [String: String] = [:], restartDelay: Duration = .milliseconds(300)) -> SupervisedWorker {
         SupervisedWorker(
             name: name, binary: workerBinary,
             arguments: ["--queues", queue, "--concurrency", "\(concurrency)", "--grace-period", "10", "--log-level", "info"] + extra,
             environment: ["CONVEYOR_BROKER_URL": broker, "CONVEYOR_RESULT_URL": redisURL, "CONVEYOR_QUEUE_TYPE": queueType.rawValue]
                 .merging(environment) { $1 },
-            logDirectory: infrastructure.logs)
+            logDirectory: infrastructure.logs, restartDelay: restartDelay)
     }
 
     /// Publishes `count` tasks in batches, recording each as ok or unknown.

@@ -68,15 +68,19 @@ extension Scenarios {
     }
 
     /// A sink, workers with the email family pointed at it, then `body`; everything stopped after.
-    private static func emailStage(_ context: ScenarioContext, label: String, workers: [String],
-                                   _ body: (Stage, ChaosSMTPSink) async throws -> Verdict) async throws -> Verdict {
+    /// `concurrency`, `extra`, `environment` and `restartDelay` go to the workers.
+    static func emailStage(_ context: ScenarioContext, label: String, workers: [String], concurrency: Int = 8,
+                           extra: [String] = [], environment: [String: String] = [:], restartDelay: Duration = .milliseconds(300),
+                           _ body: (Stage, ChaosSMTPSink) async throws -> Verdict) async throws -> Verdict {
         let sink = try ChaosSMTPSink(root: context.infrastructure.root, logs: context.infrastructure.logs, label: label)
         try await sink.start()
         let stage: Stage
         do {
-            stage = try await context.stage(label, broker: context.brokerURL(), workers: workers,
-                                            workerExtra: ["--families", "email", "--templates", sink.templates.path],
-                                            workerEnvironment: ["CONVEYOR_SMTP_URL": sink.url, "CONVEYOR_MAIL_FROM": "Chaos <chaos@conveyor.test>"])
+            stage = try await context.stage(label, broker: context.brokerURL(), workers: workers, concurrency: concurrency,
+                                            workerExtra: ["--families", "email", "--templates", sink.templates.path] + extra,
+                                            workerEnvironment: ["CONVEYOR_SMTP_URL": sink.url, "CONVEYOR_MAIL_FROM": "Chaos <chaos@conveyor.test>"]
+                                                .merging(environment) { $1 },
+                                            restartDelay: restartDelay)
         } catch {
             await sink.kill()
             throw error
@@ -90,7 +94,7 @@ extension Scenarios {
     }
 
     /// `count` mails to `domain`, spread over `seconds`.
-    private static func publishMail(_ context: ScenarioContext, _ stage: Stage, count: Int, domain: String, seconds: Double) async {
+    static func publishMail(_ context: ScenarioContext, _ stage: Stage, count: Int, domain: String, seconds: Double) async {
         let pause = seconds / Double(max(1, count / 50))
         await context.publish(stage.client, ledger: stage.ledger, count: count, task: "email.send",
                               args: [.string("user@\(domain)"), "notice", ["name": "Ada", "repo": "acme/web", "n": 1]], pause: pause)
@@ -98,7 +102,7 @@ extension Scenarios {
 
     /// Every SUCCESS's mail arrived; a Message-ID that arrived twice must have a record counting
     /// a resend after an unknown outcome; refused mails never arrived.
-    private static func judgeMail(_ verdict: inout Verdict, _ stage: Stage, _ sink: ChaosSMTPSink, refused: Set<String> = []) async throws {
+    static func judgeMail(_ verdict: inout Verdict, _ stage: Stage, _ sink: ChaosSMTPSink, refused: Set<String> = []) async throws {
         let ok = await stage.ledger.ok
         let results = try await stage.client.results(for: ok)
         var arrivals: [String: Int] = [:]

@@ -25,7 +25,7 @@ extension ScenarioContext {
     /// The client uses `publisher` when given (e.g. direct while workers go through a proxy).
     func stage(_ label: String, broker: String, workers names: [String], concurrency: Int = 8, queueType: QueueType = .classic,
                workerExtra: [String] = [], workerEnvironment: [String: String] = [:], publishTimeout: Double? = nil,
-               publisher: String? = nil) async throws -> Stage {
+               publisher: String? = nil, restartDelay: Duration = .milliseconds(300)) async throws -> Stage {
         let queue = "chaos.\(label).\(UUID().uuidString.prefix(6))"
         var configuration = configuration(broker: publisher ?? broker, queue: queue, queueType: queueType)
         if let publishTimeout { configuration.publishTimeout = publishTimeout }
@@ -34,7 +34,7 @@ extension ScenarioContext {
         try await client.declare(queue: queue)
         let workers = names.map {
             worker($0, queue: queue, broker: broker, concurrency: concurrency, queueType: queueType, extra: workerExtra,
-                   environment: workerEnvironment)
+                   environment: workerEnvironment, restartDelay: restartDelay)
         }
         for worker in workers { try await worker.start() }
         return Stage(queue: queue, client: client, workers: workers)

@@ -2,7 +2,7 @@
 """A tiny SMTP sink for local development and tests (standard library only).
 
 It accepts every message and appends it to a mailbox file, one JSON object per line:
-    {"mail_from": "...", "rcpt_tos": ["..."], "data": "...", "received_at": "2024-01-01T00:00:00.000000+00:00"}
+    {"mail_from": "...", "rcpt_tos": ["..."], "data": "...", "received_at": "2024-01-01T00:00:00.000000+00:00", "tls": false}
 `data` is the message as received (CRLF line endings, dot-unstuffed, without the final ".").
 Bytes that are not UTF-8 are replaced with U+FFFD.
 
@@ -20,9 +20,12 @@ With --control FILE (re-read when it changes), a JSON object can answer chosen r
 Every other recipient is accepted.
 
 Commands: HELO, EHLO, MAIL FROM, RCPT TO, DATA, RSET, NOOP, QUIT, VRFY, HELP; AUTH PLAIN/LOGIN
-accept any credentials. No STARTTLS.
+accept any credentials. With --tls-cert and --tls-key (PEM), STARTTLS is offered and done
+(--tls starttls, the default then) or every connection is TLS from its first byte (--tls implicit,
+as smtps:// on port 465 is). Without them: no TLS.
 
 Usage: smtp_sink.py --mailbox PATH [--host 127.0.0.1] [--port 2525] [--pidfile PATH] [--control FILE]
+                    [--tls-cert PEM --tls-key PEM [--tls starttls|implicit]]
 """
 
 import argparse
@@ -32,6 +35,7 @@ import datetime
 import json
 import os
 import signal
+import ssl
 import sys
 
 MAX_LINE = 1024 * 1024  # command and data lines (RFC 5321 says 1000; be lenient)
@@ -108,6 +112,7 @@ class Session:
         self.sink = sink
         self.reader = reader
         self.writer = writer
+        self.tls = writer.get_extra_info("sslcontext") is not None
         self.reset()
 
     def reset(self):
@@ -157,8 +162,9 @@ class Session:
 
     async def smtp_EHLO(self, arg):
         self.reset()
-        for line in ("250-localhost", "250-8BITMIME", "250-SMTPUTF8", "250-PIPELINING",
-                     "250-AUTH PLAIN LOGIN", f"250 SIZE {MAX_MESSAGE}"):
+        offer = ["250-STARTTLS"] if self.sink.starttls and not self.tls else []
+        for line in ["250-localhost", "250-8BITMIME", "250-SMTPUTF8", "250-PIPELINING", *offer,
+                     "250-AUTH PLAIN LOGIN", f"250 SIZE {MAX_MESSAGE}"]:
             self.writer.write(line.encode() + b"\r\n")
         await self.writer.drain()
 
@@ -249,11 +255,21 @@ class Session:
         elif "data" in kinds:
             await self.reply(hook_reply(kinds["data"], "message refused"))
         elif "drop-dot" in kinds:
-            self.sink.store(self.mail_from, self.rcpt_tos, b"".join(chunks))
+            self.sink.store(self.mail_from, self.rcpt_tos, b"".join(chunks), self.tls)
             return False
         else:
-            self.sink.store(self.mail_from, self.rcpt_tos, b"".join(chunks))
+            self.sink.store(self.mail_from, self.rcpt_tos, b"".join(chunks), self.tls)
             await self.reply("250 2.0.0 OK: queued")
+        self.reset()
+
+    async def smtp_STARTTLS(self, arg):
+        if not self.sink.starttls or self.tls:
+            await self.reply("502 5.5.1 STARTTLS not available")
+            return
+        await self.reply("220 2.0.0 ready to start TLS")
+        # A client that refuses the certificate hangs up here: ssl raises, the session ends.
+        await self.writer.start_tls(self.sink.tls_context)
+        self.tls = True
         self.reset()
 
     async def smtp_RSET(self, arg):
@@ -275,19 +291,22 @@ class Session:
 
 
 class Sink:
-    def __init__(self, mailbox, control=None):
+    def __init__(self, mailbox, control=None, tls_context=None, starttls=False):
         self.mailbox = mailbox
+        self.tls_context = tls_context
+        self.starttls = starttls
         self.control = Control(control)
         self.dropped_once = set()
         # Open for the sink's life: one write() per message on an O_APPEND descriptor.
         self.fd = os.open(self.mailbox, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
-    def store(self, mail_from, rcpt_tos, data):
+    def store(self, mail_from, rcpt_tos, data, tls=False):
         record = {
             "mail_from": mail_from,
             "rcpt_tos": list(rcpt_tos),
             "data": data.decode("utf-8", "replace"),
             "received_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "tls": tls,
         }
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
         # One write() on an O_APPEND descriptor: readers never see half a record.
@@ -296,7 +315,7 @@ class Sink:
     async def handle(self, reader, writer):
         try:
             await Session(self, reader, writer).run()
-        except (ConnectionError, asyncio.TimeoutError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.TimeoutError, asyncio.IncompleteReadError, ssl.SSLError):
             pass
         except Exception as error:  # one bad client must not take the sink down
             print(f"smtp_sink: session failed: {error!r}", file=sys.stderr, flush=True)
@@ -305,14 +324,20 @@ class Sink:
 
 
 async def serve(args):
-    sink = Sink(args.mailbox, args.control)
+    context = None
+    if args.tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+    sink = Sink(args.mailbox, args.control, context, starttls=context is not None and args.tls == "starttls")
+    implicit = context if args.tls == "implicit" else None
     server = await asyncio.start_server(sink.handle, args.host, args.port, limit=MAX_LINE,
-                                        reuse_address=True)
+                                        reuse_address=True, ssl=implicit)
     if args.pidfile:
         with open(args.pidfile + ".tmp", "w") as f:
             f.write(f"{os.getpid()}\n")
         os.replace(args.pidfile + ".tmp", args.pidfile)
-    print(f"smtp_sink: listening on {args.host}:{args.port}, mailbox {args.mailbox}",
+    tls = f", TLS {args.tls}" if context else ""
+    print(f"smtp_sink: listening on {args.host}:{args.port}, mailbox {args.mailbox}{tls}",
           file=sys.stderr, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -336,7 +361,13 @@ def main():
     parser.add_argument("--mailbox", required=True, help="file to append one JSON line per message to")
     parser.add_argument("--pidfile", help="write our pid here once listening; removed on exit")
     parser.add_argument("--control", help="JSON file of replies for chosen addresses and domains (re-read on change)")
+    parser.add_argument("--tls-cert", help="PEM certificate (chain) of the server: enables TLS")
+    parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    parser.add_argument("--tls", choices=("starttls", "implicit"), default="starttls",
+                        help="with --tls-cert: STARTTLS offered (default) or TLS from the first byte")
     args = parser.parse_args()
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
     os.makedirs(os.path.dirname(os.path.abspath(args.mailbox)), exist_ok=True)
     try:
         asyncio.run(serve(args))

@@ -18,6 +18,8 @@ public struct EmailOptions: Sendable {
     public var domainLimits = DomainLimits()
     /// The SMTP connections.
     public var transport = SMTPTransport.Options()
+    /// Fault tests only: where the process dies on purpose (see `EmailCrashHook`); nil in production.
+    public var crashHook: EmailCrashHook?
 
     /// The allowed ranges of the numbers above.
     public static let messageSizes = 1024...(100 << 20)

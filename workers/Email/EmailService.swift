@@ -51,8 +51,6 @@ public final class EmailService: Sendable {
             return outcome
         case let .sending(earlier):
             resends = earlier + 1
-            logger.warning("an earlier attempt's outcome is unknown; sending again with the same Message-ID",
-                           metadata: ["message_id": "\(messageID)", "resends": "\(resends)"])
         case .none:
             resends = 0
         }
@@ -62,12 +60,18 @@ public final class EmailService: Sendable {
         return try await withDomainCaps(domains[...], task) {
             try await self.checkRates(domains, task)
             try await records.markSending(messageID, resends: resends)
+            if resends > 0 {
+                // Logged here, as the mail goes again, not for a run deferred before it (one line per resend).
+                logger.warning("an earlier attempt's outcome is unknown; sending again with the same Message-ID",
+                               metadata: ["message_id": "\(messageID)", "resends": "\(resends)"])
+            }
             let receipt: SMTPReceipt
             do {
                 receipt = try await self.transport.send(envelope)
             } catch let error as EmailError {
                 try await self.settle(error, messageID: messageID, records: records, resends: resends, domains: domains, task: task)
             }
+            if resends == 0 { self.options.crashHook?.fire(.afterReply, messageID: messageID, logger: logger) }
             let outcome: JSON = [
                 "message_id": .string(messageID),
                 "accepted": .array(receipt.accepted.map(JSON.string)),
@@ -75,6 +79,7 @@ public final class EmailService: Sendable {
                 "smtp_reply": .string(receipt.reply),
             ]
             try await records.markSent(messageID, outcome: outcome, resends: resends)
+            if resends == 0 { self.options.crashHook?.fire(.afterRecord, messageID: messageID, logger: logger) }
             return outcome
         }
     }

@@ -23,6 +23,11 @@ extension WorkerCommand {
             options.missingVariables = missing
             options.transport.connections = smtpConnections
             for assignment in emailDomainLimit { try options.domainLimits.add(assignment) }
+            if let hook = environment[EmailCrashHook.environmentVariable].flatMap({ $0.isEmpty ? nil : $0 }) {
+                guard allowCrash else { fail("\(EmailCrashHook.environmentVariable) is a fault-test hook: it needs --allow-crash") }
+                options.crashHook = try EmailCrashHook(parsing: hook)
+                logger.warning("email fault hook armed: this worker will exit abruptly while sending", metadata: ["hook": "\(hook)"])
+            }
             service = try EmailService(options: options, logger: logger)
         } catch {
             fail("email: \(error)")

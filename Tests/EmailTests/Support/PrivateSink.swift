@@ -15,7 +15,8 @@ final class PrivateSink: Sendable {
     var control: URL { directory.appendingPathComponent("control.json") }
     var url: String { "smtp://127.0.0.1:\(port)" }
 
-    init() async throws {
+    /// - Parameter arguments: more of the sink's options (`--tls-cert`, `--tls-key`, `--tls`).
+    init(arguments: [String] = []) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("conveyor-sink-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         // A port called free can be taken before the sink binds it (by another test, or as the
@@ -27,7 +28,7 @@ final class PrivateSink: Sendable {
             let process = try ManagedProcess(URL(fileURLWithPath: "/usr/bin/python3"),
                                              [TestEnvironment.repoRoot.appendingPathComponent("ops/lib/smtp_sink.py").path, "--port", "\(port)",
                                               "--mailbox", directory.appendingPathComponent("mailbox.jsonl").path,
-                                              "--control", directory.appendingPathComponent("control.json").path],
+                                              "--control", directory.appendingPathComponent("control.json").path] + arguments,
                                              name: "smtp-sink")
             do {
                 try await process.waitForLog("listening on", timeout: hangGuard)

@@ -99,6 +99,7 @@ private final class CurlSession {
         conveyor_curl_set_long(handle, CURLOPT_TIMEOUT_MS, Int(sendTimeout * 1000))
         conveyor_curl_set_long(handle, CURLOPT_SSL_VERIFYPEER, 1)
         conveyor_curl_set_long(handle, CURLOPT_SSL_VERIFYHOST, 2)
+        if let caFile = endpoint.caFile { conveyor_curl_set_string(handle, CURLOPT_CAINFO, caFile) }
         if endpoint.security == .startTLS { conveyor_curl_set_long(handle, CURLOPT_USE_SSL, Int(CURLUSESSL_ALL.rawValue)) }
         if let user = endpoint.user { conveyor_curl_set_string(handle, CURLOPT_USERNAME, user) }
         if let password = endpoint.password { conveyor_curl_set_string(handle, CURLOPT_PASSWORD, password) }

@@ -1,8 +1,12 @@
 import IOSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where mail goes, from `CONVEYOR_SMTP_URL`: `smtp://[user:pass@]host:port[?starttls=required]`
 /// (plain, or STARTTLS when asked for) or `smtps://[user:pass@]host:port` (TLS from the first
-/// byte). TLS certificates and host names are always verified.
+/// byte). TLS certificates and host names are always verified, against the system's CAs or,
+/// with `cafile=/absolute/path.pem` (`&`-joined with the other options), that file's CAs only.
 public struct SMTPEndpoint: Sendable, Hashable, CustomStringConvertible {
     /// How the connection is secured.
     public enum Security: String, Sendable, Hashable {
@@ -26,6 +30,8 @@ public struct SMTPEndpoint: Sendable, Hashable, CustomStringConvertible {
     /// Who to AUTH as, if anyone.
     public let user: String?
     let password: String?
+    /// The PEM file of the CAs a TLS server's certificate must chain to (`cafile=`); nil: the system's.
+    public let caFile: String?
 
     /// - Parameter url: `smtp://…` or `smtps://…` as above.
     /// - Throws: `EmailError.Code.configuration` naming what is wrong (the password masked).
@@ -71,18 +77,38 @@ public struct SMTPEndpoint: Sendable, Hashable, CustomStringConvertible {
             throw refuse("bad host '\(host)'")
         }
         var security: Security = scheme == "smtps" ? .implicitTLS : .none
+        var caFile: String?
         for item in query.split(separator: "&") where !item.isEmpty {
             switch item {
             case "starttls=required" where scheme == "smtp": security = .startTLS
             case "starttls=never" where scheme == "smtp": security = .none
-            default: throw refuse("unknown option '\(item)' (known: starttls=required on smtp://)")
+            case _ where item.hasPrefix("cafile="):
+                guard caFile == nil else { throw refuse("cafile given twice") }
+                caFile = try Self.checkedCAFile(item.dropFirst("cafile=".count), refuse)
+            default: throw refuse("unknown option '\(item)' (known: starttls=required on smtp://, cafile=/path)")
             }
         }
+        if caFile != nil, security == .none { throw refuse("cafile needs TLS: smtps:// or starttls=required") }
         self.host = host
         self.port = port
         self.security = security
         self.user = user.flatMap { $0.isEmpty ? nil : $0 }
         self.password = password
+        self.caFile = caFile
+    }
+
+    /// The `cafile=` value percent-decoded: an absolute path of a readable regular file.
+    private static func checkedCAFile(_ raw: Substring, _ refuse: (String) -> EmailError) throws -> String {
+        let path: String
+        do { path = try PercentDecoding.decode(raw) } catch { throw refuse("cafile: \(error)") }
+        guard path.hasPrefix("/"), path.utf8.count <= 4096, !path.contains("\0") else {
+            throw refuse("cafile must be an absolute path, not '\(path)'")
+        }
+        var status = stat()
+        guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG, access(path, R_OK) == 0 else {
+            throw refuse("cafile \(path) is not a readable file")
+        }
+        return path
     }
 
     /// The URL libcurl is given (no credentials: those are set apart).
@@ -91,7 +117,8 @@ public struct SMTPEndpoint: Sendable, Hashable, CustomStringConvertible {
     /// The URL with the password masked.
     public var description: String {
         let info = user.map { "\($0)\(password == nil ? "" : ":***")@" } ?? ""
-        let query = security == .startTLS ? "?starttls=required" : ""
+        let options = (security == .startTLS ? ["starttls=required"] : []) + (caFile.map { ["cafile=\($0)"] } ?? [])
+        let query = options.isEmpty ? "" : "?" + options.joined(separator: "&")
         return "\(security == .implicitTLS ? "smtps" : "smtp")://\(info)\(host):\(port)\(query)"
     }
 }

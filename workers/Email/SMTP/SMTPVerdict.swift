@@ -37,6 +37,13 @@ struct SMTPVerdict {
         if transcript.bodyComplete, transcript.dataReply?.code == 354 {
             return .failure(EmailError(.unknownOutcome, "no reply after the message's end (\(curlMessage)): it may have been delivered"))
         }
+        if [CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CONNECT_ERROR].map(\.rawValue).contains(curlCode) {
+            // Retried as a connection failure: a certificate is renewed or a cafile fixed without losing the mail.
+            return .failure(EmailError(.connection, "SMTP TLS failed, nothing sent (\(curlMessage)): the server's certificate must chain to the system's CAs or to cafile= in CONVEYOR_SMTP_URL and name its host"))
+        }
+        if curlCode == CURLE_USE_SSL_FAILED.rawValue {
+            return .failure(EmailError(.connection, "SMTP: the server offered no STARTTLS and starttls=required, nothing sent (\(curlMessage))"))
+        }
         if curlCode == CURLE_LOGIN_DENIED.rawValue {
             return .failure(EmailError(.temporary, "SMTP authentication failed (\(curlMessage)); check CONVEYOR_SMTP_URL"))
         }
