@@ -13,11 +13,13 @@ struct ConveyorCommand: AsyncParsableCommand {
         discussion: "Environment: CONVEYOR_BROKER_URL, CONVEYOR_RESULT_URL. Every command takes --json.",
         subcommands: [StatusCommand.self, QueuesCommand.self, CallCommand.self, ResultCommand.self, PurgeCommand.self,
                       RevokeCommand.self, DeadCommand.self, LimitCommand.self, LocksCommand.self, DiffCommand.self,
-                      SearchCommand.self])
+                      SearchCommand.self, CheckCommand.self, MuninCommand.self])
 
-    /// Runs the command; bad usage exits 2 as documented.
+    /// Runs the command; bad usage exits 2 as documented, 3 (UNKNOWN) for the Nagios and Munin
+    /// plugins, as monitoring plugins do.
     static func main() async {
-        await mainExitingTwoOnBadUsage(name: "conveyor")
+        let plugin = ["check", "munin"].contains(CommandLine.arguments.dropFirst().first ?? "")
+        await mainExitingTwoOnBadUsage(name: "conveyor", usageExitCode: plugin ? 3 : 2)
     }
 }
 
