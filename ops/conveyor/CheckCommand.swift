@@ -69,7 +69,9 @@ struct CheckCommand: AsyncParsableCommand {
                 status = max(status, .critical)
                 problems.append("consumers=\(report.consumers) < \(minConsumers)")
             }
-            if let maxDead, let dead = report.deadLetters, dead > maxDead {
+            // No dead-letter queue yet (it is made with the first dead letter): none kept.
+            let dead = report.deadLetters ?? 0
+            if let maxDead, dead > maxDead {
                 status = max(status, .warning)
                 problems.append("dead letters \(dead) > \(maxDead)")
             }
@@ -77,10 +79,10 @@ struct CheckCommand: AsyncParsableCommand {
                 status = max(status, .unknown)
                 problems.append("oldest-message age is not measured (RabbitMQ does not report it)")
             }
-            let summary = "\(report.name): depth=\(report.ready) consumers=\(report.consumers) dead=\(report.deadLetters.map(String.init) ?? "-")"
-            var data = [perfdata("depth", "\(report.ready)", warn: "\(warn)", crit: "\(crit)"),
-                        perfdata("consumers", "\(report.consumers)", crit: "\(minConsumers):")]
-            if let dead = report.deadLetters { data.append(perfdata("dead", "\(dead)", warn: maxDead.map(String.init) ?? "")) }
+            let summary = "\(report.name): depth=\(report.ready) consumers=\(report.consumers) dead=\(dead)"
+            let data = [perfdata("depth", "\(report.ready)", warn: "\(warn)", crit: "\(crit)"),
+                        perfdata("consumers", "\(report.consumers)", crit: "\(minConsumers):"),
+                        perfdata("dead", "\(dead)", warn: maxDead.map(String.init) ?? "")]
             return PluginResult(status: status, text: ([summary] + problems).joined(separator: "; "), perfdata: data)
         }
     }

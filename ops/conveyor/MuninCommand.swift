@@ -46,7 +46,8 @@ struct MuninCommand: AsyncParsableCommand {
                 for name in names {
                     let report = try await fleet.queue(name)
                     lines.append("\(Self.field(name))_ready.value \(report.map { String($0.ready) } ?? "U")")
-                    lines.append("\(Self.field(name))_dead.value \(report?.deadLetters.map(String.init) ?? "U")")
+                    // No dead-letter queue yet (it is made with the first dead letter): none kept.
+                    lines.append("\(Self.field(name))_dead.value \(report.map { String($0.deadLetters ?? 0) } ?? "U")")
                 }
                 return lines
             }
