@@ -96,6 +96,22 @@ struct CheckCommandTests {
         #expect(redis.split(separator: "\n").count == 1, "\(redis)")
     }
 
+    @Test("check broker and check redis answer (CRITICAL or UNKNOWN) when a server accepts connections and then says nothing")
+    func silentServers() async throws {
+        for (check, service, target, option, scheme) in [("broker", "BROKER", UInt16(5672), "--broker", "amqp://guest:guest@"),
+                                                         ("redis", "REDIS", UInt16(6379), "--result-backend", "redis://")] {
+            let proxy = try await FaultProxy.start(target: target)
+            try await proxy.freeze()
+            let (status, output) = try await run(["check", check, option, "\(scheme)127.0.0.1:\(proxy.port)", "--timeout", "1"])
+            #expect(status == 2 || status == 3, "\(output)")
+            let label = status == 2 ? "CRITICAL" : "UNKNOWN"
+            #expect(output.hasPrefix("CONVEYOR \(service) \(label) - "), "\(output)")
+            #expect(output.split(separator: "\n").count == 1, "\(output)")
+            proxy.thaw()
+            try await proxy.stop()
+        }
+    }
+
     @Test("munin queue: autoconf says yes or no, config names the graph and fields, fetch gives field values")
     func munin() async throws {
         let (queue, client) = try await queueHolding(2, label: "munin")
