@@ -35,7 +35,7 @@ struct MuninCommand: AsyncParsableCommand {
             let (mode, named) = (mode, queues)
             let answer = await withDeadline(plugin.timeout) { () async throws -> [String] in
                 if mode == .autoconf {
-                    do { try await client.connectBroker() } catch { return ["no (\(oneLine(CLIError(error).message)))"] }
+                    do { try await client.connectBroker() } catch { return ["no (\(pluginMessage(error)))"] }
                     return ["yes"]
                 }
                 try await client.connectBroker()
@@ -56,8 +56,8 @@ struct MuninCommand: AsyncParsableCommand {
                 finish(lines.joined(separator: "\n"), 0)
             case .failure(let error):
                 // autoconf always answers on standard output and exits 0, as Munin expects.
-                if mode == .autoconf { finish("no (\(oneLine(CLIError(error).message)))", 0) }
-                FileHandle.standardError.write(Data("conveyor: \(oneLine(CLIError(error).message))\n".utf8))
+                if mode == .autoconf { finish("no (\(pluginMessage(error)))", 0) }
+                FileHandle.standardError.write(Data("conveyor: \(pluginMessage(error))\n".utf8))
                 Foundation.exit(1)
             }
         }
@@ -85,40 +85,5 @@ struct MuninCommand: AsyncParsableCommand {
             for byte in name.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
             return "q_" + cleaned + "_" + String(hash, radix: 16)
         }
-    }
-}
-
-/// `body`'s value, or a failure when it throws or is still running after `seconds`.
-func withDeadline<T: Sendable>(_ seconds: Double, _ body: @escaping @Sendable () async throws -> T) async -> Result<T, any Error> {
-    let box = DeadlineBox<T>()
-    return await withCheckedContinuation { continuation in
-        box.set(continuation)
-        Task {
-            do { box.resume(.success(try await body())) } catch { box.resume(.failure(error)) }
-        }
-        Task {
-            try? await Task.sleep(for: .seconds(seconds))
-            box.resume(.failure(CLIError("no answer within \(seconds) s")))
-        }
-    }
-}
-
-/// Resumes a continuation once; later results are dropped.
-final class DeadlineBox<T: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var continuation: CheckedContinuation<Result<T, any Error>, Never>?
-
-    func set(_ continuation: CheckedContinuation<Result<T, any Error>, Never>) {
-        lock.lock()
-        self.continuation = continuation
-        lock.unlock()
-    }
-
-    func resume(_ result: Result<T, any Error>) {
-        lock.lock()
-        let waiting = continuation
-        continuation = nil
-        lock.unlock()
-        waiting?.resume(returning: result)
     }
 }

@@ -67,7 +67,7 @@ struct PluginOptions: ParsableArguments {
         do {
             return try client()
         } catch {
-            finish(PluginResult(status: .unknown, text: oneLine(CLIError(error).message)).line(service: service), PluginStatus.unknown.rawValue)
+            finish(PluginResult(status: .unknown, text: pluginMessage(error)).line(service: service), PluginStatus.unknown.rawValue)
         }
     }
 
@@ -92,9 +92,8 @@ func runPlugin(service: String, timeout: Double, _ body: @escaping @Sendable () 
     let result: PluginResult
     switch await withDeadline(timeout, body) {
     case .success(let answer): result = answer
-    case .failure(let error as CLIError) where error.message.hasPrefix("no answer within"):
-        result = PluginResult(status: .unknown, text: error.message)
-    case .failure(let error): result = PluginResult(status: .critical, text: oneLine(CLIError(error).message))
+    case .failure(let error as DeadlineExceeded): result = PluginResult(status: .unknown, text: error.description)
+    case .failure(let error): result = PluginResult(status: .critical, text: pluginMessage(error))
     }
     finish(result.line(service: service), result.status.rawValue)
 }
@@ -106,7 +105,54 @@ func finish(_ text: String, _ code: Int32) -> Never {
     Foundation.exit(code)
 }
 
+/// A failure as a plugin states it: the library's own message, without the CLI's hints for a
+/// development machine, on one line.
+func pluginMessage(_ error: any Error) -> String {
+    oneLine((error as? ConveyorError)?.message ?? CLIError(error).message)
+}
+
 /// Plugins print one line: newlines and the perfdata separator in server messages are replaced.
 func oneLine(_ text: String) -> String {
     text.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "|", with: "/")
+}
+
+/// `body`'s value, or a failure when it throws or is still running after `seconds`.
+func withDeadline<T: Sendable>(_ seconds: Double, _ body: @escaping @Sendable () async throws -> T) async -> Result<T, any Error> {
+    let box = DeadlineBox<T>()
+    return await withCheckedContinuation { continuation in
+        box.set(continuation)
+        Task {
+            do { box.resume(.success(try await body())) } catch { box.resume(.failure(error)) }
+        }
+        Task {
+            try? await Task.sleep(for: .seconds(seconds))
+            box.resume(.failure(DeadlineExceeded(seconds: seconds)))
+        }
+    }
+}
+
+/// `withDeadline` stopped waiting: nothing was measured.
+struct DeadlineExceeded: Error, CustomStringConvertible {
+    let seconds: Double
+    var description: String { "no answer within \(seconds) s" }
+}
+
+/// Resumes a continuation once; later results are dropped.
+final class DeadlineBox<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<Result<T, any Error>, Never>?
+
+    func set(_ continuation: CheckedContinuation<Result<T, any Error>, Never>) {
+        lock.lock()
+        self.continuation = continuation
+        lock.unlock()
+    }
+
+    func resume(_ result: Result<T, any Error>) {
+        lock.lock()
+        let waiting = continuation
+        continuation = nil
+        lock.unlock()
+        waiting?.resume(returning: result)
+    }
 }
