@@ -13,7 +13,7 @@ struct ConveyorCommand: AsyncParsableCommand {
         discussion: "Environment: CONVEYOR_BROKER_URL, CONVEYOR_RESULT_URL. Every command takes --json.",
         subcommands: [StatusCommand.self, QueuesCommand.self, CallCommand.self, ResultCommand.self, PurgeCommand.self,
                       RevokeCommand.self, DeadCommand.self, LimitCommand.self, LocksCommand.self, DiffCommand.self,
-                      SearchCommand.self])
+                      SearchCommand.self, HealthCommand.self])
 
     /// Runs the command; bad usage exits 2 as documented.
     static func main() async {
