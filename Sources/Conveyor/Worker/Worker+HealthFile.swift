@@ -31,7 +31,8 @@ extension Worker {
 
     private func healthFileLoop(_ writer: HealthFileWriter) async {
         var last: (health: WorkerHealth, at: Double)?
-        while !Task.isCancelled {
+        // Ends with the writer too: `stop` may come before the loop is handed to it.
+        while !Task.isCancelled && !writer.isStopped {
             let health = currentHealth
             let now = monotonicSeconds()
             let unchanged = last.map { previous in
@@ -63,6 +64,7 @@ final class HealthFileWriter: Sendable {
         self.logger = logger
     }
 
+    /// The task that writes the file, cancelled by `stop`.
     var loop: Task<Void, Never>? {
         get { state.withLock { $0.loop } }
         set { state.withLock { $0.loop = newValue } }
@@ -91,6 +93,9 @@ final class HealthFileWriter: Sendable {
             }
         }
     }
+
+    /// Whether `stop` was called.
+    var isStopped: Bool { state.withLock { $0.stopped } }
 
     /// Stops writing and removes the file: a worker that is gone has no health to report.
     func stop() {
