@@ -15,6 +15,7 @@ public struct WorkerHealth: Sendable, Equatable {
         case stopping
     }
 
+    /// What the facts below add up to (`status(stopping:broker:consuming:redis:)`).
     public var status: Status
     /// Whether the consumer's broker connection is up.
     public var broker: Bool
@@ -24,6 +25,7 @@ public struct WorkerHealth: Sendable, Equatable {
     public var redis: Bool
     /// When the worker wrote this.
     public var updatedAt: Date
+    /// The worker's process id.
     public var pid: Int
     /// The worker's node name.
     public var hostname: String
