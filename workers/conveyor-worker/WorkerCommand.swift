@@ -45,6 +45,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Write the process id here; refuse to start if a live worker holds it.")
     var pidfile: String?
 
+    @Option(help: "Keep the worker's health here as JSON (status ok/degraded/stopping), replaced on each change and every heartbeat, removed at exit; read it with conveyor health.")
+    var healthFile: String?
+
     @Flag(name: [.customLong("events"), .customShort("E")],
           help: "Send Celery's task events (task-received, task-started, ...) to celeryev, as celery worker -E (worker-online/-heartbeat/-offline are always sent).")
     var events = false
@@ -151,6 +154,10 @@ struct WorkerCommand: AsyncParsableCommand {
         var options = WorkerOptions(concurrency: concurrency, prefetch: prefetch, shutdownGracePeriod: gracePeriod,
                                     trackStarted: trackStarted, allowCrash: allowCrash, maxUnfinishedRuns: poisonAfter)
         options.events = events
+        if let healthFile {
+            guard !healthFile.isEmpty else { fail("--health-file needs a path") }
+            options.healthFile = healthFile
+        }
         if let queues {
             options.queues = queues.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             guard !options.queues.isEmpty else { fail("--queues needs at least one queue name") }

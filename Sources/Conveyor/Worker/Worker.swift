@@ -115,6 +115,8 @@ public final class Worker: Sendable {
         guard first else { throw ConveyorError(.closed, "worker already ran") }
         results.storeWith { [unowned self] items in await self.storeSuccesses(items) }
         consumer.start()
+        let healthFile = startHealthFile()
+        defer { healthFile?.stop() }
         try await prepareTopology()
         if control.withLock({ $0.stopRequested != nil }) {
             await finish()
@@ -352,6 +354,9 @@ public final class Worker: Sendable {
     }
 
     var isStopping: Bool { control.withLock { $0.mode == .stopping } }
+
+    /// Whether a shutdown was asked for (the worker takes no new tasks).
+    var isShuttingDown: Bool { control.withLock { $0.stopRequested != nil } }
 
     /// Task bodies running now (what operators see as active). Not `slots`: the intake holds one
     /// while it waits for the next delivery.

@@ -62,6 +62,10 @@ public struct WorkerOptions: Sendable {
     /// run time too. Worker events (`worker-online`, `-heartbeat`, `-offline`) are sent either
     /// way, as Python's workers send them.
     public var events: Bool = false
+    /// A file the worker keeps its health in (`WorkerHealth` as JSON, replaced atomically on
+    /// each change and every `heartbeatInterval`, removed when the worker stops), for probes
+    /// such as `conveyor health`; none when nil.
+    public var healthFile: String?
     /// What `rateLimitMaxWait` may be, seconds.
     public static let rateLimitWaits = 1.0...86_400.0
 
@@ -98,6 +102,7 @@ public struct WorkerOptions: Sendable {
         guard Self.rateLimitWaits.contains(rateLimitMaxWait) else {
             throw refuse("rateLimitMaxWait must be seconds in 1...86400, not \(rateLimitMaxWait)")
         }
+        if healthFile?.isEmpty == true { throw refuse("healthFile must be a path, not empty") }
         guard ConveyorConfiguration.ttls.contains(startCountTTL) else {
             throw refuse("startCountTTL must be seconds in 1...\(ConveyorConfiguration.ttls.upperBound), not \(startCountTTL)")
         }

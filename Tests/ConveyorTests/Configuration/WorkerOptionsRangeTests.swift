@@ -40,6 +40,7 @@ struct WorkerOptionsRangeTests {
         ("storeRetryWindow", { $0.storeRetryWindow = .nan }), ("storeRetryWindow", { $0.storeRetryWindow = -.infinity }),
         ("storeRetryWindow", { $0.storeRetryWindow = 86_401 }),
         ("startCountTTL", { $0.startCountTTL = 0 }), ("startCountTTL", { $0.startCountTTL = Int.max }),
+        ("healthFile", { $0.healthFile = "" }),
     ]
 
     @Test("a field set out of range after init is refused by validate() and Worker.init", arguments: refused.indices)
