@@ -83,10 +83,10 @@ struct IndexWorkerTests {
         let client = try testClient(queue: queue)
 
         // The test holds the repository's lock, as a run on another worker would. The lease is
-        // renewed while held; 10 s leaves room for a renewal delayed on a loaded machine, and
-        // bounds how long a deferred run waits before it tries again.
+        // renewed every third of it while held; 30 s leaves 20 s for a renewal delayed on a
+        // loaded machine (a deferred run then waits at most 30 s, the deferral's cap).
         let lock = RepositoryJobs.indexLockName("busy")
-        let held = try #require(try await Locks(client: client, holder: "test").tryAcquire(lock, lease: .seconds(10)))
+        let held = try #require(try await Locks(client: client, holder: "test").tryAcquire(lock, lease: .seconds(30)))
         let first = try await client.send(taskNamed: "repos.index", kwargs: ["repository": "busy"])
         let second = try await client.send(taskNamed: "repos.index", kwargs: ["repository": "busy"])
         try await eventually(timeout: hangGuard, "both runs deferred on the lock") {

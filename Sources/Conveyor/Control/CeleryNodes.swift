@@ -17,7 +17,13 @@ public struct CeleryNode: Sendable {
     /// Tasks it may run at once (`pool.max-concurrency`).
     public var concurrency: Int? { stats["pool"]?["max-concurrency"]?.int.map { Int($0) } }
     /// Tasks it received since it started, all names together (`stats.total`).
-    public var processed: Int { stats["total"]?.object?.reduce(0) { $0 + Int($1.value.int ?? 0) } ?? 0 }
+    public var processed: Int {
+        // Counts come from any process on the broker: a sum past Int.max saturates, never traps.
+        stats["total"]?.object?.reduce(0) { sum, entry in
+            let (total, overflow) = sum.addingReportingOverflow(Int(max(0, entry.value.int ?? 0)))
+            return overflow ? Int.max : total
+        } ?? 0
+    }
     /// Seconds since it started.
     public var uptimeSeconds: Int? { stats["uptime"]?.int.map { Int($0) } }
 }
