@@ -31,6 +31,13 @@ public final class TestWorker: Sendable {
         try await eventually(timeout: 60, "worker on \(queue) ready") { worker.isReady }
     }
 
+    /// Waits until `celery inspect` and `celery control` reach the worker: its pidbox queue is
+    /// bound a moment after it starts consuming, and a broadcast sent before that is not seen.
+    public func waitForRemoteControl() async throws {
+        let worker = self.worker
+        try await eventually(timeout: hangGuard, "remote control of the worker on \(queue) listening") { worker.isRemoteControlListening }
+    }
+
     /// Warm shutdown; waits until the worker has stopped.
     public func stop(_ mode: ShutdownMode = .warm) async throws {
         worker.shutdown(mode)

@@ -23,6 +23,7 @@ extension Worker {
         Task {
             do {
                 try await pidbox.start(timeout: .infinity) { [weak self] request in self?.answer(request) }
+                remote.listening = true
                 logger.info("remote control listening", metadata: ["mailbox": "\(pidbox.queue)"])
             } catch {
                 logger.error("remote control unavailable: celery inspect and control cannot reach this worker",

@@ -35,11 +35,19 @@ final class RemoteControlState: Sendable {
         var processed = 0
         var eventsEnabled: Bool
         var clock: Int = 0
+        var listening = false
     }
     private let state: Mutex<State>
 
     init(eventsEnabled: Bool) {
         state = Mutex(State(eventsEnabled: eventsEnabled))
+    }
+
+    /// Whether the pidbox queue is bound and consumed: a broadcast sent before then is not
+    /// seen by this worker (the `celery.pidbox` fanout keeps nothing for a queue not yet bound).
+    var listening: Bool {
+        get { state.withLock { $0.listening } }
+        set { state.withLock { $0.listening = newValue } }
     }
 
     // MARK: Lamport clock

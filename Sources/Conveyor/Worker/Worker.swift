@@ -369,4 +369,8 @@ public final class Worker: Sendable {
 
     /// Whether the worker is consuming (declared its queues and subscribed).
     public var isReady: Bool { control.withLock { $0.mode == .running } }
+
+    /// Whether `celery inspect` and `celery control` reach this worker: its pidbox queue is
+    /// bound and consumed. Apart from `isReady`: a worker consumes tasks without it.
+    public var isRemoteControlListening: Bool { remote.listening }
 }

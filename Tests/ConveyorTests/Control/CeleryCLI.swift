@@ -18,15 +18,16 @@ func celeryCLI(_ arguments: [String]) async throws -> (status: Int32, json: JSON
     return (status, try line.map { try JSON.parse(String($0)) })
 }
 
-/// `celery inspect COMMAND -d NODE --json`: the node's reply (nil when it did not answer).
-func inspect(_ command: String, _ arguments: [String] = [], node: String, timeout: String = "10") async throws -> JSON? {
+/// `celery inspect COMMAND -d NODE --json`: the node's reply (nil when it did not answer). Celery
+/// stops waiting at the first reply from the one node named, so the timeout is a hang guard.
+func inspect(_ command: String, _ arguments: [String] = [], node: String, timeout: String = "30") async throws -> JSON? {
     let (_, json) = try await celeryCLI(["inspect", command] + arguments + ["-d", node, "-t", timeout, "--json"])
     return json?[node]
 }
 
 /// `celery control COMMAND ARGS -d NODE --json`: the node's reply (nil when it did not answer).
 func control(_ command: String, _ arguments: [String] = [], node: String) async throws -> JSON? {
-    let (_, json) = try await celeryCLI(["control", command] + arguments + ["-d", node, "-t", "10", "--json"])
+    let (_, json) = try await celeryCLI(["control", command] + arguments + ["-d", node, "-t", "30", "--json"])
     // `control` prints a list of {node: reply}.
     return json?.array?.compactMap { $0[node] }.first
 }

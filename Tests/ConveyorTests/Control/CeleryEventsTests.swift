@@ -30,6 +30,7 @@ struct CeleryEventsTests {
         let queue = TestEnvironment.uniqueQueue("celery-events")
         let node = "test@\(queue)"
         let worker = try await TestWorker(queue: queue, concurrency: 2)
+        try await worker.waitForRemoteControl()
         let client = try testClient(queue: queue)
         let succeeding = TaskID.make(), failing = TaskID.make()
         let directory = TestEnvironment.repoRoot.appendingPathComponent("Tests/InteropTests/python")

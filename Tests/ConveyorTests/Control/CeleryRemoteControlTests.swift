@@ -13,6 +13,7 @@ struct CeleryRemoteControlTests {
         let node = "test@\(queue)"
         let tasks = GatedTasks()
         let worker = try await TestWorker(queue: queue, concurrency: 3) { tasks.register(&$0) }
+        try await worker.waitForRemoteControl()
         let client = try testClient(queue: queue)
         let running = try await client.send(taskNamed: GatedTasks.name, args: [7], kwargs: ["label": "x"])
         try await eventually(timeout: hangGuard, "the gated task started") { tasks.startedCount == 1 }
@@ -69,6 +70,7 @@ struct CeleryRemoteControlTests {
         let node = "test@\(queue)"
         let tasks = GatedTasks()
         let worker = try await TestWorker(queue: queue, concurrency: 2, prefetch: 4) { tasks.register(&$0) }
+        try await worker.waitForRemoteControl()
         let client = try testClient(queue: queue)
         var handles: [TaskHandle] = []
         for _ in 0..<4 { handles.append(try await client.send(taskNamed: GatedTasks.name)) }
@@ -100,6 +102,7 @@ struct CeleryRemoteControlTests {
         // A task of this test's own: the fleet limit set below reaches no other test.
         let limited = "test.limited.\(queue)"
         let worker = try await TestWorker(queue: queue, concurrency: 2) { $0.register(limited) { _ in .null } }
+        try await worker.waitForRemoteControl()
         let client = try testClient(queue: queue)
 
         #expect(try await control("pool_grow", ["3"], node: node) == ["ok": "pool will grow"])
@@ -154,6 +157,7 @@ struct CeleryRemoteControlTests {
         try TestEnvironment.requirePython()
         let queue = TestEnvironment.uniqueQueue("pidbox-errors")
         let worker = try await TestWorker(queue: queue, concurrency: 1)
+        try await worker.waitForRemoteControl()
         let node = "test@\(queue)"
         let directory = TestEnvironment.repoRoot.appendingPathComponent("Tests/InteropTests/python").path
         let output = try await PythonScript.run("control_errors.py", [node], environment: ["PYTHONPATH": directory], timeout: hangGuard)

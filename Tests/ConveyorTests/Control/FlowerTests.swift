@@ -16,6 +16,7 @@ struct FlowerTests {
         let extra = TestEnvironment.uniqueQueue("flower-added")
         let node = "test@\(queue)"
         let worker = try await TestWorker(queue: queue, concurrency: 2)
+        try await worker.waitForRemoteControl()
         let port = try #require(try SentinelSet.freePorts(1).first)
         let directory = TestEnvironment.repoRoot.appendingPathComponent("Tests/InteropTests/python")
         let flower = try ManagedProcess(URL(fileURLWithPath: TestEnvironment.python),
