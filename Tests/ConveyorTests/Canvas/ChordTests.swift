@@ -1,5 +1,7 @@
+import AMQP
 @testable import Conveyor
 import Foundation
+import Logging
 import Synchronization
 import Testing
 import TestSupport
@@ -84,6 +86,46 @@ struct ChordTests {
         try await client.results.store(ResultMeta(taskId: crashed.id, status: .success, result: 3, dateDone: Date(), groupId: groupId))
         let worker = try await TestWorker(queue: queue)
         for (message, queue) in plan.messages { try await client.publish(message, queue: queue) }
+        let body = try await client.wait(for: try #require(chord.resultId), timeout: hangGuard)
+        #expect(try body.get()["args"] == [[3, 7]])
+        await client.close()
+        try await worker.stop()
+    }
+
+    @Test("a worker that died holding the body's dispatch claim is replaced: the redelivered header task takes the expired claim and publishes")
+    func deadClaimerReplaced() async throws {
+        let queue = TestEnvironment.uniqueQueue("chord-claim")
+        let client = try testClient(queue: queue)
+        let chord = Signature.chord(header: [Signature(task: "conveyor.add", args: [1, 2]), Signature(task: "conveyor.add", args: [3, 4])],
+                                    body: Signature(task: "conveyor.echo"))
+        var plan = CanvasPlan()
+        CanvasExpander(defaultQueue: queue, parent: nil).expand(chord, parentValue: nil, into: &plan)
+        let groupId = try #require(plan.chordSizes.first?.groupId)
+        try await client.results.setChordSize(groupId: groupId, size: 2)
+        // Both parts stored and counted; the worker that counted the last one claimed the
+        // dispatch and died before publishing the body (its claim expires at once here).
+        for (index, (message, _)) in plan.messages.enumerated() {
+            let value: JSON = index == 0 ? 3 : 7
+            try await client.results.store(ResultMeta(taskId: message.id, status: .success, result: value, dateDone: Date(), groupId: groupId))
+            _ = try await client.results.returnChordPart(groupId: groupId, groupIndex: index,
+                                                         part: ChordPart(taskId: message.id, state: .success, result: value), token: "dead")
+        }
+        _ = try await client.results.redis.send("SET", ChordKeys(groupId: groupId).claim, "dead", "EX", 1)
+        // The dead worker's header message comes back redelivered.
+        let last = plan.messages[1].message
+        try await client.publish(last, queue: queue)
+        var logger = Logger(label: "test.raw")
+        logger.logLevel = .critical
+        let raw = try AMQPConnection(configuration: .init(endpoints: try AMQPEndpoint.list(TestEnvironment.brokerURL), name: "test-raw"),
+                                     logger: logger)
+        let taken = Mutex(false)
+        try await raw.consume(queue: queue) { delivery in
+            raw.reject(delivery, requeue: true)
+            taken.withLock { $0 = true }
+        }
+        try await eventually(timeout: hangGuard, "the header message taken and requeued") { taken.withLock { $0 } }
+        await raw.close()
+        let worker = try await TestWorker(queue: queue)
         let body = try await client.wait(for: try #require(chord.resultId), timeout: hangGuard)
         #expect(try body.get()["args"] == [[3, 7]])
         await client.close()
