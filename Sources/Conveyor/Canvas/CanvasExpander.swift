@@ -19,6 +19,11 @@ struct CanvasExpander: Sendable {
         case "chain":
             var steps = Signature.list(signature.kwargs["tasks"]) ?? []
             guard !steps.isEmpty else { return }
+            // A chain in a group or chord header takes part through its last step, as in Celery.
+            for key in ["group_id", "group_index", "chord"] {
+                guard let value = signature.options[key], !value.isNull else { continue }
+                steps[steps.count - 1].setOption(key, value)
+            }
             let first = steps.removeFirst()
             expand(first, parentValue: parentValue, remainingChain: remainingChain + steps.reversed(), into: &plan)
         case "group":

@@ -166,6 +166,12 @@ struct ChordTests {
         ])
         let value = try await handle.get(timeout: hangGuard)
         #expect(value["args"] == [["args": [[12, 22]], "kwargs": [:]], "after"])
+        // A chain in a chord's header takes part through its last step: (1 + 1) + 10, 5 + 5.
+        let chainInHeader = try await client.chord(header: [.chain([Signature(task: "conveyor.add", args: [1, 1]),
+                                                                    Signature(task: "conveyor.add", args: [10])]),
+                                                             Signature(task: "conveyor.add", args: [5, 5])],
+                                                    body: Signature(task: "conveyor.echo"))
+        #expect(try await chainInHeader.get(timeout: hangGuard)["args"] == [[12, 10]])
         await client.close()
         try await worker.stop()
     }
