@@ -112,17 +112,3 @@ extension Worker {
         await settleChordPart(of: message, delivery: delivery, state: meta?.status ?? .success, result: meta?.result ?? .null)
     }
 }
-
-extension ExceptionInfo {
-    /// Celery's `celery.exceptions.ChordError`.
-    static func chordError(_ message: String) -> ExceptionInfo {
-        ExceptionInfo(type: "ChordError", module: "celery.exceptions", message: message)
-    }
-
-    /// Python's `repr()` of the exception Celery rebuilds from a stored result
-    /// (`ValueError('boom')`), as `ChordError`'s message quotes it; other values as saferepr.
-    static func pythonRepr(of result: JSON) -> String {
-        guard let info = ExceptionInfo(json: result) else { return PythonRepr.value(result) }
-        return info.type + "(" + info.arguments.map { PythonRepr.value($0) }.joined(separator: ", ") + ")"
-    }
-}
