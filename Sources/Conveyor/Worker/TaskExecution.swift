@@ -187,7 +187,12 @@ extension Worker {
         case .alreadySucceeded:
             stats.record(\.duplicatesSkipped)
             log(.info, "task skipped", id: message.id, task: message.task, ["reason": "already SUCCESS (redelivered duplicate)"])
-            consumer.ack(delivery)
+            if message.chord != nil {
+                // Its worker may have died between storing SUCCESS and counting it in the chord.
+                await settleStoredChordPart(of: message, delivery: delivery)
+            } else {
+                consumer.ack(delivery)
+            }
         case let .run(unfinished):
             // Earlier runs that never finished: the worker died or lost the broker each time.
             // Past the limit it is a poison message.

@@ -49,6 +49,19 @@ extension Worker {
             return
         }
         await releaseUnique(message)
+        if message.chord != nil {
+            // A chord's header task: stored, then counted towards its chord, then acknowledged.
+            if !ignoreResult {
+                let meta = ResultMeta(taskId: message.id, status: .success, result: value, dateDone: Date(), groupId: message.group,
+                                      parentId: message.parentId)
+                guard await persist(meta, delivery: delivery) != nil else { return }
+            }
+            stats.record(\.succeeded, task: message.task)
+            log(.info, "task succeeded", id: message.id, task: message.task, ["runtime": .string(runtime)])
+            taskSucceeded(message.id, result: value, runtime: runtime)
+            await settleChordPart(of: message, delivery: delivery, state: .success, result: value)
+            return
+        }
         if ignoreResult {
             taskSucceeded(message.id, result: value, runtime: runtime)
             succeeded(message.id, task: message.task, delivery: delivery, runtime: runtime)
@@ -183,6 +196,7 @@ extension Worker {
                               groupId: message.group, parentId: message.parentId)
         await releaseUnique(message)
         guard await persist(meta, delivery: delivery) != nil else { return false }
+        guard await recordChordPart(of: message, delivery: delivery, state: .failure, result: info.json) else { return false }
         // Celery marks every remaining chain element failed too, so waiting on the chain ends.
         for element in message.chain ?? [] {
             guard let id = element.taskId else { continue }
@@ -207,6 +221,7 @@ extension Worker {
         await releaseUnique(message)
         await deadLetter(delivery, reason: RejectionReason(code: "poison", detail: detail)) {
             guard await self.persist(meta, delivery: delivery) != nil else { return false }
+            guard await self.recordChordPart(of: message, delivery: delivery, state: .failure, result: info.json) else { return false }
             self.stats.record(\.failed, task: message.task)
             return true
         }
@@ -220,6 +235,7 @@ extension Worker {
         if !message.ignoreResult {
             guard await persist(meta, delivery: delivery) != nil else { return }
         }
+        guard await recordChordPart(of: message, delivery: delivery, state: .revoked, result: info.json) else { return }
         stats.record(\.revoked, task: message.task)
         sendTaskEvent("task-revoked", id: message.id, ["terminated": .bool(reason == "terminated"),
                                                        "signum": reason == "terminated" ? 15 : .null, "expired": .bool(reason == "expired")])
