@@ -38,6 +38,18 @@ struct PriorityTests {
         try await worker.stop()
     }
 
+    @Test("celery inspect active_queues shows x-max-priority in queue_arguments, as a Python worker with task_queue_max_priority does")
+    func activeQueuesArguments() throws {
+        var configuration = ConveyorConfiguration(brokerURL: "amqp://guest:guest@127.0.0.1:1/%2F", resultURL: "redis://127.0.0.1:1/0")
+        let logger = Logger(label: "priority", factory: { _ in SwiftLogNoOpLogHandler() })
+        let plain = try Worker(configuration: configuration, options: WorkerOptions(queues: ["q"]), registry: TaskRegistry(), logger: logger)
+        #expect(plain.kombuQueue("q")["queue_arguments"] == .null)
+        configuration.maxPriority = 10
+        let prioritised = try Worker(configuration: configuration, options: WorkerOptions(queues: ["q"]), registry: TaskRegistry(), logger: logger)
+        #expect(prioritised.kombuQueue("q")["queue_arguments"] == ["x-max-priority": 10])
+        #expect(prioritised.kombuQueue("q")["max_priority"] == .null)
+    }
+
     @Test("CONVEYOR_QUEUE_MAX_PRIORITY sets the queues' x-max-priority; a value outside 1...255 is refused")
     func environment() throws {
         let configuration = ConveyorConfiguration.fromEnvironment(["CONVEYOR_QUEUE_MAX_PRIORITY": "10"])
