@@ -34,16 +34,19 @@ extension Worker {
         // dead-lettered whole: refused before anything runs.
         let budget = client.publisher.connection.publishLimits.propertiesBudget
         guard DeadLetterCopy.fits(delivery.properties, budget: budget) else {
+            series(of: delivery).received.increment()
             let reason = DeadLetterCopy.headersTooLarge(size: delivery.properties.encodedSize, budget: budget)
             return .settle { await self.reject(delivery, reason: reason) }
         }
         let message: TaskMessage
         switch TaskMessage.decode(properties: delivery.properties, body: delivery.body, maxBodySize: configuration.maxMessageSize) {
         case let .failure(reason):
+            series(of: delivery).received.increment()
             return .settle { await self.reject(delivery, reason: reason) }
         case let .success(decoded):
             message = decoded
         }
+        metrics.series(message.task, queue: delivery.queue).received.increment()
         taskReceived(message)
         // A future ETA (older Celery clients hold these in worker memory): into the delay cascade.
         if let eta = message.eta {
@@ -68,6 +71,7 @@ extension Worker {
                                   dateDone: Date(), parentId: message.parentId)
             return .settle {
                 await self.deadLetter(delivery, reason: .unknownTask(message.task)) { await self.persist(meta, delivery: delivery) != nil }
+                self.metrics.finished(message.task, queue: delivery.queue, .rejected)
             }
         }
         return .runnable(Runnable(message: message, delivery: delivery, task: task,
@@ -82,6 +86,7 @@ extension Worker {
         let task = headers["task"]?.stringValue ?? "?"
         log(.warning, "task rejected", id: id ?? "?", task: task, ["reason": "\(reason.code)", "detail": "\(reason.detail)"])
         if let id { sendTaskEvent("task-rejected", id: id, ["requeue": false]) }
+        series(of: delivery).finished(.rejected)
         guard let id, !id.isEmpty else {
             await deadLetter(delivery, reason: reason)
             return
@@ -164,12 +169,16 @@ extension Worker {
             parentId: message.parentId, queue: delivery.queue, redelivered: delivery.redelivered, hostname: options.hostname,
             workerLogger: logger, client: client)
         let began = monotonicSeconds()
+        let series = metrics.series(message.task, queue: delivery.queue)
+        series.wait.recordSeconds(max(0, began - delivery.receivedAt))
         // A message's own limits first, then those `celery control time_limit` set, then the code's.
         let limits = remote.timeLimits(for: message.task)
         let outcome = await TaskRunner.run(task, context: context,
                                            soft: message.softTimeLimit ?? limits.map { $0.soft } ?? task.defaults.softTimeLimit,
                                            hard: message.timeLimit ?? limits.map { $0.hard } ?? task.defaults.timeLimit)
-        let runtime = secondsText(monotonicSeconds() - began)
+        let ran = monotonicSeconds() - began
+        series.duration.recordSeconds(ran)
+        let runtime = secondsText(ran)
         await runToCompletion {
             await context.flushProgress()
             await self.record(outcome, of: runnable, runtime: runtime)
@@ -186,6 +195,7 @@ extension Worker {
             await recordRevoked(message, delivery: delivery, reason: "revoked")
         case .alreadySucceeded:
             stats.record(\.duplicatesSkipped)
+            metrics.finished(message.task, queue: delivery.queue, .skipped)
             log(.info, "task skipped", id: message.id, task: message.task, ["reason": "already SUCCESS (redelivered duplicate)"])
             consumer.ack(delivery)
         case let .run(unfinished):
@@ -203,6 +213,7 @@ extension Worker {
             // otherwise be dropped by RabbitMQ's cycle detection on its way back in.
             try await client.publisher.connection.publish(client.publisher.outgoing(message.freshCopy, queue: delivery.queue))
             stats.record(\.delayed)
+            metrics.finished(message.task, queue: delivery.queue, .delayed)
             log(.info, "task delayed", id: message.id, task: message.task, ["eta": "\(message.eta.map(ISO8601.format) ?? "")"])
             consumer.ack(delivery)
         } catch let error as AMQPError where error.code == .messageTooLarge || error.code == .invalidMessage {
@@ -236,6 +247,7 @@ extension Worker {
                     log(.error, "result store unavailable; task requeued", id: taskId, task: "?", ["error": "\(error)"])
                     if let delivery {
                         stats.record(\.requeued)
+                        series(of: delivery).finished(.requeued)
                         consumer.reject(delivery, requeue: true)
                     }
                     return nil

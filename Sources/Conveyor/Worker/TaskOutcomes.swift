@@ -20,6 +20,7 @@ extension Worker {
                                                    pid: processIdentifier)
             log(.warning, "task requeued", id: message.id, task: message.task, ["reason": "worker shutting down"])
             stats.record(\.requeued)
+            metrics.finished(message.task, queue: delivery.queue, .requeued)
             consumer.reject(delivery, requeue: true)
         case .cancelled:
             await recordRevoked(message, delivery: delivery, reason: "terminated")
@@ -71,12 +72,14 @@ extension Worker {
         guard stored != nil else {
             for item in items {
                 stats.record(\.requeued)
+                metrics.finished(item.task, queue: item.delivery.queue, .requeued)
                 consumer.reject(item.delivery, requeue: true)
             }
             return
         }
         stats.record(\.succeeded, tasks: items.lazy.map(\.task))
         for item in items {
+            metrics.finished(item.task, queue: item.delivery.queue, .success)
             log(.info, "task succeeded", id: item.meta.taskId, task: item.task, ["runtime": .string(item.runtime)])
             taskSucceeded(item.meta.taskId, result: item.meta.result, runtime: item.runtime)
         }
@@ -85,6 +88,7 @@ extension Worker {
 
     private func succeeded(_ id: String, task: String, delivery: Delivery, runtime: String) {
         stats.record(\.succeeded, task: task)
+        metrics.finished(task, queue: delivery.queue, .success)
         log(.info, "task succeeded", id: id, task: task, ["runtime": .string(runtime)])
         consumer.ack(delivery)
     }
@@ -153,6 +157,7 @@ extension Worker {
             return
         }
         stats.record(\.retried, task: message.task)
+        metrics.finished(message.task, queue: delivery.queue, .retry)
         taskFailed("task-retried", message, info: info)
         log(.warning, "task retry", id: message.id, task: message.task, [
             "retries": "\(next.retries)", "delay": "\(String(format: "%.3f", delay))", "error": "\(info)", "runtime": "\(runtime)",
@@ -191,6 +196,7 @@ extension Worker {
         }
         await dispatchErrbacks(of: message)
         stats.record(\.failed, task: message.task)
+        metrics.finished(message.task, queue: delivery.queue, .failure)
         taskFailed("task-failed", message, info: info)
         log(.error, "task failed", id: message.id, task: message.task, ["runtime": "\(runtime)", "error": "\(info)",
                                                                           "retries": "\(message.retries)"])
@@ -208,6 +214,7 @@ extension Worker {
         await deadLetter(delivery, reason: RejectionReason(code: "poison", detail: detail)) {
             guard await self.persist(meta, delivery: delivery) != nil else { return false }
             self.stats.record(\.failed, task: message.task)
+            self.metrics.finished(message.task, queue: delivery.queue, .failure)
             return true
         }
     }
@@ -221,6 +228,7 @@ extension Worker {
             guard await persist(meta, delivery: delivery) != nil else { return }
         }
         stats.record(\.revoked, task: message.task)
+        metrics.finished(message.task, queue: delivery.queue, .revoked)
         sendTaskEvent("task-revoked", id: message.id, ["terminated": .bool(reason == "terminated"),
                                                        "signum": reason == "terminated" ? 15 : .null, "expired": .bool(reason == "expired")])
         log(.info, "task revoked", id: message.id, task: message.task, ["reason": "\(reason)"])
