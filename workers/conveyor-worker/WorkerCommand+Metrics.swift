@@ -31,12 +31,12 @@ extension WorkerCommand {
         let registry = factory.registry
         do {
             let endpoint = try await HTTPEndpoint(address: address, logger: logger) { method, path in
-                guard method == "GET" || method == "HEAD" else { return .text(405, "only GET\n") }
+                guard method == "GET" else { return .text(405, "only GET\n") }
                 switch path {
                 case "/metrics":
                     var body = registry.emitToBuffer()
                     body += Array(ProcessMetrics.exposition().utf8)
-                    return HTTPEndpoint.Response(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: body)
+                    return HTTPEndpoint.Response(status: 200, contentType: GaugeSnapshot.contentType, body: body)
                 case "/healthz":
                     let health = worker.health
                     let serving = health.status != .stopping && health.consuming
