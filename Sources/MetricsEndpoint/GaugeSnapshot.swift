@@ -13,7 +13,7 @@ public struct GaugeSnapshot {
     }
 
     /// Sets the gauge `name` with `labels` to `value`.
-    public func set(_ name: String, _ labels: [(String, String)] = [], _ value: Double) {
+    public func set(_ name: String, _ value: Double, labels: [(String, String)] = []) {
         let descriptor = MetricNameDescriptor(metricName: name, unitName: "", helpText: help[name] ?? name)
         registry.makeGauge(descriptor: descriptor, labels: labels).set(value)
     }

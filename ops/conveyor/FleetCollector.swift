@@ -39,12 +39,12 @@ struct FleetCollector: Sendable {
             snapshot.set("conveyor_up", 1)
             for queue in sample.queues {
                 let labels = [("queue", queue.name)]
-                snapshot.set("conveyor_queue_messages", labels, Double(queue.ready))
-                snapshot.set("conveyor_queue_consumers", labels, Double(queue.consumers))
-                snapshot.set("conveyor_queue_dead_letters", labels, Double(queue.deadLetters ?? 0))
+                snapshot.set("conveyor_queue_messages", Double(queue.ready), labels: labels)
+                snapshot.set("conveyor_queue_consumers", Double(queue.consumers), labels: labels)
+                snapshot.set("conveyor_queue_dead_letters", Double(queue.deadLetters ?? 0), labels: labels)
             }
-            snapshot.set("conveyor_workers", [("kind", "swift")], Double(sample.swiftWorkers))
-            snapshot.set("conveyor_workers", [("kind", "python")], Double(sample.pythonWorkers))
+            snapshot.set("conveyor_workers", Double(sample.swiftWorkers), labels: [("kind", "swift")])
+            snapshot.set("conveyor_workers", Double(sample.pythonWorkers), labels: [("kind", "python")])
         case let .failure(error):
             logger.warning("scrape failed", metadata: ["reason": "\(error)"])
             snapshot.set("conveyor_up", 0)
