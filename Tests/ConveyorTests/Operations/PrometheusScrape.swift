@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import Testing
 import TestSupport
 
 /// One answer of a Prometheus endpoint, read as the tests need it.
