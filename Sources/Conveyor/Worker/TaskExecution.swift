@@ -9,6 +9,8 @@ struct Runnable: Sendable {
     let delivery: Delivery
     let task: RegisteredTask
     let ignoreResult: Bool
+    /// Its task's metrics on its queue, looked up once per delivery.
+    let series: WorkerMetrics.TaskSeries
 }
 
 /// What `prepare` made of a delivery, decided without waiting for anything.
@@ -46,7 +48,8 @@ extension Worker {
         case let .success(decoded):
             message = decoded
         }
-        metrics.series(message.task, queue: delivery.queue).received.increment()
+        let series = metrics.series(message.task, queue: delivery.queue)
+        series.received.increment()
         taskReceived(message)
         // A future ETA (older Celery clients hold these in worker memory): into the delay cascade.
         if let eta = message.eta {
@@ -54,12 +57,13 @@ extension Worker {
             if remaining >= 1 { return .settle { await self.delay(message, delivery: delivery) } }
             if remaining > 0 { return .due(message, delivery, eta: eta) }
         }
-        return resolve(message, delivery: delivery)
+        return resolve(message, delivery: delivery, series: series)
     }
 
     /// The checks once a task is due: expiry, then whether this worker knows the task.
     /// Never answers `.due`.
-    func resolve(_ message: TaskMessage, delivery: Delivery) -> Preparation {
+    func resolve(_ message: TaskMessage, delivery: Delivery, series: WorkerMetrics.TaskSeries? = nil) -> Preparation {
+        let series = series ?? metrics.series(message.task, queue: delivery.queue)
         if let expires = message.expires, expires < clock.now {
             return .settle { await self.recordRevoked(message, delivery: delivery, reason: "expired") }
         }
@@ -71,11 +75,11 @@ extension Worker {
                                   dateDone: Date(), parentId: message.parentId)
             return .settle {
                 await self.deadLetter(delivery, reason: .unknownTask(message.task)) { await self.persist(meta, delivery: delivery) != nil }
-                self.metrics.finished(message.task, queue: delivery.queue, .rejected)
+                series.finished(.rejected)
             }
         }
         return .runnable(Runnable(message: message, delivery: delivery, task: task,
-                                  ignoreResult: message.ignoreResult || task.defaults.ignoreResult))
+                                  ignoreResult: message.ignoreResult || task.defaults.ignoreResult, series: series))
     }
 
     /// A message that is not a runnable task: tell a waiting client (when there is a task id)
@@ -169,7 +173,7 @@ extension Worker {
             parentId: message.parentId, queue: delivery.queue, redelivered: delivery.redelivered, hostname: options.hostname,
             workerLogger: logger, client: client)
         let began = monotonicSeconds()
-        let series = metrics.series(message.task, queue: delivery.queue)
+        let series = runnable.series
         series.wait.recordSeconds(max(0, began - delivery.receivedAt))
         // A message's own limits first, then those `celery control time_limit` set, then the code's.
         let limits = remote.timeLimits(for: message.task)

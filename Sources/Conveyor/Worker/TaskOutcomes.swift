@@ -13,7 +13,8 @@ extension Worker {
         let policy = runnable.task.defaults.retry
         switch outcome {
         case let .succeeded(value):
-            await recordSuccess(message, delivery: delivery, value: value, ignoreResult: runnable.ignoreResult, runtime: runtime)
+            await recordSuccess(message, delivery: delivery, value: value, ignoreResult: runnable.ignoreResult, runtime: runtime,
+                                series: runnable.series)
         case .cancelled where isStopping:
             // Stopped by the worker, not by the task: the redelivery is not an unfinished run.
             try? await client.results.markRequeued(message.id, recordTTL: options.startCountTTL, hostname: options.hostname,
@@ -35,7 +36,8 @@ extension Worker {
         }
     }
 
-    private func recordSuccess(_ message: TaskMessage, delivery: Delivery, value: JSON, ignoreResult: Bool, runtime: String) async {
+    private func recordSuccess(_ message: TaskMessage, delivery: Delivery, value: JSON, ignoreResult: Bool, runtime: String,
+                               series: WorkerMetrics.TaskSeries) async {
         // Celery dispatches links and the chain before storing the result.
         do {
             try await dispatchCallbacks(of: message, value: value)
@@ -52,14 +54,14 @@ extension Worker {
         await releaseUnique(message)
         if ignoreResult {
             taskSucceeded(message.id, result: value, runtime: runtime)
-            succeeded(message.id, task: message.task, delivery: delivery, runtime: runtime)
+            succeeded(message.id, task: message.task, delivery: delivery, runtime: runtime, series: series)
             return
         }
         // Stored in a batch with other results by the flusher, which then acknowledges.
         results.submit(ResultFlusher.Item(
             meta: ResultMeta(taskId: message.id, status: .success, result: value, dateDone: Date(), groupId: message.group,
                              parentId: message.parentId),
-            delivery: delivery, task: message.task, runtime: runtime))
+            delivery: delivery, task: message.task, runtime: runtime, series: series))
     }
 
     /// Writes a batch of successes, retrying while Redis is unreachable for up to
@@ -72,23 +74,23 @@ extension Worker {
         guard stored != nil else {
             for item in items {
                 stats.record(\.requeued)
-                metrics.finished(item.task, queue: item.delivery.queue, .requeued)
+                item.series.finished(.requeued)
                 consumer.reject(item.delivery, requeue: true)
             }
             return
         }
         stats.record(\.succeeded, tasks: items.lazy.map(\.task))
         for item in items {
-            metrics.finished(item.task, queue: item.delivery.queue, .success)
+            item.series.finished(.success)
             log(.info, "task succeeded", id: item.meta.taskId, task: item.task, ["runtime": .string(item.runtime)])
             taskSucceeded(item.meta.taskId, result: item.meta.result, runtime: item.runtime)
         }
         consumer.ack(items.lazy.map(\.delivery))
     }
 
-    private func succeeded(_ id: String, task: String, delivery: Delivery, runtime: String) {
+    private func succeeded(_ id: String, task: String, delivery: Delivery, runtime: String, series: WorkerMetrics.TaskSeries) {
         stats.record(\.succeeded, task: task)
-        metrics.finished(task, queue: delivery.queue, .success)
+        series.finished(.success)
         log(.info, "task succeeded", id: id, task: task, ["runtime": .string(runtime)])
         consumer.ack(delivery)
     }
