@@ -318,6 +318,7 @@ public final class Worker: Sendable {
             }
         }
         guard previous == nil else { return }
+        metrics.draining.record(1)
         logger.info("warm shutdown: no new tasks; waiting for running ones", metadata: [
             "running": "\(runningCount)", "grace_period": "\(options.shutdownGracePeriod)",
         ])

@@ -56,6 +56,33 @@ struct MetricsEndpointTests {
         await client.close()
     }
 
+    @Test("/healthz answers 503 with status stopping once a warm shutdown began, while a task still runs")
+    func healthzStopping() async throws {
+        let queue = TestEnvironment.uniqueQueue("metrics-stop")
+        let worker = try await startWorkerProcess(queue: queue, name: "stop@\(queue)",
+                                                  extra: ["--metrics", "127.0.0.1:0", "--grace-period", "120"])
+        try await worker.waitForLog("metrics listening", timeout: hangGuard)
+        let port = try #require(listeningPort(in: worker.log, after: "address=127.0.0.1:"), "\(worker.log.suffix(2000))")
+        let base = "http://127.0.0.1:\(port)"
+        let client = try testClient(queue: queue)
+        _ = try await client.send(taskNamed: "conveyor.sleep", args: [60])
+        try await eventually(timeout: hangGuard, "the sleep task running") {
+            try await PrometheusScrape.get(base + "/metrics").value("conveyor_active_tasks") == 1
+        }
+        worker.signal(SIGTERM)
+        var health = PrometheusScrape(status: 0, text: "")
+        try await eventually(timeout: hangGuard, "/healthz answering 503") {
+            health = try await PrometheusScrape.get(base + "/healthz")
+            return health.status == 503
+        }
+        #expect(try JSON.parse(Array(health.text.utf8))["status"]?.string == "stopping", "\(health.text)")
+        #expect(try await PrometheusScrape.get(base + "/metrics").value("conveyor_draining") == 1)
+        // A second TERM: cold shutdown, the sleep is cancelled and requeued.
+        worker.signal(SIGTERM)
+        try await worker.waitForExit(timeout: hangGuard)
+        await client.close()
+    }
+
     @Test("task names the worker does not run share one label: a flood of junk names is one series")
     func unregisteredNamesFolded() async throws {
         let queue = TestEnvironment.uniqueQueue("metrics-junk")
