@@ -36,16 +36,19 @@ public struct DescribedPrometheusFactory: MetricsFactory {
         help[label].map { MetricNameDescriptor(metricName: label, unitName: "", helpText: $0) }
     }
 
+    /// A Prometheus counter, with its help line when described.
     public func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
         guard let descriptor = descriptor(label) else { return plain.makeCounter(label: label, dimensions: dimensions) }
         return registry.makeCounter(descriptor: descriptor, labels: dimensions)
     }
 
+    /// A Prometheus counter taking fractions, with its help line when described.
     public func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
         guard let descriptor = descriptor(label) else { return plain.makeFloatingPointCounter(label: label, dimensions: dimensions) }
         return registry.makeCounter(descriptor: descriptor, labels: dimensions)
     }
 
+    /// A gauge (a non-aggregating recorder, with its help line when described) or a value histogram.
     public func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
         guard !aggregate, let descriptor = descriptor(label) else {
             return plain.makeRecorder(label: label, dimensions: dimensions, aggregate: aggregate)
@@ -53,19 +56,26 @@ public struct DescribedPrometheusFactory: MetricsFactory {
         return registry.makeGauge(descriptor: descriptor, labels: dimensions)
     }
 
+    /// A Prometheus gauge, with its help line when described.
     public func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {
         guard let descriptor = descriptor(label) else { return plain.makeMeter(label: label, dimensions: dimensions) }
         return registry.makeGauge(descriptor: descriptor, labels: dimensions)
     }
 
+    /// A duration histogram in seconds over the timer buckets, with its help line when described.
     public func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
         guard let descriptor = descriptor(label) else { return plain.makeTimer(label: label, dimensions: dimensions) }
         return registry.makeDurationHistogram(descriptor: descriptor, labels: dimensions, buckets: buckets)
     }
 
+    /// Unregisters a counter.
     public func destroyCounter(_ handler: any CounterHandler) { plain.destroyCounter(handler) }
+    /// Unregisters a counter.
     public func destroyFloatingPointCounter(_ handler: any FloatingPointCounterHandler) { plain.destroyFloatingPointCounter(handler) }
+    /// Unregisters a gauge or histogram.
     public func destroyRecorder(_ handler: any RecorderHandler) { plain.destroyRecorder(handler) }
+    /// Unregisters a gauge.
     public func destroyMeter(_ handler: any MeterHandler) { plain.destroyMeter(handler) }
+    /// Unregisters a duration histogram.
     public func destroyTimer(_ handler: any TimerHandler) { plain.destroyTimer(handler) }
 }
