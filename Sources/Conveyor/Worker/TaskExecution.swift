@@ -174,14 +174,14 @@ extension Worker {
             workerLogger: logger, client: client)
         let began = monotonicSeconds()
         let series = runnable.series
-        series.wait.recordSeconds(max(0, began - delivery.receivedAt))
+        series.waited(seconds: began - delivery.receivedAt)
         // A message's own limits first, then those `celery control time_limit` set, then the code's.
         let limits = remote.timeLimits(for: message.task)
         let outcome = await TaskRunner.run(task, context: context,
                                            soft: message.softTimeLimit ?? limits.map { $0.soft } ?? task.defaults.softTimeLimit,
                                            hard: message.timeLimit ?? limits.map { $0.hard } ?? task.defaults.timeLimit)
         let ran = monotonicSeconds() - began
-        series.duration.recordSeconds(ran)
+        series.ran(seconds: ran)
         let runtime = secondsText(ran)
         await runToCompletion {
             await context.flushProgress()
