@@ -1,9 +1,10 @@
 import Foundation
 import Redis
 
-/// A chord's counting keys in Redis, named and used exactly as Celery 5.7's Redis backend
-/// does (`celery-taskset-meta-<gid>` with `.j`, `.t`, `.s`, `.d`, `.c`), so header tasks that
-/// finish on Swift and Python workers complete the same chord.
+/// A chord's counting keys in Redis, named as Celery 5.7's Redis backend names them
+/// (`celery-taskset-meta-<gid>` with `.j`, `.t`, `.s`, `.d`, `.c`) and used by the key protocol
+/// written down in `Scripts+Chords.swift`, so header tasks that finish on Swift and Python
+/// workers complete the same chord.
 struct ChordKeys: Sendable {
     let group: String
 
@@ -19,6 +20,14 @@ struct ChordKeys: Sendable {
     var counted: String { group + ".d" }
     /// The body's dispatch claim, then a `done` marker.
     var claim: String { group + ".c" }
+
+    /// What the claim holds once the chord finished and its data was removed.
+    static let doneMarker = "done"
+
+    /// The counting data that finishing the chord removes: size, added, results, counted.
+    var data: [String] { [size, added, results, counted] }
+    /// `Scripts.recordChordPart`'s KEYS.
+    var recording: [String] { [group] + data + [claim] }
 }
 
 /// Where saved groups live (`GroupResult.save()`).
@@ -26,16 +35,27 @@ enum GroupKeys {
     static func key(for groupId: String) -> String { "celery-taskset-meta-" + groupId }
 }
 
-/// What recording one header task's result found (`CHORD_PART_RETURN_LUA`'s reply).
+/// Where recording a part left the chord (`Scripts.recordChordPart`'s verdict).
+enum ChordPartVerdict: String, Sendable {
+    /// The chord finished earlier and its data is gone: this part was a late copy.
+    case late
+    /// Counted; parts are still missing, or the chord's size is not (or no longer) known.
+    case counting
+    /// This part completed the chord, and this recording holds the body's dispatch claim.
+    case claimed
+    /// The chord is complete but the claim was already taken: by an earlier attempt of this
+    /// recording, or by another worker (which may have died since).
+    case held
+}
+
+/// What recording one header task's part found.
 struct ChordPartReturn: Sendable, Equatable {
-    /// The chord completed earlier and was cleaned up: this part was a late duplicate.
-    var alreadyDone: Bool
+    /// Where the chord stands after this part.
+    var verdict: ChordPartVerdict
     /// Parts recorded so far.
     var ready: Int
     /// The chord size plus parts added at runtime; nil when the size is not (or no longer) known.
     var total: Int?
-    /// This call completed the chord and holds the body's dispatch claim.
-    var claimed: Bool
 }
 
 /// One header task's recorded result: `[1, tid, state, result]`.
@@ -61,8 +81,8 @@ struct ChordTimings: Sendable {
 extension ResultStore {
     var chordTimings: ChordTimings { ChordTimings(chordExpires: ttl ?? 0) }
 
-    /// Records the chord size before its last header task is published: Celery 5.7's
-    /// `set_chord_size` (the claim of an earlier run of a reused group id goes first).
+    /// Records the chord size before its last header task is published (the key protocol's
+    /// operation 1: the claim of an earlier run of a reused group id goes first).
     func setChordSize(groupId: String, size: Int) async throws {
         let keys = ChordKeys(groupId: groupId)
         _ = try await redis.send("DEL", keys.claim)
@@ -82,18 +102,17 @@ extension ResultStore {
         let timings = chordTimings
         let score = groupIndex.map(String.init) ?? "+inf"
         let reply = try await redis.evaluate(
-            Scripts.chordPartReturn, keys: [keys.results, keys.added, keys.size, keys.counted, keys.group, keys.claim],
-            arguments: [part.taskId, encoded.serialized(.python), "1", score, timings.chordExpires,
-                        timings.chordExpires, timings.claimExpires, token])
+            Scripts.recordChordPart, keys: keys.recording,
+            arguments: [encoded.serialized(.python), score, part.taskId + ":" + score, timings.chordExpires,
+                        timings.chordExpires, token, timings.claimExpires])
         let items = reply.array ?? []
-        guard items.count == 4, let ready = items[0].integer else {
-            throw RedisError(.protocolError, "chord part return replied \(reply)")
+        guard items.count == 3, let verdict = items[0].string.flatMap(ChordPartVerdict.init(rawValue:)),
+              let ready = items[1].integer, let total = items[2].integer else {
+            throw RedisError(.protocolError, "chord part recording replied \(reply)")
         }
-        if ready == -1 { return ChordPartReturn(alreadyDone: true, ready: 0, total: nil, claimed: false) }
-        // Counts read from Redis: held to Int32 so the sum cannot overflow.
+        // Counts read from Redis: held to Int32, as the sizes a producer can write.
         let clamp = { (value: Int64) in Int(min(max(value, 0), Int64(Int32.max))) }
-        let total = items[2].integer.map { clamp($0) + clamp(items[1].integer ?? 0) }
-        return ChordPartReturn(alreadyDone: false, ready: clamp(ready), total: total, claimed: items[3].integer == 1)
+        return ChordPartReturn(verdict: verdict, ready: clamp(ready), total: total < 0 ? nil : clamp(total))
     }
 
     /// Every recorded part, in `group_index` order.
@@ -112,7 +131,7 @@ extension ResultStore {
     /// when another worker owns it now.
     func extendChordClaim(groupId: String, token: String) async throws -> Bool {
         let keys = ChordKeys(groupId: groupId)
-        let reply = try await redis.evaluate(Scripts.chordClaimExtend, keys: [keys.claim, keys.size],
+        let reply = try await redis.evaluate(Scripts.holdChordClaim, keys: [keys.claim, keys.size],
                                              arguments: [token, chordTimings.publishClaimExpires])
         return reply.integer == 1
     }
@@ -121,7 +140,7 @@ extension ResultStore {
     @discardableResult
     func cleanUpChord(groupId: String, token: String) async throws -> Bool {
         let keys = ChordKeys(groupId: groupId)
-        let reply = try await redis.evaluate(Scripts.chordCleanup, keys: [keys.claim, keys.results, keys.added, keys.size, keys.counted],
+        let reply = try await redis.evaluate(Scripts.finishChord, keys: [keys.claim] + keys.data,
                                              arguments: [token, chordTimings.doneExpires])
         return reply.integer == 1
     }

@@ -29,12 +29,16 @@ extension Worker {
         let store = client.results
         let part = ChordPart(taskId: message.id, state: state, result: result)
         let counted = try await store.returnChordPart(groupId: groupId, groupIndex: message.groupIndex, part: part, token: token)
-        guard !counted.alreadyDone, let total = counted.total, counted.ready == total else { return .recorded }
-        if !counted.claimed {
+        switch counted.verdict {
+        case .late, .counting:
+            return .recorded
+        case .held:
             // Ours from an earlier attempt of this recording, or expired with its holder: taken back.
             guard try await store.extendChordClaim(groupId: groupId, token: token) else { return .claimedElsewhere }
+        case .claimed:
+            break
         }
-        log(.info, "chord complete", id: message.id, task: message.task, ["group": "\(groupId)", "parts": "\(total)"])
+        log(.info, "chord complete", id: message.id, task: message.task, ["group": "\(groupId)", "parts": "\(counted.ready)"])
         let parts = try await store.chordParts(groupId: groupId)
         if let failed = parts.first(where: { $0.state.propagates }) {
             let error = ExceptionInfo.chordError("Dependency \(failed.taskId) raised \(ExceptionInfo.pythonRepr(of: failed.result))")
