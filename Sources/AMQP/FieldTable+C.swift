@@ -99,8 +99,10 @@ extension FieldValue {
         case Kind.decimal:
             self = .decimal(scale: value.value.decimal.decimals, value: value.value.decimal.value)
         case Kind.utf8:
-            let raw = value.value.bytes.array
-            if let s = String(validating: raw, as: UTF8.self) { self = .string(s) } else { self = .bytes(raw) }
+            // Straight from the frame buffer: no intermediate array, and no allocation at all
+            // for a string of up to 15 bytes (most of Celery's headers).
+            let raw = value.value.bytes.buffer
+            if let s = String(validating: raw, as: UTF8.self) { self = .string(s) } else { self = .bytes(Array(raw)) }
         case Kind.bytes: self = .bytes(value.value.bytes.array)
         case Kind.timestamp: self = .timestamp(value.value.u64)
         case Kind.array:
