@@ -96,7 +96,7 @@ int run_roundtrip(const struct options *options) {
         redisReply *reply = next_reply(subscriber, "the subscription");
         if (!is_push(reply, "subscribe", channel)) die("an unexpected reply to SUBSCRIBE %s", channel);
         freeReplyObject(reply);
-        reply = next_reply(subscriber, "the result");
+        reply = next_reply(subscriber, "the result (is a drain consuming the queue? a returned task never gets one)");
         if (!is_push(reply, "message", channel)) die("an unexpected message while waiting on %s", channel);
         if (strstr(reply->element[2]->str, "\"SUCCESS\"") == NULL) die("task %s did not succeed: %s", message.id, reply->element[2]->str);
         double elapsed = now_seconds() - started;
