@@ -137,7 +137,8 @@ extension FieldTable {
             entries.reserveCapacity(Int(table.num_entries))
             for index in 0..<Int(table.num_entries) {
                 let entry = cEntries[index]
-                entries.append(Entry(key: entry.key.shortString, value: FieldValue(entry.value)))
+                // Celery's one header name over 15 bytes (longer strings are allocated) is shared.
+                entries.append(Entry(key: entry.key.shortString(expecting: "replaced_task_nesting"), value: FieldValue(entry.value)))
             }
         }
         self.init(entries)
