@@ -17,7 +17,7 @@ struct ScaleSection {
             Row(key: "scale.backlog.baseline", section: "scale", label: "drain \(baseline) queued no-op tasks, 1 worker",
                 unit: .tasksPerSecond, count: sizes.backlogBaseline, note: "--concurrency \(concurrency)"),
             Row(key: "scale.backlog.large", section: "scale", label: "drain \(backlog) queued no-op tasks, 1 worker",
-                unit: .tasksPerSecond, count: sizes.backlogCount, note: "queued first (untimed); rate vs the \(baseline) row below"),
+                unit: .tasksPerSecond, count: sizes.backlogCount, note: "queued first (untimed); rate vs the \(baseline) row above"),
             Row(key: "scale.rss.idle", section: "scale", label: "  worker RSS idle", unit: .megabytes,
                 note: "same flags, \(sizes.idleSettle) s after ready, empty queue"),
             Row(key: "scale.rss.baseline", section: "scale", label: "  worker RSS peak, \(baseline) drain", unit: .megabytes,
