@@ -299,8 +299,11 @@ public final class AMQPConnection: Sendable {
     /// Hands settlements to the I/O thread as one command; deliveries taken without
     /// acknowledgement need none.
     private func settle(_ deliveries: some Sequence<Delivery>, _ settlement: Settlement) {
-        let requests = deliveries.filter { !$0.noAck }.map {
-            SettleRequest(tag: $0.deliveryTag, generation: $0.generation, settlement: settlement)
+        // One pass, one array (this runs for every acknowledged batch).
+        var requests: [SettleRequest] = []
+        requests.reserveCapacity(deliveries.underestimatedCount)
+        for delivery in deliveries where !delivery.noAck {
+            requests.append(SettleRequest(tag: delivery.deliveryTag, generation: delivery.generation, settlement: settlement))
         }
         if !requests.isEmpty { commands.push(.settle(requests)) }
     }

@@ -84,7 +84,7 @@ extension BasicProperties {
     package init(_ p: amqp_basic_properties_t) {
         let flags = p._flags
         self.init()
-        if flags & Flag.contentType != 0 { contentType = p.content_type.shortString }
+        if flags & Flag.contentType != 0 { contentType = p.content_type.shortString(expecting: "application/json") }
         if flags & Flag.contentEncoding != 0 { contentEncoding = p.content_encoding.shortString }
         if flags & Flag.headers != 0 { headers = FieldTable(p.headers) }
         if flags & Flag.deliveryMode != 0 { deliveryMode = p.delivery_mode }

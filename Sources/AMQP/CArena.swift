@@ -72,6 +72,18 @@ extension amqp_bytes_t {
         return Array(UnsafeRawBufferPointer(start: bytes, count: len))
     }
 
+    /// The bytes in place (valid while rabbitmq-c keeps its buffer).
+    var buffer: UnsafeBufferPointer<UInt8> {
+        guard len > 0, let bytes else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: bytes.assumingMemoryBound(to: UInt8.self), count: len)
+    }
+
+    /// `known` itself when the bytes spell it (pass a literal: shared, so no allocation), else
+    /// `shortString`.
+    func shortString(expecting known: String) -> String {
+        buffer.elementsEqual(known.utf8) ? known : shortString
+    }
+
     /// The bytes as a string; invalid UTF-8 is repaired with U+FFFD.
     var string: String {
         guard len > 0, let bytes else { return "" }

@@ -99,8 +99,10 @@ extension FieldValue {
         case Kind.decimal:
             self = .decimal(scale: value.value.decimal.decimals, value: value.value.decimal.value)
         case Kind.utf8:
-            let raw = value.value.bytes.array
-            if let s = String(validating: raw, as: UTF8.self) { self = .string(s) } else { self = .bytes(raw) }
+            // Straight from the frame buffer: no intermediate array, and no allocation at all
+            // for a string of up to 15 bytes (most of Celery's headers).
+            let raw = value.value.bytes.buffer
+            if let s = String(validating: raw, as: UTF8.self) { self = .string(s) } else { self = .bytes(Array(raw)) }
         case Kind.bytes: self = .bytes(value.value.bytes.array)
         case Kind.timestamp: self = .timestamp(value.value.u64)
         case Kind.array:
@@ -135,7 +137,8 @@ extension FieldTable {
             entries.reserveCapacity(Int(table.num_entries))
             for index in 0..<Int(table.num_entries) {
                 let entry = cEntries[index]
-                entries.append(Entry(key: entry.key.shortString, value: FieldValue(entry.value)))
+                // Celery's one header name over 15 bytes (longer strings are allocated) is shared.
+                entries.append(Entry(key: entry.key.shortString(expecting: "replaced_task_nesting"), value: FieldValue(entry.value)))
             }
         }
         self.init(entries)

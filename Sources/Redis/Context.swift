@@ -78,8 +78,15 @@ final class Context {
 
     /// Queues commands in the output buffer: written in the protocol's own format into one
     /// buffer, handed to hiredis with one copy (its argv path allocates several times per command).
-    func append(commands: some Sequence<[[UInt8]]>) {
+    func append(commands: some Collection<[[UInt8]]>) {
+        // Sized first (lengths of up to 20 digits), so the buffer is allocated once.
+        var size = 0
+        for arguments in commands {
+            size += 23
+            for argument in arguments { size += argument.count + 25 }
+        }
         var wire: [UInt8] = []
+        wire.reserveCapacity(size)
         for arguments in commands { Self.format(arguments, into: &wire) }
         guard !wire.isEmpty else { return }
         wire.withUnsafeBufferPointer { buffer in

@@ -27,6 +27,7 @@ struct options {
     long payload;     /* publish: bytes of padding in the args (0 = conveyor.add(i, 1)) */
     int echo;         /* drain: store the message body as the result (conveyor.echo) */
     long result_ttl;  /* drain: seconds the stored results live */
+    long warmup;      /* roundtrip: calls made before the measured ones */
     double timeout;   /* seconds the whole run may take */
 };
 
@@ -48,6 +49,7 @@ void amqp_shut(amqp_connection_state_t connection);
 /* The subcommands; each prints one JSON line on stdout and returns the exit status. */
 int run_publish(const struct options *options);
 int run_drain(const struct options *options);
+int run_roundtrip(const struct options *options);
 int run_delete(const struct options *options, char **names, int count);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * conveyor-ceiling publish|drain|delete [options] — the raw ceilings of ops/bench.
+ * conveyor-ceiling publish|drain|roundtrip|delete [options] — the raw ceilings of ops/bench.
  *
  *   publish --queue Q --count N [--window 1000] [--payload BYTES]
  *       Publishes N persistent, mandatory Celery-format messages to Q with a sliding window of
@@ -7,6 +7,10 @@
  *   drain --queue Q --count N [--prefetch 1000] [--echo] [--result-ttl 86400]
  *       Consumes N messages, stores a Celery SUCCESS result for each in Redis (pipelined
  *       SETEX + PUBLISH), acks after storing; prints {"count", "seconds", ...}.
+ *   roundtrip --queue Q --count N [--warmup 20]
+ *       With a `drain` consuming Q: warmup + N calls one at a time (subscribe to the result
+ *       channel, publish with a confirm, wait for confirm and result); prints
+ *       {"count", "warmup", "latencies_us": [...]} for the N measured calls.
  *   delete NAME...
  *       Deletes the queues NAME and NAME.dead and the exchange NAME (what a bench row declared).
  *
@@ -27,12 +31,12 @@ static long number(const char *text, const char *name) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) die("usage: conveyor-ceiling publish|drain|delete [options]");
+    if (argc < 2) die("usage: conveyor-ceiling publish|drain|roundtrip|delete [options]");
     const char *command = argv[1];
     struct options options = {
         .amqp_host = "127.0.0.1", .amqp_port = 5672, .amqp_user = "guest", .amqp_password = "guest",
         .amqp_vhost = "/", .redis_host = "127.0.0.1", .redis_port = 6379, .queue = NULL, .count = 0,
-        .window = 1000, .prefetch = 1000, .payload = 0, .echo = 0, .timeout = 120, .result_ttl = 86400,
+        .window = 1000, .prefetch = 1000, .payload = 0, .echo = 0, .timeout = 120, .result_ttl = 86400, .warmup = 20,
     };
     static const struct option long_options[] = {
         {"amqp-host", required_argument, 0, 'H'}, {"amqp-port", required_argument, 0, 'P'},
@@ -42,7 +46,7 @@ int main(int argc, char **argv) {
         {"count", required_argument, 0, 'n'},     {"window", required_argument, 0, 'w'},
         {"prefetch", required_argument, 0, 'f'},  {"payload", required_argument, 0, 'b'},
         {"echo", no_argument, 0, 'e'},            {"timeout", required_argument, 0, 't'},
-        {"result-ttl", required_argument, 0, 'T'},
+        {"result-ttl", required_argument, 0, 'T'}, {"warmup", required_argument, 0, 'W'},
         {0, 0, 0, 0},
     };
     optind = 2;
@@ -62,6 +66,7 @@ int main(int argc, char **argv) {
         case 'f': options.prefetch = (int)number(optarg, "prefetch"); break;
         case 'b': options.payload = number(optarg, "payload"); break;
         case 'e': options.echo = 1; break;
+        case 'W': options.warmup = number(optarg, "warmup"); break;
         case 't': options.timeout = (double)number(optarg, "timeout"); break;
         case 'T':
             options.result_ttl = number(optarg, "result-ttl");
@@ -75,5 +80,6 @@ int main(int argc, char **argv) {
     if (options.window < 1 || options.prefetch < 1 || options.prefetch > 65535) die("--window and --prefetch must be >= 1 (prefetch <= 65535)");
     if (strcmp(command, "publish") == 0) return run_publish(&options);
     if (strcmp(command, "drain") == 0) return run_drain(&options);
-    die("unknown command '%s' (publish, drain or delete)", command);
+    if (strcmp(command, "roundtrip") == 0) return run_roundtrip(&options);
+    die("unknown command '%s' (publish, drain, roundtrip or delete)", command);
 }

@@ -44,17 +44,26 @@ public struct LogfmtLogHandler: LogHandler {
         line.append(contentsOf: event.level.rawValue.utf8)
         line.append(contentsOf: " msg=".utf8)
         Self.appendQuoted(event.message.description, to: &line)
-        // Event metadata wins over the logger's; who and what first, the rest by name.
-        var pairs: [(key: String, value: Logger.MetadataValue)] = []
-        pairs.reserveCapacity(metadata.count + (event.metadata?.count ?? 0))
-        for (key, value) in metadata where event.metadata?[key] == nil { pairs.append((key, value)) }
-        if let extra = event.metadata { for (key, value) in extra { pairs.append((key, value)) } }
-        pairs.sort { Self.order($0.key, $1.key) }
-        for (key, value) in pairs {
-            line.append(UInt8(ascii: " "))
-            line.append(contentsOf: key.utf8)
-            line.append(UInt8(ascii: "="))
-            Self.appendQuoted(Self.text(value), to: &line)
+        // Event metadata wins over the logger's; who and what first, the rest by name. The pairs
+        // are sorted in temporary (stack) memory: no array per line.
+        let capacity = metadata.count + (event.metadata?.count ?? 0)
+        withUnsafeTemporaryAllocation(of: (key: String, value: Logger.MetadataValue).self, capacity: capacity) { buffer in
+            var count = 0
+            func add(_ key: String, _ value: Logger.MetadataValue) {
+                buffer.initializeElement(at: count, to: (key, value))
+                count += 1
+            }
+            for (key, value) in metadata where event.metadata?[key] == nil { add(key, value) }
+            if let extra = event.metadata { for (key, value) in extra { add(key, value) } }
+            var pairs = UnsafeMutableBufferPointer(rebasing: buffer[..<count])
+            defer { _ = pairs.deinitialize() }
+            pairs.sort { Self.order($0.key, $1.key) }
+            for (key, value) in pairs {
+                line.append(UInt8(ascii: " "))
+                line.append(contentsOf: key.utf8)
+                line.append(UInt8(ascii: "="))
+                Self.appendQuoted(Self.text(value), to: &line)
+            }
         }
         line.append(UInt8(ascii: "\n"))
         return line

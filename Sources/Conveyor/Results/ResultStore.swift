@@ -58,25 +58,29 @@ public final class ResultStore: Sendable {
         var arguments: [any RedisArgument] = [ttl ?? 0, countTTL, forgivenRequeues]
         keys.reserveCapacity(entries.count * 4)
         arguments.reserveCapacity(3 + entries.count * 3)
+        // Appended one by one, as bytes: no array or String per task in between.
         for entry in entries {
-            keys += [ResultMeta.key(for: entry.taskId), Keys.starts(entry.taskId), Keys.revoked(entry.taskId),
-                     Keys.requeued(entry.taskId)]
-            arguments += [entry.started?.serialized ?? [], entry.started == nil ? "0" : "1", entry.redelivered ? "1" : "0"]
+            keys.append(Keys.bytes(ResultMeta.keyPrefix, entry.taskId))
+            keys.append(Keys.bytes(Keys.startsPrefix, entry.taskId))
+            keys.append(Keys.bytes(Keys.revokedPrefix, entry.taskId))
+            keys.append(Keys.bytes(Keys.requeuedPrefix, entry.taskId))
+            arguments.append(entry.started?.serialized ?? [])
+            arguments.append(entry.started == nil ? Keys.zero : Keys.one)
+            arguments.append(entry.redelivered ? Keys.one : Keys.zero)
         }
         let reply = try await redis.evaluate(Scripts.beginTasks, keys: keys, arguments: arguments)
         let items = reply.array ?? []
         guard items.count == entries.count else {
             throw RedisError(.protocolError, "beginTasks returned \(items.count) decisions for \(entries.count) tasks")
         }
+        // One integer a task (no array or string each): -1 revoked, -2 done, else the count.
         return items.map { item in
-            let parts = item.array ?? []
-            switch parts.first?.string {
-            case "revoked": return .revoked
-            case "done": return .alreadySucceeded
-            default:
+            switch item.integer ?? 0 {
+            case -1: return .revoked
+            case -2: return .alreadySucceeded
+            case let count:
                 // A count read from Redis, where anything may have written it: held to 0...Int32.max
                 // so the worker's own arithmetic on it cannot overflow.
-                let count = parts.count > 1 ? parts[1].integer ?? 0 : 0
                 return .run(unfinishedRuns: Int(min(max(count, 0), Int64(Int32.max))))
             }
         }
@@ -92,7 +96,7 @@ public final class ResultStore: Sendable {
         let set = Array((expiring ? "SETEX" : "SET").utf8), publish = Array("PUBLISH".utf8)
         let seconds = Array(String(ttl ?? 0).utf8)
         for meta in metas {
-            let key = Array(ResultMeta.key(for: meta.taskId).utf8)
+            let key = Keys.bytes(ResultMeta.keyPrefix, meta.taskId)
             let value = meta.serialized
             commands.append(expiring ? [set, key, seconds, value] : [set, key, value])
             commands.append([publish, key, value])

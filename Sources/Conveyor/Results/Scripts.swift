@@ -22,9 +22,9 @@ enum Scripts {
     /// KEYS = for each task: meta key, redelivery counter, revoked marker, requeue record.
     /// ARGV[1] = result TTL, ARGV[2] = counter TTL, ARGV[3] = most clean requeues forgiven,
     /// then for each task: STARTED meta JSON, "1" to store STARTED, "1" when redelivered.
-    /// Returns one `{decision, n}` per task: `{"revoked", 0}`, `{"done", 0}` (SUCCESS already
-    /// stored: a duplicate), or `{"run", n}` where `n` counts the unfinished earlier runs of this
-    /// task id. A first delivery is not counted (no key per task on the hot path); a redelivery
+    /// Returns one integer per task (no table or string each, on the hot path): -1 revoked, -2
+    /// SUCCESS already stored (a duplicate), else `n` >= 0, run it: `n` counts the unfinished
+    /// earlier runs of this task id. A first delivery is not counted (no key per task on the hot path); a redelivery
     /// is, unless a clean shutdown requeued the run before it (`markRequeued`): those are
     /// forgiven, up to ARGV[3] of them per task, so a task that makes its own worker shut down
     /// cleanly still ends up poison.
@@ -36,9 +36,9 @@ enum Scripts {
           local meta, counter, revoked, requeued = KEYS[i * 4 + 1], KEYS[i * 4 + 2], KEYS[i * 4 + 3], KEYS[i * 4 + 4]
           local started, store, redelivered = ARGV[4 + i * 3], ARGV[5 + i * 3], ARGV[6 + i * 3]
           if redis.call('EXISTS', revoked) == 1 then
-            out[i + 1] = {'revoked', 0}
+            out[i + 1] = -1
           elseif current_status(meta) == 'SUCCESS' then
-            out[i + 1] = {'done', 0}
+            out[i + 1] = -2
           else
             local starts = 0
             if redelivered == '1' then
@@ -55,7 +55,9 @@ enum Scripts {
               end
             end
             if store == '1' then write_meta(meta, started, ARGV[1]) end
-            out[i + 1] = {'run', starts}
+            starts = tonumber(starts) or 0
+            if starts < 0 then starts = 0 end
+            out[i + 1] = starts
           end
         end
         return out
@@ -131,11 +133,29 @@ enum Scripts {
 /// Conveyor's own Redis keys (everything under `conveyor:`).
 enum Keys {
     /// How many times a redelivered task id has started (for the poison-message limit).
-    static func starts(_ taskId: String) -> String { "conveyor:starts:" + taskId }
+    static func starts(_ taskId: String) -> String { startsPrefix + taskId }
+    static let startsPrefix = "conveyor:starts:"
     /// Clean-shutdown requeues of a task id: `pending` (one to forgive) and `total`.
-    static func requeued(_ taskId: String) -> String { "conveyor:requeued:" + taskId }
+    static func requeued(_ taskId: String) -> String { requeuedPrefix + taskId }
+    static let requeuedPrefix = "conveyor:requeued:"
     /// Present while a task id is revoked.
-    static func revoked(_ taskId: String) -> String { "conveyor:revoked:" + taskId }
+    static func revoked(_ taskId: String) -> String { revokedPrefix + taskId }
+    static let revokedPrefix = "conveyor:revoked:"
     /// The broadcast channel workers listen on for control commands (terminate).
     static let control = "conveyor:control"
+}
+
+extension Keys {
+    /// `prefix` + `taskId` as the bytes Redis is sent: one allocation per key on the task
+    /// path, no String in between.
+    static func bytes(_ prefix: String, _ taskId: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(prefix.utf8.count + taskId.utf8.count)
+        bytes.append(contentsOf: prefix.utf8)
+        bytes.append(contentsOf: taskId.utf8)
+        return bytes
+    }
+
+    /// Script flags, made once.
+    static let zero = Array("0".utf8), one = Array("1".utf8)
 }

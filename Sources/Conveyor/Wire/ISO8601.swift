@@ -20,6 +20,14 @@ public enum ISO8601 {
     /// earliest), so no date can trap the conversion; check dates from input with
     /// `isRepresentable` first.
     public static func format(_ date: Date) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        append(date, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `format(date)`'s bytes appended to `out`: no String in between (results on the task path).
+    static func append(_ date: Date, into out: inout [UInt8]) {
         let interval = date.timeIntervalSince1970
         var seconds: Int
         var micros: Int
@@ -39,10 +47,36 @@ public enum ISO8601 {
         var time = time_t(seconds)
         var parts = tm()
         gmtime_r(&time, &parts)
-        var out = pad(Int(parts.tm_year) + 1900, 4) + "-" + pad(Int(parts.tm_mon) + 1, 2) + "-" + pad(Int(parts.tm_mday), 2)
-        out += "T" + pad(Int(parts.tm_hour), 2) + ":" + pad(Int(parts.tm_min), 2) + ":" + pad(Int(parts.tm_sec), 2)
-        if micros > 0 { out += "." + pad(micros, 6) }
-        return out + "+00:00"
+        digits(Int(parts.tm_year) + 1900, 4, into: &out)
+        out.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mon) + 1, 2, into: &out)
+        out.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mday), 2, into: &out)
+        out.append(UInt8(ascii: "T"))
+        digits(Int(parts.tm_hour), 2, into: &out)
+        out.append(UInt8(ascii: ":"))
+        digits(Int(parts.tm_min), 2, into: &out)
+        out.append(UInt8(ascii: ":"))
+        digits(Int(parts.tm_sec), 2, into: &out)
+        if micros > 0 {
+            out.append(UInt8(ascii: "."))
+            digits(micros, 6, into: &out)
+        }
+        for byte in "+00:00".utf8 { out.append(byte) }
+    }
+
+    /// `value` (0 or more) in decimal, zero-padded to `width` digits.
+    private static func digits(_ value: Int, _ width: Int, into out: inout [UInt8]) {
+        var divisor = 1
+        var count = 1
+        while count < width || value / divisor >= 10 {
+            divisor *= 10
+            count += 1
+        }
+        while divisor > 0 {
+            out.append(UInt8(ascii: "0") + UInt8((value / divisor) % 10))
+            divisor /= 10
+        }
     }
 
     /// Parses `YYYY-MM-DD[THH:MM[:SS[.ffffff]]][Z|±HH[:MM]]` (a space may replace `T`). A time
@@ -137,10 +171,5 @@ public enum ISO8601 {
         case 4, 6, 9, 11: return 30
         default: return 31
         }
-    }
-
-    private static func pad(_ value: Int, _ width: Int) -> String {
-        let s = String(value)
-        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
     }
 }

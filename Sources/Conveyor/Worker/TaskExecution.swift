@@ -141,9 +141,8 @@ extension Worker {
 
     func startedMeta(_ runnable: Runnable) -> ResultMeta? {
         guard options.trackStarted && !runnable.ignoreResult else { return nil }
-        return ResultMeta(taskId: runnable.message.id, status: .started,
-                          result: ["pid": .int(Int64(processIdentifier)), "hostname": .string(options.hostname)],
-                          children: .null, parentId: runnable.message.parentId)
+        return ResultMeta(taskId: runnable.message.id, status: .started, result: startedResult, children: .null,
+                          parentId: runnable.message.parentId)
     }
 
     /// Runs an admitted task (or skips a revoked, duplicate or poison one) and records the outcome.
@@ -162,10 +161,11 @@ extension Worker {
         let task = runnable.task
         let cap = await enterConcurrencyCap(runnable)
         if case .settled = cap { return }
-        log(.info, "task started", id: message.id, task: message.task, [
-            "queue": .string(delivery.queue), "retries": .stringConvertible(message.retries),
-            "redelivered": .string(delivery.redelivered ? "true" : "false"),
-        ])
+        log(.info, "task started", id: message.id, task: message.task, with: { metadata in
+            metadata["queue"] = .string(delivery.queue)
+            metadata["retries"] = .stringConvertible(message.retries)
+            metadata["redelivered"] = .string(delivery.redelivered ? "true" : "false")
+        })
         sendTaskEvent("task-started", id: message.id)
         let context = TaskContext(
             id: message.id, name: message.task, args: message.args, kwargs: message.kwargs, retries: message.retries,
@@ -267,13 +267,26 @@ extension Worker {
         }
     }
 
-    func log(_ level: Logger.Level, _ event: String, id: String, task: String, _ extra: Logger.Metadata = [:]) {
+    /// A line about one task. `extra` is built only when the level lets the line through, so a
+    /// worker logging at warning does no per-task logging work.
+    func log(_ level: Logger.Level, _ event: String, id: String, task: String, _ extra: @autoclosure () -> Logger.Metadata = [:]) {
         guard logger.logLevel <= level else { return }
-        var metadata = extra
-        metadata.reserveCapacity(extra.count + 2)
+        var metadata = extra()
+        metadata.reserveCapacity(metadata.count + 2)
         // Capped: a message may carry a 100 KB task name, and every line about it would repeat it.
         metadata["task"] = .string(task.cappedUTF8(256))
         metadata["id"] = .string(id.cappedUTF8(256))
+        logger.log(level: level, Logger.Message(stringLiteral: event), metadata: metadata)
+    }
+
+    /// `log` for the lines every task writes: the metadata goes into one dictionary sized up
+    /// front (no literal copied into it, no resize), and only when the level lets the line through.
+    func log(_ level: Logger.Level, _ event: String, id: String, task: String, with extra: (inout Logger.Metadata) -> Void) {
+        guard logger.logLevel <= level else { return }
+        var metadata = Logger.Metadata(minimumCapacity: 6)
+        metadata["task"] = .string(task.cappedUTF8(256))
+        metadata["id"] = .string(id.cappedUTF8(256))
+        extra(&metadata)
         logger.log(level: level, Logger.Message(stringLiteral: event), metadata: metadata)
     }
 }

@@ -95,7 +95,7 @@ extension Worker {
         stats.record(\.succeeded, tasks: items.lazy.map(\.task))
         for item in items {
             item.series.finished(.success)
-            log(.info, "task succeeded", id: item.meta.taskId, task: item.task, ["runtime": .string(item.runtime)])
+            log(.info, "task succeeded", id: item.meta.taskId, task: item.task, with: { $0["runtime"] = .string(item.runtime) })
             taskSucceeded(item.meta.taskId, result: item.meta.result, runtime: item.runtime)
         }
         consumer.ack(items.lazy.map(\.delivery))
@@ -104,7 +104,7 @@ extension Worker {
     private func succeeded(_ id: String, task: String, delivery: Delivery, runtime: String, series: WorkerMetrics.TaskSeries) {
         stats.record(\.succeeded, task: task)
         series.finished(.success)
-        log(.info, "task succeeded", id: id, task: task, ["runtime": .string(runtime)])
+        log(.info, "task succeeded", id: id, task: task, with: { $0["runtime"] = .string(runtime) })
         consumer.ack(delivery)
     }
 

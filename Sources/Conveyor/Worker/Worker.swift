@@ -50,6 +50,8 @@ public final class Worker: Sendable {
     /// Celery's remote control and events, on their own connection (`Control/`).
     let pidbox: Pidbox
     let remote: RemoteControlState
+    /// The STARTED state's result, the same for every run in this process (`startedMeta`).
+    let startedResult: JSON
     /// Most deliveries prepared and admitted together.
     static let maxBatch = 64
     /// What ETAs and expiry are checked against, and near ETAs waited for with.
@@ -92,6 +94,7 @@ public final class Worker: Sendable {
         self.configuration = configuration
         self.clock = clock
         self.options = options
+        startedResult = ["pid": .int(Int64(processIdentifier)), "hostname": .string(options.hostname)]
         self.registry = registry
         var logger = logger
         logger[metadataKey: "worker"] = "\(options.hostname)"

@@ -50,6 +50,24 @@ extension WireTests {
             #expect(parentOnly.json.object?.keys == ["status", "result", "traceback", "children", "date_done", "parent_id", "task_id"])
         }
 
+        @Test("serialized, written without building the JSON first, is the JSON's text byte for byte")
+        func serializedMatchesJSON() {
+            let exception = ExceptionInfo(type: "ValueError", module: "builtins", arguments: ["bäd \"value\"\n", 42])
+            let metas = [
+                ResultMeta(taskId: "aaaa", status: .success, result: 4, dateDone: Self.done),
+                ResultMeta(taskId: "bbbb", status: .failure, result: exception.json, traceback: "Traceback …\n\tValueError: bäd",
+                           dateDone: WireTests.date(1_795_791_736)),
+                ResultMeta(taskId: "cccc", status: .started, result: ["pid": 123, "hostname": "celery@host"], children: nil),
+                ResultMeta(taskId: "dddd", status: .success, result: ["x", 1.5, nil, true], dateDone: WireTests.date(1_795_791_736.000001),
+                           groupId: "g", parentId: "p"),
+                ResultMeta(taskId: "ééé-\u{1F600}", status: .success, parentId: "p"),
+                ResultMeta(taskId: "ffff", status: .retry, dateDone: Date(timeIntervalSince1970: .nan), groupId: "g"),
+            ]
+            for meta in metas {
+                #expect(String(decoding: meta.serialized, as: UTF8.self) == meta.json.text())
+            }
+        }
+
         @Test("the key and channel name is celery-task-meta-<id>")
         func key() {
             #expect(ResultMeta.key(for: "3b2f") == "celery-task-meta-3b2f")

@@ -46,6 +46,23 @@ struct Target: Encodable, Sendable {
                reference: .celery, limit: 5, atLeast: true),
     ]
 
+    /// Issue 15, the ratios one run can check: end to end against the ceiling, batch publish, and
+    /// the round trip against the raw round-trip ceiling (same run).
+    static let issue15: [Target] = [
+        Target(text: "End to end (default flags) >= 75% of the raw ceiling", key: "e2e.conveyor", reference: .ceiling, limit: 0.75,
+               atLeast: true),
+        Target(text: "send(batch:) >= 95% of the publish ceiling", key: "publish.conveyor.batch", reference: .ceiling, limit: 0.95,
+               atLeast: true),
+        Target(text: "Round-trip p50 <= 1.3x the raw round-trip ceiling", key: "latency.conveyor.p50", reference: .ceiling, limit: 1.3,
+               atLeast: false),
+        Target(text: "Round-trip p99 <= 2x the raw round-trip ceiling", key: "latency.conveyor.p99", reference: .ceiling, limit: 2,
+               atLeast: false),
+        Target(text: "A large backlog drains at the rate of a small one (>= 0.9x)", key: "scale.backlog.large",
+               reference: .row("scale.backlog.baseline"), limit: 0.9, atLeast: true),
+        Target(text: "Peak RSS draining the large backlog within 10% of idle", key: "scale.rss.large", reference: .row("scale.rss.idle"),
+               limit: 1.1, atLeast: false),
+    ]
+
     /// The outcome of one target in one run.
     struct Outcome: Encodable, Sendable {
         var target: Target

@@ -12,14 +12,18 @@ struct LatencySection {
     static func plan(_ sizes: BenchSizes) -> [Row] {
         percentiles.map { name, _ in
             Row(key: "latency.conveyor.\(name)", section: "latency", label: "Conveyor call(), \(name)", unit: .milliseconds,
-                count: sizes.roundTrips, celery: "latency.celery.\(name)",
+                count: sizes.roundTrips, celery: "latency.celery.\(name)", ceiling: "latency.ceiling.\(name)",
                 note: name == "p50" ? "worker --concurrency \(EndToEndSection.conveyorConcurrency)" : nil)
         } + [
             Row(key: "latency.conveyor.confirm.p50", section: "latency", label: "  send() alone, until confirmed, p50", unit: .milliseconds,
                 count: sizes.roundTrips, note: "call() waits for this confirm and the result together"),
         ] + percentiles.map { name, _ in
             Row(key: "latency.celery.\(name)", section: "latency", label: "Celery delay().get(), \(name)", unit: .milliseconds,
-                count: sizes.celeryRoundTrips, note: name == "p50" ? "prefork -c \(EndToEndSection.celeryConcurrency), Redis backend" : nil)
+                count: sizes.celeryRoundTrips, ceiling: "latency.ceiling.\(name)", note: name == "p50" ? "prefork -c \(EndToEndSection.celeryConcurrency), Redis backend" : nil)
+        } + percentiles.map { name, _ in
+            Row(key: "latency.ceiling.\(name)", section: "latency", label: "rabbitmq-c + hiredis round trip, \(name)", unit: .milliseconds,
+                count: sizes.roundTrips,
+                note: name == "p50" ? "ceiling: subscribe, publish + confirm, C drain SETEX+PUBLISH, result received" : nil)
         }
     }
 
@@ -31,6 +35,11 @@ struct LatencySection {
         } catch {
             for (name, _) in Self.percentiles { bench.report.fail("latency.conveyor.\(name)", error) }
             bench.report.fail("latency.conveyor.confirm.p50", error)
+        }
+        do {
+            record("ceiling", try await ceilingLatencies())
+        } catch {
+            for (name, _) in Self.percentiles { bench.report.fail("latency.ceiling.\(name)", error) }
         }
         do {
             record("celery", try await celeryLatencies())
@@ -95,6 +104,29 @@ struct LatencySection {
             await worker.process.stop()
             await bench.deleteResults(ids)
             return (latencies, confirms)
+        }
+    }
+
+    /// The raw ceiling: `conveyor-ceiling roundtrip` against `conveyor-ceiling drain` (which
+    /// stops after the last call), in µs.
+    private func ceilingLatencies() async throws -> [UInt64] {
+        let sizes = bench.sizes
+        return try await bench.withQueue("rtt") { queue in
+            let calls = sizes.warmupRoundTrips + sizes.roundTrips
+            let worker = try await bench.startWorker(.ceiling(count: calls, echo: false), queue: queue, label: "rtt-ceiling-drain")
+            do {
+                let run = try await bench.runProgram("rtt-ceiling", bench.paths.ceiling,
+                                                     ["roundtrip", "--queue", queue, "--count", "\(sizes.roundTrips)",
+                                                      "--warmup", "\(sizes.warmupRoundTrips)", "--timeout", "300"] + bench.ceilingConnectionArguments,
+                                                     as: LatencyRun.self)
+                let status = try await worker.process.waitForExit(timeout: 30)
+                guard status == 0 else { throw BenchError("the C drain exited \(status):\n\(worker.process.tail())") }
+                guard run.latencies.count == sizes.roundTrips else { throw BenchError("the C client measured \(run.latencies.count) round trips") }
+                return run.latencies
+            } catch {
+                await worker.process.stop(grace: 2)
+                throw error
+            }
         }
     }
 
