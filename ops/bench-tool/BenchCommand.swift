@@ -41,7 +41,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Where the logs of every started process go.")
     var logDir: String
 
-    @Option(help: "Only these sections, comma-separated: publish,e2e,latency,footprint,scaling,repos,email.")
+    @Option(help: "Only these sections, comma-separated: publish,e2e,latency,footprint,scaling,repos,email,control.")
     var only: String?
 
     @Option(help: "Repetitions of the throughput rows, 1 to 1000 (default 3, smoke 1).")
@@ -77,8 +77,8 @@ struct BenchCommand: AsyncParsableCommand {
         var sizes = smoke ? BenchSizes.smoke : BenchSizes.full
         if let repetitions { sizes.repetitions = repetitions }
         if let batchSize { sizes.batchSize = batchSize }
-        let sections = Set((only ?? "publish,e2e,latency,footprint,scaling,repos,email").split(separator: ",").map(String.init))
-        let known: Set = ["publish", "e2e", "latency", "footprint", "scaling", "repos", "email"]
+        let sections = Set((only ?? "publish,e2e,latency,footprint,scaling,repos,email,control").split(separator: ",").map(String.init))
+        let known: Set = ["publish", "e2e", "latency", "footprint", "scaling", "repos", "email", "control"]
         guard sections.isSubset(of: known) else { throw ValidationError("unknown section in --only; use \(known.sorted().joined(separator: ","))") }
 
         try FileManager.default.createDirectory(atPath: logDir, withIntermediateDirectories: true)
@@ -89,7 +89,7 @@ struct BenchCommand: AsyncParsableCommand {
         var plan = PublishSection.plan(sizes) + EndToEndSection.plan(sizes) + LatencySection.plan(sizes)
         plan += FootprintSection.plan(sizes) + ScalingSection.plan(sizes) + ReposSection.plan(sizes) + ReposIndexSection.plan(sizes)
         plan += ReposSearchSection.plan(sizes)
-        plan += EmailSection.plan(sizes)
+        plan += EmailSection.plan(sizes) + ControlSection.plan(sizes)
         // Footprint-under-load rows come from the e2e runs.
         plan = plan.filter { sections.contains($0.section) || ($0.key.hasSuffix(".load") && sections.contains("e2e")) }
         let report = Report(plan: plan)
@@ -115,6 +115,7 @@ struct BenchCommand: AsyncParsableCommand {
                 await ReposSearchSection(bench: bench).run()
             }),
             ("email", { await EmailSection(bench: bench).run() }),
+            ("control", { await ControlSection(bench: bench).run() }),
         ]
         for (name, step) in steps where sections.contains(name) {
             progress("\(name)...")

@@ -26,6 +26,8 @@ struct BenchSizes: Sendable {
     var scalingCount: Int
     var slowScalingCount: Int
     var largePayloadCount: Int
+    /// `celery inspect ping` calls per worker in the control rows.
+    var pings: Int
     /// Bytes of the two payload sizes compared in the scaling section.
     var smallPayload = 100
     var largePayload = 10_000
@@ -34,11 +36,13 @@ struct BenchSizes: Sendable {
     static let full = BenchSizes(
         repetitions: 3, scalingRepetitions: 3, publishCount: 20_000, celeryPublishCount: 5_000, batchSize: 1_000,
         endToEndCount: 20_000, celeryEndToEndCount: 3_000, roundTrips: 2_000, celeryRoundTrips: 500, warmupRoundTrips: 20,
-        footprintRepetitions: 3, idleSettle: 2, scalingCount: 10_000, slowScalingCount: 2_000, largePayloadCount: 5_000)
+        footprintRepetitions: 3, idleSettle: 2, scalingCount: 10_000, slowScalingCount: 2_000, largePayloadCount: 5_000,
+        pings: 100)
 
     /// The smoke run (`ops/bench --smoke`): every row, tiny sizes.
     static let smoke = BenchSizes(
         repetitions: 1, scalingRepetitions: 1, publishCount: 200, celeryPublishCount: 100, batchSize: 100,
         endToEndCount: 200, celeryEndToEndCount: 100, roundTrips: 20, celeryRoundTrips: 20, warmupRoundTrips: 2,
-        footprintRepetitions: 1, idleSettle: 0.3, scalingCount: 200, slowScalingCount: 100, largePayloadCount: 100)
+        footprintRepetitions: 1, idleSettle: 0.3, scalingCount: 200, slowScalingCount: 100, largePayloadCount: 100,
+        pings: 10)
 }
