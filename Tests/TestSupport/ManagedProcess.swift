@@ -17,14 +17,18 @@ public final class ManagedProcess: @unchecked Sendable {
     private let child: Subprocess.Child
     private let exit = ExitStatus()
 
-    /// Starts `executable` with `arguments`; `environment` is added to the test's own.
-    public init(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], name: String? = nil) throws {
+    /// Starts `executable` with `arguments`; `environment` is added to the test's own. A daemon
+    /// that outlives its launcher (supervisord) gets `closeOtherDescriptors`, so that it never
+    /// holds a descriptor the test inherited (the lock of `flock FILE ops/test`).
+    public init(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], name: String? = nil,
+                closeOtherDescriptors: Bool = false) throws {
         self.name = name ?? executable.lastPathComponent
         logFile = FileManager.default.temporaryDirectory.appendingPathComponent("conveyor-test-\(self.name)-\(UUID().uuidString.prefix(8)).log")
         _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         child = try Subprocess.spawn(executable.path, arguments,
                                      environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
-                                     standardOutput: .file(logFile.path), standardError: .file(logFile.path))
+                                     standardOutput: .file(logFile.path), standardError: .file(logFile.path),
+                                     closeOtherDescriptors: closeOtherDescriptors)
         let child = self.child
         let exit = self.exit
         Task { exit.set(await child.wait()) }

@@ -41,7 +41,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Where the logs of every started process go.")
     var logDir: String
 
-    @Option(help: "Only these sections, comma-separated: publish,e2e,latency,footprint,scaling,repos,email,scale (scale: not by default).")
+    @Option(help: "Only these sections, comma-separated: publish,e2e,latency,footprint,scaling,repos,email,control,scale (scale: not by default).")
     var only: String?
 
     @Option(help: "Repetitions of the throughput rows, 1 to 1000 (default 3, smoke 1).")
@@ -77,10 +77,10 @@ struct BenchCommand: AsyncParsableCommand {
         var sizes = smoke ? BenchSizes.smoke : BenchSizes.full
         if let repetitions { sizes.repetitions = repetitions }
         if let batchSize { sizes.batchSize = batchSize }
-        // Section 8 (a 1,000,000-task backlog) runs when asked for, and tiny in the smoke run.
-        let defaults = "publish,e2e,latency,footprint,scaling,repos,email" + (smoke ? ",scale" : "")
+        // Section 9 (a 1,000,000-task backlog) runs when asked for, and tiny in the smoke run.
+        let defaults = "publish,e2e,latency,footprint,scaling,repos,email,control" + (smoke ? ",scale" : "")
         let sections = Set((only ?? defaults).split(separator: ",").map(String.init))
-        let known: Set = ["publish", "e2e", "latency", "footprint", "scaling", "repos", "email", "scale"]
+        let known: Set = ["publish", "e2e", "latency", "footprint", "scaling", "repos", "email", "control", "scale"]
         guard sections.isSubset(of: known) else { throw ValidationError("unknown section in --only; use \(known.sorted().joined(separator: ","))") }
 
         try FileManager.default.createDirectory(atPath: logDir, withIntermediateDirectories: true)
@@ -91,7 +91,7 @@ struct BenchCommand: AsyncParsableCommand {
         var plan = PublishSection.plan(sizes) + EndToEndSection.plan(sizes) + LatencySection.plan(sizes)
         plan += FootprintSection.plan(sizes) + ScalingSection.plan(sizes) + ReposSection.plan(sizes) + ReposIndexSection.plan(sizes)
         plan += ReposSearchSection.plan(sizes)
-        plan += EmailSection.plan(sizes) + ScaleSection.plan(sizes)
+        plan += EmailSection.plan(sizes) + ControlSection.plan(sizes) + ScaleSection.plan(sizes)
         // Footprint-under-load rows come from the e2e runs.
         plan = plan.filter { sections.contains($0.section) || ($0.key.hasSuffix(".load") && sections.contains("e2e")) }
         let report = Report(plan: plan)
@@ -117,6 +117,7 @@ struct BenchCommand: AsyncParsableCommand {
                 await ReposSearchSection(bench: bench).run()
             }),
             ("email", { await EmailSection(bench: bench).run() }),
+            ("control", { await ControlSection(bench: bench).run() }),
             ("scale", { await ScaleSection(bench: bench).run() }),
         ]
         for (name, step) in steps where sections.contains(name) {

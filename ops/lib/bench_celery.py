@@ -8,6 +8,7 @@ The client side prints one JSON document on stdout:
 
     python ops/lib/bench_celery.py publish --queue Q --count N [--warmup W]
     python ops/lib/bench_celery.py rtt --queue Q --count N [--warmup W]
+    python ops/lib/bench_celery.py ping --node NODE --slots S --count N [--timeout T]
 
 The app uses Celery's defaults except for the broker and the result backend (the same RabbitMQ and
 Redis as Conveyor, from CONVEYOR_BROKER_URL and CONVEYOR_RESULT_URL). In particular
@@ -53,6 +54,13 @@ def add(x, y):
 def echo(*args, **kwargs):
     """The same as Conveyor's diagnostic conveyor.echo."""
     return {"args": list(args), "kwargs": kwargs}
+
+
+@app.task(name="conveyor.sleep")
+def sleep(seconds):
+    """The same as Conveyor's diagnostic conveyor.sleep: the load of the control rows."""
+    time.sleep(seconds)
+    return seconds
 
 
 def _render(text, context):
@@ -121,15 +129,49 @@ def rtt(queue, count, warmup, timeout):
     return {"count": count, "warmup": warmup, "latencies_us": latencies}
 
 
+def _busy_slots(node, timeout):
+    """How many tasks `celery inspect active` shows running on NODE (0 when it does not answer)."""
+    reply = app.control.inspect(destination=[node], timeout=timeout).active() or {}
+    return len(reply.get(node) or [])
+
+
+def ping(node, slots, count, timeout):
+    """`celery inspect ping -d NODE -t TIMEOUT` COUNT times from this one process, once SLOTS tasks
+    run on NODE; latencies in microseconds (a call left unanswered waits out the timeout)."""
+    deadline = time.monotonic() + 120
+    while _busy_slots(node, timeout) < slots:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench_celery: {node} did not show {slots} running tasks within 120 s")
+        time.sleep(0.05)
+    latencies = []
+    answered = 0
+    for _ in range(count):
+        started = time.perf_counter()
+        reply = app.control.inspect(destination=[node], timeout=timeout).ping() or {}
+        elapsed = time.perf_counter() - started
+        latencies.append(int(elapsed * 1e6))
+        if reply.get(node) == {"ok": "pong"} and elapsed <= timeout:
+            answered += 1
+    return {"count": count, "answered": answered, "latencies_us": latencies, "busy_after": _busy_slots(node, timeout)}
+
+
 def main(argv):
     parser = argparse.ArgumentParser(prog="bench_celery")
-    parser.add_argument("mode", choices=["publish", "rtt"])
-    parser.add_argument("--queue", required=True)
+    parser.add_argument("mode", choices=["publish", "rtt", "ping"])
+    parser.add_argument("--queue")
+    parser.add_argument("--node")
+    parser.add_argument("--slots", type=int, default=1)
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--timeout", type=float, default=30)
     options = parser.parse_args(argv)
-    if options.mode == "publish":
+    if not 1 <= options.count <= 1_000_000 or not 1 <= options.slots <= 1000 or not 0 < options.timeout <= 600:
+        parser.error("--count must be 1..1000000, --slots 1..1000, --timeout 0..600 seconds")
+    if (options.mode == "ping") != (options.node is not None) or (options.mode != "ping") != (options.queue is not None):
+        parser.error("ping needs --node (and no --queue); publish and rtt need --queue")
+    if options.mode == "ping":
+        report = ping(options.node, options.slots, options.count, options.timeout)
+    elif options.mode == "publish":
         report = publish(options.queue, options.count, options.warmup)
     else:
         report = rtt(options.queue, options.count, options.warmup, options.timeout)

@@ -6,6 +6,8 @@ struct StartedWorker: Sendable {
     let process: BenchProcess
     /// When it printed its ready line.
     let readyAt: Instant
+    /// Its node name for remote control (`celery inspect -d NODE`); empty for the C ceiling.
+    var node = ""
 
     /// Seconds from spawn to ready.
     var startSeconds: Double { readyAt.monotonic - process.spawnedAt }
@@ -34,20 +36,23 @@ extension BenchContext {
     /// Starts a consumer of `queue` and waits until it is ready (at most 60 s).
     func startWorker(_ kind: WorkerKind, queue: String, label: String) async throws -> StartedWorker {
         let process: BenchProcess
+        var node = ""
         switch kind {
         case let .conveyor(concurrency):
+            node = workerName("conveyor")
             process = try BenchProcess(
                 name: label, executable: paths.worker.path,
-                arguments: ["--queues", queue, "--concurrency", "\(concurrency)", "--hostname", workerName("conveyor"),
+                arguments: ["--queues", queue, "--concurrency", "\(concurrency)", "--hostname", node,
                             "--grace-period", "5"] + paths.workerArguments,
                 log: log(label))
         case let .celery(concurrency):
+            node = workerName("celery")
             // Mingle and gossip talk to every other Celery worker on this shared broker; without
             // them Celery also starts faster, so this favours Celery. INFO prints the ready line.
             process = try BenchProcess(
                 name: label, executable: paths.python.path,
                 arguments: ["-m", "celery", "-A", "bench_celery", "worker", "-P", "prefork", "-c", "\(concurrency)", "-Q", queue,
-                            "-n", workerName("celery"), "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
+                            "-n", node, "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
                 environment: pythonEnvironment, log: log(label))
         case let .ceiling(count, echo):
             process = try BenchProcess(
@@ -59,10 +64,10 @@ extension BenchContext {
         do {
             if case .conveyor = kind, !paths.workerArguments.isEmpty {
                 // Extra arguments may hide the ready line (--log-level): the broker's view decides.
-                return StartedWorker(process: process, readyAt: try await waitForConsumer(on: queue, process: process))
+                return StartedWorker(process: process, readyAt: try await waitForConsumer(on: queue, process: process), node: node)
             }
             let readyAt = try await process.waitForLine(containing: kind.readyLine, timeout: 60)
-            return StartedWorker(process: process, readyAt: readyAt)
+            return StartedWorker(process: process, readyAt: readyAt, node: node)
         } catch {
             await process.stop(grace: 2)
             throw error

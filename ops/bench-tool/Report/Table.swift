@@ -10,7 +10,8 @@ enum Table {
         ("scaling", "5. Scaling (Conveyor)"),
         ("repos", "6. Repository jobs: diffs.compute in process against git diff per call (same machine, same pairs)"),
         ("email", "7. email.send drained by one worker into one SMTP sink: Conveyor (libcurl) against Celery (smtplib)"),
-        ("scale", "8. Scale (Conveyor, --only scale): a large backlog, large payloads, eight worker processes"),
+        ("control", "8. Remote control under load: celery inspect ping -d NODE -t 1 while every slot runs a sleep task"),
+        ("scale", "9. Scale (Conveyor, --only scale): a large backlog, large payloads, eight worker processes"),
     ]
 
     /// Renders the rows, a header line describing the run, and the targets.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Section 8 (issue 15): Conveyor at scale, one repetition each, only with `--only scale` (and in
+/// Section 9 (issue 15): Conveyor at scale, one repetition each, only with `--only scale` (and in
 /// `--smoke`, tiny): a backlog of 1,000,000 queued no-op tasks drained against 20,000, with the
 /// worker's RSS idle and at its peak during each drain; 1 KB and 100 KB payloads echoed, each
 /// against the C ceiling of the same shape; eight worker processes on one queue, with the

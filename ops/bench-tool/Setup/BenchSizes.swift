@@ -26,13 +26,15 @@ struct BenchSizes: Sendable {
     var scalingCount: Int
     var slowScalingCount: Int
     var largePayloadCount: Int
-    /// Section 8 (`--only scale`): the large backlog and the one it is compared with, tasks per
+    /// Section 9 (`--only scale`): the large backlog and the one it is compared with, tasks per
     /// 1 KB and 100 KB payload run, and tasks for the eight-process run.
     var backlogCount: Int
     var backlogBaseline: Int
     var kilobytePayloadCount: Int
     var hundredKilobytePayloadCount: Int
     var processesCount: Int
+    /// `celery inspect ping` calls per worker in the control rows.
+    var pings: Int
     /// Bytes of the two payload sizes compared in the scaling section.
     var smallPayload = 100
     var largePayload = 10_000
@@ -43,12 +45,14 @@ struct BenchSizes: Sendable {
         endToEndCount: 20_000, celeryEndToEndCount: 3_000, roundTrips: 2_000, celeryRoundTrips: 500, warmupRoundTrips: 20,
         footprintRepetitions: 3, idleSettle: 2, scalingCount: 10_000, slowScalingCount: 2_000, largePayloadCount: 5_000,
         backlogCount: 1_000_000, backlogBaseline: 20_000, kilobytePayloadCount: 10_000, hundredKilobytePayloadCount: 2_000,
-        processesCount: 40_000)
+        processesCount: 40_000,
+        pings: 100)
 
     /// The smoke run (`ops/bench --smoke`): every row, tiny sizes.
     static let smoke = BenchSizes(
         repetitions: 1, scalingRepetitions: 1, publishCount: 200, celeryPublishCount: 100, batchSize: 100,
         endToEndCount: 200, celeryEndToEndCount: 100, roundTrips: 20, celeryRoundTrips: 20, warmupRoundTrips: 2,
         footprintRepetitions: 1, idleSettle: 0.3, scalingCount: 200, slowScalingCount: 100, largePayloadCount: 100,
-        backlogCount: 1_000, backlogBaseline: 200, kilobytePayloadCount: 100, hundredKilobytePayloadCount: 20, processesCount: 400)
+        backlogCount: 1_000, backlogBaseline: 200, kilobytePayloadCount: 100, hundredKilobytePayloadCount: 20, processesCount: 400,
+        pings: 10)
 }
