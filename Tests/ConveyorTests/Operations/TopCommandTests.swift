@@ -1,0 +1,144 @@
+import Conveyor
+import Foundation
+import Testing
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `conveyor top`: live in a terminal (driven through tmux: `send-keys`, `capture-pane`), and
+/// one plain snapshot when its output is not a terminal.
+@Suite("conveyor top")
+struct TopCommandTests {
+    /// A private tmux server (its own socket), so nothing else on the machine is touched.
+    struct Tmux {
+        let binary: URL
+        let socket = "conveyor-top-\(UUID().uuidString.prefix(8).lowercased())"
+
+        @discardableResult
+        func run(_ arguments: [String]) async throws -> String {
+            let process = try ManagedProcess(binary, ["-L", socket] + arguments, name: "tmux")
+            let status = try await process.waitForExit(timeout: hangGuard)
+            guard status == 0 else { throw TimedOut("tmux \(arguments.joined(separator: " ")) exited with \(status): \(process.log)") }
+            return process.log
+        }
+
+        /// The pane's visible lines.
+        func screen() async throws -> [String] {
+            try await run(["capture-pane", "-p", "-t", "top"]).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        }
+
+        /// Polls the pane until `condition` holds for its lines; returns them.
+        @discardableResult
+        func waitFor(_ what: String, _ condition: @escaping ([String]) -> Bool) async throws -> [String] {
+            var lines: [String] = []
+            do {
+                try await eventually(timeout: hangGuard, what) {
+                    lines = try await screen()
+                    return condition(lines)
+                }
+            } catch {
+                throw TimedOut("\(error); the pane showed:\n\(lines.joined(separator: "\n"))")
+            }
+            return lines
+        }
+    }
+
+    static func quoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+
+    /// The words of the lines that start with `first`.
+    static func rows(_ lines: [String], _ first: String) -> [[String]] {
+        lines.map { $0.split(separator: " ").map(String.init) }.filter { $0.first == first }
+    }
+
+    /// The words of the first line that starts with `first`.
+    static func row(_ lines: [String], _ first: String) -> [String]? {
+        rows(lines, first).first
+    }
+
+    @Test("in tmux: the worker, its tasks' counts and a running task appear; q quits and the terminal's mode is restored")
+    func liveInTmux() async throws {
+        try TestEnvironment.requireServices()
+        let tmux = Tmux(binary: try requireTool("tmux", package: "tmux"))
+        let conveyor = try TestEnvironment.requireBinary("conveyor")
+        let queue = TestEnvironment.uniqueQueue("top-live")
+        let node = "top@\(queue)"
+        let worker = try await startEventsWorker(queue: queue, node: node)
+        defer { worker.signal(SIGKILL) }
+        let command = [conveyor.path, "top", "--broker", TestEnvironment.brokerURL, "--result-backend", TestEnvironment.resultURL,
+                       "--queue", queue, "--hostname", node].map(Self.quoted).joined(separator: " ")
+        // After top: its exit status and the terminal's mode, then the pane waits for a line.
+        try await tmux.run(["new-session", "-d", "-x", "160", "-y", "40", "-s", "top", "\(command); echo \"top exited $?\"; stty -a; read line"])
+        defer { _ = try? ManagedProcess(tmux.binary, ["-L", tmux.socket, "kill-server"], name: "tmux") }
+
+        try await tmux.waitFor("the worker listed online") { lines in
+            Self.row(lines, node).map { Array($0.prefix(3)) } == [node, "swift", "online"]
+        }
+        let client = try testClient(queue: queue)
+        for index in 0..<3 {
+            #expect(try await client.send(taskNamed: "conveyor.add", args: [.int(Int64(index)), 1]).get(timeout: hangGuard) == .int(Int64(index + 1)))
+        }
+        await #expect(throws: (any Error).self) { try await client.send(taskNamed: "conveyor.fail", args: ["no"]).get(timeout: hangGuard) }
+        let lines = try await tmux.waitFor("conveyor.add counted 3 received, 3 succeeded, 0 failed; conveyor.fail 1 failed") { lines in
+            Self.row(lines, "conveyor.add").map { Array($0.prefix(5)) } == ["conveyor.add", "3", "3", "0", "0"]
+                && Self.row(lines, "conveyor.fail").map { Array($0.prefix(5)) } == ["conveyor.fail", "1", "0", "1", "0"]
+        }
+        #expect(lines.first?.hasPrefix("conveyor top  ") == true, "\(lines)")
+        #expect(lines.first?.contains("(q quits)") == true, "\(lines)")
+        #expect(Self.row(lines, queue).map { Array($0.prefix(4)) } == [queue, "0", "1", "0"], "\(lines)")
+
+        // A task that runs until it is revoked: listed with its worker and runtime so far, gone once ended.
+        let sleeper = try await client.send(taskNamed: "conveyor.sleep", args: [3600])
+        try await tmux.waitFor("the sleeping task listed as running") { lines in
+            Self.rows(lines, "conveyor.sleep").contains { Array($0.prefix(3)) == ["conveyor.sleep", sleeper.id, node] }
+        }
+        try await client.revoke([sleeper.id], terminate: true)
+        try await tmux.waitFor("the revoked task no longer running") { lines in
+            !Self.rows(lines, "conveyor.sleep").contains { $0.count > 1 && $0[1] == sleeper.id } && lines.contains("  (no task running)")
+        }
+        await client.close()
+
+        try await tmux.run(["send-keys", "-t", "top", "q"])
+        let after = try await tmux.waitFor("top exited and stty printed the mode") { lines in
+            lines.contains("top exited 0") && lines.contains { $0.contains("icanon") }
+        }
+        // Raw mode is gone: line editing and echo are on again (`-icanon`, `-echo` while top ran).
+        let modes = Set(after.joined(separator: " ").split(separator: " ").map(String.init))
+        #expect(modes.isSuperset(of: ["icanon", "echo", "isig", "icrnl", "ixon"]), "\(after)")
+        #expect(modes.isDisjoint(with: ["-icanon", "-echo", "-isig"]), "\(after)")
+        worker.signal(SIGTERM)
+        #expect(try await worker.waitForExit(timeout: hangGuard) == 0)
+    }
+
+    @Test("with its output piped it prints one plain table (no escape sequences) and exits 0")
+    func pipedSnapshot() async throws {
+        try TestEnvironment.requireServices()
+        let queue = TestEnvironment.uniqueQueue("top-piped")
+        let node = "piped@\(queue)"
+        let worker = try await startEventsWorker(queue: queue, node: node)
+        defer { worker.signal(SIGKILL) }
+        let top = try ManagedProcess(try TestEnvironment.requireBinary("conveyor"), ["top", "--queue", queue, "--hostname", node],
+                                     environment: ["CONVEYOR_BROKER_URL": TestEnvironment.brokerURL, "CONVEYOR_RESULT_URL": TestEnvironment.resultURL],
+                                     name: "conveyor-top")
+        #expect(try await top.waitForExit(timeout: hangGuard) == 0, "\(top.log)")
+        let lines = top.log.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(!top.log.contains("\u{1B}"), "\(top.log)")
+        #expect(lines.first?.hasPrefix("conveyor top  ") == true, "\(top.log)")
+        #expect(lines.first?.contains("q quits") == false, "\(top.log)")
+        for heading in ["WORKER", "TASK", "RUNNING", "QUEUE"] {
+            #expect(lines.contains { $0.hasPrefix(heading + " ") }, "\(heading): \(top.log)")
+        }
+        #expect(Self.row(lines, node).map { Array($0.prefix(2)) } == [node, "swift"], "\(top.log)")
+        #expect(Self.row(lines, queue).map { Array($0.prefix(4)) } == [queue, "0", "1", "0"], "\(top.log)")
+        worker.signal(SIGTERM)
+        #expect(try await worker.waitForExit(timeout: hangGuard) == 0)
+    }
+
+    @Test("a broker that cannot be reached: one line on standard error and exit 1, never a hang")
+    func brokerDown() async throws {
+        let top = try ManagedProcess(try TestEnvironment.requireBinary("conveyor"),
+                                     ["top", "--once", "--broker", "amqp://guest:guest@127.0.0.1:1//", "--connect-timeout", "1"], name: "conveyor-top")
+        #expect(try await top.waitForExit(timeout: hangGuard) == 1)
+        #expect(top.log.hasPrefix("conveyor: broker unavailable: "), "\(top.log)")
+    }
+}
