@@ -23,6 +23,30 @@ struct TopCommandTests {
             return process.log
         }
 
+        /// `conveyor top` in a detached session `top` of `columns` by 40; after it, the pane
+        /// prints its exit status and the terminal's mode (`stty -a`) and waits for a line.
+        func startTop(_ conveyor: URL, queue: String, node: String, columns: Int) async throws {
+            let command = [conveyor.path, "top", "--broker", TestEnvironment.brokerURL, "--result-backend", TestEnvironment.resultURL,
+                           "--queue", queue, "--hostname", node].map(TopCommandTests.quoted).joined(separator: " ")
+            try await run(["new-session", "-d", "-x", "\(columns)", "-y", "40", "-s", "top", "\(command); echo \"top exited $?\"; stty -a; read line"])
+        }
+
+        /// Ends the private tmux server and everything in it.
+        func killServer() {
+            _ = try? ManagedProcess(binary, ["-L", socket, "kill-server"], name: "tmux")
+        }
+
+        /// Waits until top has exited 0 and the terminal is out of raw mode again: line editing,
+        /// echo and signal keys on (`-icanon -echo -isig` while top ran).
+        func expectRestored() async throws {
+            let after = try await waitFor("top exited and stty printed the mode") { lines in
+                lines.contains("top exited 0") && lines.contains { $0.contains("icanon") }
+            }
+            let modes = Set(after.joined(separator: " ").split(separator: " ").map(String.init))
+            #expect(modes.isSuperset(of: ["icanon", "echo", "isig", "icrnl", "ixon"]), "\(after)")
+            #expect(modes.isDisjoint(with: ["-icanon", "-echo", "-isig"]), "\(after)")
+        }
+
         /// The pane's visible lines.
         func screen() async throws -> [String] {
             try await run(["capture-pane", "-p", "-t", "top"]).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -65,11 +89,8 @@ struct TopCommandTests {
         let node = "top@\(queue)"
         let worker = try await startEventsWorker(queue: queue, node: node)
         defer { worker.signal(SIGKILL) }
-        let command = [conveyor.path, "top", "--broker", TestEnvironment.brokerURL, "--result-backend", TestEnvironment.resultURL,
-                       "--queue", queue, "--hostname", node].map(Self.quoted).joined(separator: " ")
-        // After top: its exit status and the terminal's mode, then the pane waits for a line.
-        try await tmux.run(["new-session", "-d", "-x", "160", "-y", "40", "-s", "top", "\(command); echo \"top exited $?\"; stty -a; read line"])
-        defer { _ = try? ManagedProcess(tmux.binary, ["-L", tmux.socket, "kill-server"], name: "tmux") }
+        try await tmux.startTop(conveyor, queue: queue, node: node, columns: 160)
+        defer { tmux.killServer() }
 
         try await tmux.waitFor("the worker listed online") { lines in
             Self.row(lines, node).map { Array($0.prefix(3)) } == [node, "swift", "online"]
@@ -99,13 +120,35 @@ struct TopCommandTests {
         await client.close()
 
         try await tmux.run(["send-keys", "-t", "top", "q"])
-        let after = try await tmux.waitFor("top exited and stty printed the mode") { lines in
-            lines.contains("top exited 0") && lines.contains { $0.contains("icanon") }
+        try await tmux.expectRestored()
+        worker.signal(SIGTERM)
+        #expect(try await worker.waitForExit(timeout: hangGuard) == 0)
+    }
+
+    @Test("in tmux: a wider window is used at once (SIGWINCH), and SIGTERM quits restoring the terminal")
+    func resizeAndTerminate() async throws {
+        try TestEnvironment.requireServices()
+        let tmux = Tmux(binary: try requireTool("tmux", package: "tmux"))
+        let queue = TestEnvironment.uniqueQueue("top-resize")
+        let node = "resize@\(queue)"
+        let worker = try await startEventsWorker(queue: queue, node: node)
+        defer { worker.signal(SIGKILL) }
+        try await tmux.startTop(try TestEnvironment.requireBinary("conveyor"), queue: queue, node: node, columns: 60)
+        defer { tmux.killServer() }
+        // 60 columns cut the summary line before its "(q quits)".
+        try await tmux.waitFor("top drawn 60 columns wide") { lines in
+            lines.first?.hasPrefix("conveyor top  ") == true && Self.row(lines, node) != nil
         }
-        // Raw mode is gone: line editing and echo are on again (`-icanon`, `-echo` while top ran).
-        let modes = Set(after.joined(separator: " ").split(separator: " ").map(String.init))
-        #expect(modes.isSuperset(of: ["icanon", "echo", "isig", "icrnl", "ixon"]), "\(after)")
-        #expect(modes.isDisjoint(with: ["-icanon", "-echo", "-isig"]), "\(after)")
+        #expect(try await tmux.screen().first?.contains("(q quits)") == false)
+        try await tmux.run(["resize-window", "-t", "top", "-x", "160", "-y", "40"])
+        try await tmux.waitFor("the summary line drawn whole") { lines in lines.first?.hasSuffix("(q quits)") == true }
+
+        // The pane's shell runs top as its child.
+        let shell = try await tmux.run(["display-message", "-p", "-t", "top", "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let children = try String(contentsOfFile: "/proc/\(shell)/task/\(shell)/children", encoding: .utf8)
+        let top = try #require(children.split(separator: " ").first.flatMap { Int32($0) }, "no child of the pane's shell \(shell)")
+        #expect(kill(top, SIGTERM) == 0)
+        try await tmux.expectRestored()
         worker.signal(SIGTERM)
         #expect(try await worker.waitForExit(timeout: hangGuard) == 0)
     }

@@ -30,13 +30,14 @@ final class PythonWorker: Sendable {
     let queue: String
 
     /// Starts the worker and returns once Celery logged that it is ready.
-    init(queue: String, module: String = "pytasks") async throws {
+    /// - Parameter arguments: more `celery worker` options (`-E` for task events).
+    init(queue: String, module: String = "pytasks", arguments: [String] = []) async throws {
         try TestEnvironment.requirePython()
         self.queue = queue
         process = try ManagedProcess(
             URL(fileURLWithPath: TestEnvironment.python),
             ["-m", "celery", "-A", module, "worker", "-Q", queue, "-c", "1", "-P", "solo", "--without-gossip", "--without-mingle",
-             "--without-heartbeat", "-n", "py-\(queue)@%h", "--loglevel", "INFO"],
+             "--without-heartbeat", "-n", "py-\(queue)@%h", "--loglevel", "INFO"] + arguments,
             environment: ["PYTHONPATH": pythonDirectory, "PYTHONUNBUFFERED": "1"], name: "celery-\(queue)")
         do {
             try await process.waitForLog(" ready.", timeout: 120)
