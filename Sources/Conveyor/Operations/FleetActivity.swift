@@ -40,9 +40,13 @@ public struct FleetActivity: Sendable {
 
     /// - Parameters:
     ///   - window: seconds the per-task counts cover, 1 to 3600.
-    ///   - limits: what is remembered at most.
+    ///   - limits: what is remembered at most (each at least 1).
     public init(window: Int = 60, limits: Limits = Limits()) {
         self.window = min(3600, max(1, window))
+        var limits = limits
+        limits.workers = max(1, limits.workers)
+        limits.tasks = max(1, limits.tasks)
+        limits.taskNames = max(1, limits.taskNames)
         self.limits = limits
     }
 
@@ -102,8 +106,8 @@ public struct FleetActivity: Sendable {
         worker.lastSeen = max(worker.lastSeen, now)
         worker.software = fields["sw_ident"]?.string ?? worker.software
         worker.pid = fields["pid"]?.int.flatMap { (1...Int64(Int32.max)).contains($0) ? Int($0) : nil } ?? worker.pid
-        worker.active = Self.count(fields["active"]) ?? worker.active
-        worker.processed = Self.count(fields["processed"]) ?? worker.processed
+        worker.active = Self.nonNegative(fields["active"]) ?? worker.active
+        worker.processed = Self.nonNegative(fields["processed"]) ?? worker.processed
         if let freq = fields["freq"]?.double, freq.isFinite, (0.1...3600).contains(freq) { worker.heartbeatInterval = freq }
         if let loads = fields["loadavg"]?.array?.compactMap(\.double), loads.count == 3, loads.allSatisfy(\.isFinite) {
             worker.loadAverage = loads
@@ -153,7 +157,7 @@ public struct FleetActivity: Sendable {
         tasks[id] = TaskRecord(name: name, hostname: hostname)
         taskOrder.append(id)
         // Finished ids stay in the order until it is twice the limit: then it is rebuilt.
-        if taskOrder.count > 2 * max(1, limits.tasks) { taskOrder = Deque(taskOrder.filter { tasks[$0] != nil }) }
+        if taskOrder.count > 2 * limits.tasks { taskOrder = Deque(taskOrder.filter { tasks[$0] != nil }) }
     }
 
     private mutating func count(_ name: String, _ kind: TaskCounts.Kind, second: Int64, runtime: Double? = nil) {
@@ -165,7 +169,7 @@ public struct FleetActivity: Sendable {
     }
 
     /// A count an event carries: a non-negative integer that fits.
-    private static func count(_ value: JSON?) -> Int? {
+    private static func nonNegative(_ value: JSON?) -> Int? {
         value?.int.flatMap { $0 >= 0 && $0 <= Int64(Int.max) ? Int($0) : nil }
     }
 

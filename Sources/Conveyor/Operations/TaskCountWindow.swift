@@ -46,7 +46,14 @@ struct TaskCountWindow: Sendable {
 public struct TaskCounts: Sendable, Equatable {
     /// What happened to a task.
     public enum Kind: Sendable {
-        case received, succeeded, failed, retried
+        /// `task-received`.
+        case received
+        /// `task-succeeded`.
+        case succeeded
+        /// `task-failed`.
+        case failed
+        /// `task-retried`.
+        case retried
     }
 
     /// `task-received` events.
