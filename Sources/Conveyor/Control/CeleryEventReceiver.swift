@@ -15,6 +15,8 @@ public final class CeleryEventReceiver: Sendable {
     static let messageTTL: Int32 = 5_000
     /// Milliseconds the queue outlives its consumer (`event_queue_expires` 60.0 s).
     static let queueExpires: Int32 = 60_000
+    /// Seconds a wake-up `heartbeat` cast stays valid (`control.broadcast`'s default timeout).
+    static let wakeExpires = 1.0
 
     /// The private queue's name.
     public let queue: String
@@ -49,9 +51,10 @@ public final class CeleryEventReceiver: Sendable {
     ///   - timeout: seconds to wait for the broker before giving up.
     ///   - handler: runs on the connection's I/O thread for every event, in arrival order; keep
     ///     it quick.
-    /// - Throws: `ConveyorError.Code.brokerUnavailable` when the broker cannot be reached or
-    ///   refuses the queue in time.
+    /// - Throws: `ConveyorError.Code.invalidArguments` for a timeout that is not above 0,
+    ///   `.brokerUnavailable` when the broker cannot be reached or refuses the queue in time.
     public func start(timeout: Double, handler: @escaping @Sendable (CeleryEvent) -> Void) async throws {
+        try Self.check(timeout)
         connection.start()
         do {
             try await connection.declare([
@@ -64,16 +67,29 @@ public final class CeleryEventReceiver: Sendable {
             try await connection.consume(queue: queue, options: ConsumerOptions(prefetch: 0, noAck: true), timeout: timeout) { delivery in
                 for event in CeleryEvent.decode(delivery.body) { handler(event) }
             }
-            try await wakeWorkers(timeout: timeout)
+        } catch let error as AMQPError {
+            throw ConveyorError(.brokerUnavailable, "broker unavailable: \(error.message)")
+        }
+        try await wakeWorkers(timeout: timeout)
+    }
+
+    /// Asks every worker to send a `worker-heartbeat` now (a pidbox `heartbeat` cast, dropped by
+    /// workers after `wakeExpires` seconds as Celery's own is).
+    /// - Throws: `ConveyorError.Code.invalidArguments` for a timeout that is not above 0,
+    ///   `.brokerUnavailable` when the broker does not take the message within `timeout`.
+    public func wakeWorkers(timeout: Double) async throws {
+        try Self.check(timeout)
+        do {
+            let expires = Date().timeIntervalSince1970 + Self.wakeExpires
+            try await connection.publish(Pidbox.broadcast("heartbeat", expires: expires), timeout: timeout)
         } catch let error as AMQPError {
             throw ConveyorError(.brokerUnavailable, "broker unavailable: \(error.message)")
         }
     }
 
-    /// Asks every worker to send a `worker-heartbeat` now (a pidbox `heartbeat` cast).
-    /// - Throws: `AMQPError` when the broker does not take the message within `timeout`.
-    public func wakeWorkers(timeout: Double) async throws {
-        try await connection.publish(Pidbox.broadcast("heartbeat", expires: Date().timeIntervalSince1970 + 1), timeout: timeout)
+    /// A wait in seconds: above 0 (infinity waits as long as a sleep can).
+    private static func check(_ timeout: Double) throws {
+        guard timeout > 0 else { throw ConveyorError(.invalidArguments, "timeout must be seconds above 0, not \(timeout)") }
     }
 
     /// Calls `observer` when the connection is lost (with the reason, once per outage) and when
