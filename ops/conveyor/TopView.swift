@@ -28,7 +28,7 @@ struct TopSources: Sendable {
 enum TopView {
     static func lines(_ activity: ActivitySnapshot, _ sources: TopSources, now: Date, interactive: Bool) -> [TopLine] {
         let workers = workerRows(activity, sources, now: now)
-        let online = workers.filter { $0.state == "online" || $0.state == "running" }.count
+        let online = workers.filter { $0.state == "online" }.count
         var summary = "conveyor top  \(clock(now))  broker \(sources.brokerError == nil ? "ok" : "DOWN")"
             + "  results \(sources.redisError == nil ? "ok" : "DOWN")  workers \(online) online  running \(activity.running.count)"
         if interactive { summary += "  (q quits)" }
