@@ -31,9 +31,24 @@ struct TopCommandTests {
             try await run(["new-session", "-d", "-x", "\(columns)", "-y", "40", "-s", "top", "\(command); echo \"top exited $?\"; stty -a; read line"])
         }
 
-        /// Ends the private tmux server and everything in it.
-        func killServer() {
-            _ = try? ManagedProcess(binary, ["-L", socket, "kill-server"], name: "tmux")
+        /// Runs `body` with a private tmux server, which is ended afterwards (with everything in
+        /// it), whether `body` threw or not.
+        static func with<T>(_ body: (Tmux) async throws -> T) async throws -> T {
+            let tmux = Tmux(binary: try requireTool("tmux", package: "tmux"))
+            do {
+                let value = try await body(tmux)
+                await tmux.killServer()
+                return value
+            } catch {
+                await tmux.killServer()
+                throw error
+            }
+        }
+
+        /// Ends the server and waits until tmux has said so (a server never started is no error).
+        func killServer() async {
+            guard let process = try? ManagedProcess(binary, ["-L", socket, "kill-server"], name: "tmux") else { return }
+            _ = try? await process.waitForExit(timeout: hangGuard)
         }
 
         /// Waits until top has exited 0 and the terminal is out of raw mode again: line editing,
@@ -83,14 +98,18 @@ struct TopCommandTests {
     @Test("in tmux: the worker, its tasks' counts and a running task appear; q quits and the terminal's mode is restored")
     func liveInTmux() async throws {
         try TestEnvironment.requireServices()
-        let tmux = Tmux(binary: try requireTool("tmux", package: "tmux"))
         let conveyor = try TestEnvironment.requireBinary("conveyor")
         let queue = TestEnvironment.uniqueQueue("top-live")
         let node = "top@\(queue)"
         let worker = try await startEventsWorker(queue: queue, node: node)
         defer { worker.signal(SIGKILL) }
+        try await Tmux.with { tmux in try await live(tmux, conveyor: conveyor, queue: queue, node: node) }
+        worker.signal(SIGTERM)
+        #expect(try await worker.waitForExit(timeout: hangGuard) == 0)
+    }
+
+    private func live(_ tmux: Tmux, conveyor: URL, queue: String, node: String) async throws {
         try await tmux.startTop(conveyor, queue: queue, node: node, columns: 160)
-        defer { tmux.killServer() }
 
         try await tmux.waitFor("the worker listed online") { lines in
             Self.row(lines, node).map { Array($0.prefix(3)) } == [node, "swift", "online"]
@@ -121,20 +140,23 @@ struct TopCommandTests {
 
         try await tmux.run(["send-keys", "-t", "top", "q"])
         try await tmux.expectRestored()
-        worker.signal(SIGTERM)
-        #expect(try await worker.waitForExit(timeout: hangGuard) == 0)
     }
 
     @Test("in tmux: a wider window is used at once (SIGWINCH), and SIGTERM quits restoring the terminal")
     func resizeAndTerminate() async throws {
         try TestEnvironment.requireServices()
-        let tmux = Tmux(binary: try requireTool("tmux", package: "tmux"))
+        let conveyor = try TestEnvironment.requireBinary("conveyor")
         let queue = TestEnvironment.uniqueQueue("top-resize")
         let node = "resize@\(queue)"
         let worker = try await startEventsWorker(queue: queue, node: node)
         defer { worker.signal(SIGKILL) }
-        try await tmux.startTop(try TestEnvironment.requireBinary("conveyor"), queue: queue, node: node, columns: 60)
-        defer { tmux.killServer() }
+        try await Tmux.with { tmux in try await resizeThenTerminate(tmux, conveyor: conveyor, queue: queue, node: node) }
+        worker.signal(SIGTERM)
+        #expect(try await worker.waitForExit(timeout: hangGuard) == 0)
+    }
+
+    private func resizeThenTerminate(_ tmux: Tmux, conveyor: URL, queue: String, node: String) async throws {
+        try await tmux.startTop(conveyor, queue: queue, node: node, columns: 60)
         // 60 columns cut the summary line before its "(q quits)".
         try await tmux.waitFor("top drawn 60 columns wide") { lines in
             lines.first?.hasPrefix("conveyor top  ") == true && Self.row(lines, node) != nil
@@ -149,8 +171,6 @@ struct TopCommandTests {
         let top = try #require(children.split(separator: " ").first.flatMap { Int32($0) }, "no child of the pane's shell \(shell)")
         #expect(kill(top, SIGTERM) == 0)
         try await tmux.expectRestored()
-        worker.signal(SIGTERM)
-        #expect(try await worker.waitForExit(timeout: hangGuard) == 0)
     }
 
     @Test("with its output piped it prints one plain table (no escape sequences) and exits 0")
