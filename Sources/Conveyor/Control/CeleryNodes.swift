@@ -64,16 +64,8 @@ extension Fleet {
                       let body = try? JSON.parse(delivery.body), let nodes = body.object else { return }
                 replies.withLock { for (name, reply) in nodes { $0[name] = reply } }
             }
-            let request: JSON = [
-                "method": "stats", "arguments": [:], "destination": .null, "pattern": .null, "matcher": .null,
-                "ticket": .string(ticket), "reply_to": ["exchange": .string(Pidbox.replyExchange), "routing_key": .string(id)],
-            ]
-            let expires = Date().timeIntervalSince1970 + wait
-            try await connection.publish(OutgoingMessage(
-                exchange: Pidbox.exchange, routingKey: "",
-                properties: BasicProperties(contentType: "application/json", contentEncoding: "utf-8",
-                                            headers: ["clock": .int64(1), "expires": .double(expires)], deliveryMode: 1),
-                body: request.serialized(.python), mandatory: false), timeout: configuration.connectTimeout)
+            let message = Pidbox.broadcast("stats", ticket: ticket, replyRoutingKey: id, expires: Date().timeIntervalSince1970 + wait)
+            try await connection.publish(message, timeout: configuration.connectTimeout)
             // Celery's collection: whoever answers within the wait.
             try? await Task.sleep(for: .sleeping(seconds: wait))
         } catch {

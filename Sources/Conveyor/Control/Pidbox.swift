@@ -106,6 +106,23 @@ final class Pidbox: Sendable {
         ]
     }
 
+    /// A request to every node, as kombu's `Mailbox._broadcast` sends it: a call names its
+    /// `ticket` and the routing key of its reply queue on `reply.celery.pidbox`; a cast
+    /// (`heartbeat`, `enable_events`) names neither and nobody answers it.
+    /// - Parameter expires: epoch seconds after which the workers drop it (0: never).
+    static func broadcast(_ method: String, ticket: String? = nil, replyRoutingKey: String? = nil, expires: Double = 0) -> OutgoingMessage {
+        var request: JSONObject = ["method": .string(method), "arguments": [:], "destination": .null, "pattern": .null, "matcher": .null]
+        if let ticket, let replyRoutingKey {
+            request["ticket"] = .string(ticket)
+            request["reply_to"] = ["exchange": .string(replyExchange), "routing_key": .string(replyRoutingKey)]
+        }
+        return OutgoingMessage(
+            exchange: exchange, routingKey: "",
+            properties: BasicProperties(contentType: "application/json", contentEncoding: "utf-8",
+                                        headers: ["clock": .int64(1), "expires": .double(expires)], deliveryMode: 1),
+            body: JSON.object(request).serialized(.python), mandatory: false)
+    }
+
     /// Declares the mailbox and consumes it without acknowledgements; `handler` runs on the
     /// connection's I/O thread for every request meant for this node.
     /// - Throws: `AMQPError` when the broker refuses (405 RESOURCE_LOCKED: another worker with

@@ -30,14 +30,16 @@ final class PythonWorker: Sendable {
     let queue: String
 
     /// Starts the worker and returns once Celery logged that it is ready.
-    /// - Parameter environment: added to the worker's (e.g. `CONVEYOR_QUEUE_MAX_PRIORITY`).
-    init(queue: String, module: String = "pytasks", environment: [String: String] = [:]) async throws {
+    /// - Parameters:
+    ///   - environment: added to the worker's (e.g. `CONVEYOR_QUEUE_MAX_PRIORITY`).
+    ///   - arguments: more `celery worker` options (`-E` for task events).
+    init(queue: String, module: String = "pytasks", environment: [String: String] = [:], arguments: [String] = []) async throws {
         try TestEnvironment.requirePython()
         self.queue = queue
         process = try ManagedProcess(
             URL(fileURLWithPath: TestEnvironment.python),
             ["-m", "celery", "-A", module, "worker", "-Q", queue, "-c", "1", "-P", "solo", "--without-gossip", "--without-mingle",
-             "--without-heartbeat", "-n", "py-\(queue)@%h", "--loglevel", "INFO"],
+             "--without-heartbeat", "-n", "py-\(queue)@%h", "--loglevel", "INFO"] + arguments,
             environment: ["PYTHONPATH": pythonDirectory, "PYTHONUNBUFFERED": "1"].merging(environment) { $1 }, name: "celery-\(queue)")
         do {
             try await process.waitForLog(" ready.", timeout: 120)
