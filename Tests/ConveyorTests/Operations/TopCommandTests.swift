@@ -17,7 +17,9 @@ struct TopCommandTests {
 
         @discardableResult
         func run(_ arguments: [String]) async throws -> String {
-            let process = try ManagedProcess(binary, ["-L", socket] + arguments, name: "tmux")
+            // The first command forks the tmux server, which must not keep the test run's
+            // descriptors (the flock ops/test runs under) should it outlive the test.
+            let process = try ManagedProcess(binary, ["-L", socket] + arguments, name: "tmux", closeOtherDescriptors: true)
             let status = try await process.waitForExit(timeout: hangGuard)
             guard status == 0 else { throw TimedOut("tmux \(arguments.joined(separator: " ")) exited with \(status): \(process.log)") }
             return process.log
