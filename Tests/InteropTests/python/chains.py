@@ -7,27 +7,13 @@ import time
 
 from celery import chain
 
-from interop import HANG_GUARD, describe_error, emit, make_app
+from interop import HANG_GUARD, emit, make_app, outcome, routed
 
 swift_queue, py_queue = sys.argv[1], sys.argv[2]
 app = make_app('chains')
 TIMEOUT = HANG_GUARD
-
-
-def swift(name, *args, immutable=False):
-    return app.signature(name, args=args, options={'queue': swift_queue}, immutable=immutable)
-
-
-def py(name, *args, immutable=False):
-    return app.signature(name, args=args, options={'queue': py_queue}, immutable=immutable)
-
-
-def outcome(result):
-    try:
-        return {'value': result.get(timeout=TIMEOUT)}
-    except Exception as error:
-        return {'error': describe_error(error)}
-
+swift = routed(app, swift_queue)
+py = routed(app, py_queue)
 
 def settled(result):
     """The state of the chain's last element once a failed step has marked it (a moment after

@@ -8,27 +8,13 @@ import sys
 from celery import chain, chord, group
 from celery.result import GroupResult
 
-from interop import HANG_GUARD, describe_error, emit, make_app
+from interop import HANG_GUARD, emit, make_app, outcome, routed
 
 swift_queue, py_queue, swift_group_id = sys.argv[1], sys.argv[2], sys.argv[3]
 app = make_app('chords')
 TIMEOUT = HANG_GUARD
-
-
-def swift(name, *args, immutable=False):
-    return app.signature(name, args=args, options={'queue': swift_queue}, immutable=immutable)
-
-
-def py(name, *args, immutable=False):
-    return app.signature(name, args=args, options={'queue': py_queue}, immutable=immutable)
-
-
-def outcome(result):
-    try:
-        return {'value': result.get(timeout=TIMEOUT)}
-    except Exception as error:
-        return {'error': describe_error(error)}
-
+swift = routed(app, swift_queue)
+py = routed(app, py_queue)
 
 out = {}
 

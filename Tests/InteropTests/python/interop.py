@@ -64,3 +64,18 @@ def describe_error(error):
         'message': str(error),
         'args': [repr(a) for a in error.args],
     }
+
+
+def outcome(result):
+    """A result's value, or its error as describe_error gives it."""
+    try:
+        return {'value': result.get(timeout=HANG_GUARD)}
+    except Exception as error:
+        return {'error': describe_error(error)}
+
+
+def routed(app, queue):
+    """A signature maker for tasks on `queue`: routed(app, q)('conveyor.add', 2, 3)."""
+    def make(name, *args, immutable=False):
+        return app.signature(name, args=args, options={'queue': queue}, immutable=immutable)
+    return make
