@@ -13,7 +13,8 @@ struct ConveyorCommand: AsyncParsableCommand {
         discussion: "Environment: CONVEYOR_BROKER_URL, CONVEYOR_RESULT_URL. Every command takes --json.",
         subcommands: [StatusCommand.self, QueuesCommand.self, CallCommand.self, ResultCommand.self, PurgeCommand.self,
                       RevokeCommand.self, DeadCommand.self, LimitCommand.self, LocksCommand.self, DiffCommand.self,
-                      SearchCommand.self, CheckCommand.self, MuninCommand.self, HealthCommand.self])
+                      SearchCommand.self, CheckCommand.self, MuninCommand.self, HealthCommand.self,
+                      BeatCommand.self])
 
     /// Runs the command; bad usage exits 2 as documented, 3 (UNKNOWN) for the Nagios and Munin
     /// plugins, as monitoring plugins do.
