@@ -119,7 +119,7 @@ let package = Package(
         .testTarget(name: "ConveyorTests", dependencies: ["Conveyor", "AMQP", "Redis", "Diagnostics", "TestSupport"]),
         .testTarget(name: "InteropTests", dependencies: ["Conveyor", "AMQP", "Diagnostics", "Repositories", "TestSupport"], exclude: ["python"]),
         .testTarget(name: "RepositoriesTests", dependencies: ["Repositories", "Conveyor", "IOSupport", "TestSupport"]),
-        .testTarget(name: "BeatTests", dependencies: ["Beat", "Conveyor", "TestSupport"]),
+        .testTarget(name: "BeatTests", dependencies: ["Beat", "Conveyor", "Redis", "TestSupport"]),
         .testTarget(name: "EmailTests", dependencies: ["Email", "Conveyor", "IOSupport", "TestSupport",
                                                     .product(name: "Logging", package: "swift-log")], exclude: ["python"]),
     ]

@@ -57,8 +57,8 @@ public struct Crontab: Sendable, Hashable, CustomStringConvertible {
                 if dayIndex == 0 && h < startWall.hour { continue }
                 for m in minute.values {
                     if dayIndex == 0 && (h, m) <= startWall { continue }
-                    let instant = LocalTime.instant(year: day.year, month: day.month, day: day.day, hour: h, minute: m, in: timeZone)
-                    if instant > date { return instant }
+                    let instants = LocalTime.instants(year: day.year, month: day.month, day: day.day, hour: h, minute: m, in: timeZone)
+                    if let instant = instants.first(where: { $0 > date }) { return instant }
                 }
             }
         }
@@ -125,16 +125,17 @@ struct LocalDay {
     }
 }
 
-/// Local wall-clock times to instants, as Python's zoneinfo does with `fold=0`.
+/// Local wall-clock times to instants, as Python's zoneinfo does.
 enum LocalTime {
-    /// The instant of a local time in `zone`: of two (a repeated hour), the first; of none (a
-    /// skipped hour), the one the offset before the change gives, which lies after the jump.
-    static func instant(year: Int, month: Int, day: Int, hour: Int, minute: Int, in zone: TimeZone) -> Date {
+    /// The instants of a local time in `zone`, earliest first: two in a repeated hour, one
+    /// otherwise; in a skipped hour, the one the offset before the change gives, which lies
+    /// after the jump (Python's `fold=0`).
+    static func instants(year: Int, month: Int, day: Int, hour: Int, minute: Int, in zone: TimeZone) -> [Date] {
         let wall = (LocalDay(year: year, month: month, day: day)?.epochSeconds ?? 0) + hour * 3600 + minute * 60
         // Offsets in force a day either side: a zone changes at most once in between.
         let before = zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(wall - 86_400)))
         let after = zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(wall + 86_400)))
         let valid = Set([before, after]).map { wall - $0 }.filter { zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double($0))) == wall - $0 }
-        return Date(timeIntervalSince1970: Double(valid.min() ?? wall - before))
+        return (valid.isEmpty ? [wall - before] : valid.sorted()).map { Date(timeIntervalSince1970: Double($0)) }
     }
 }

@@ -11,6 +11,13 @@ public struct DuePlan: Sendable, Equatable {
     /// The longest stretch of cron due times looked through at once: older ones count as skipped.
     static let cronHorizonMilliseconds: Int64 = 31 * 86_400_000
 
+    /// A plan as given (tests compare with it).
+    init(fire: [Int64] = [], skipped: Int = 0, newest: Int64? = nil) {
+        self.fire = fire
+        self.skipped = skipped
+        self.newest = newest
+    }
+
     /// - Parameters:
     ///   - last: the entry's last claimed due time.
     ///   - now: the time now.
