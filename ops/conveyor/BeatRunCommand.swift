@@ -65,6 +65,7 @@ struct BeatRunCommand: AsyncParsableCommand {
             await scheduler.resign()
             await client.close()
             logger.info("beat stopped")
+            LogfmtLogHandler.flush()
         }
     }
 }
