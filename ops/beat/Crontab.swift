@@ -23,7 +23,7 @@ public struct Crontab: Sendable, Hashable, CustomStringConvertible {
     /// Parses five space-separated fields.
     /// - Throws: `CrontabError` naming the bad field and why, or when no date ever matches
     ///   (`0 0 30 feb *`).
-    public init(_ expression: String, timeZone: TimeZone = TimeZone(identifier: "UTC")!) throws {
+    public init(_ expression: String, timeZone: TimeZone = .gmt) throws {
         let fields = expression.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard fields.count == 5 else {
             throw CrontabError("'\(expression)' has \(fields.count) fields, not 5 (minute hour day_of_month month_of_year day_of_week)")

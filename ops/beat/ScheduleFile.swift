@@ -86,7 +86,7 @@ enum ScheduleFile {
             let seconds = try number(every, "entry \(name): every", everySeconds)
             trigger = .every(milliseconds: Int64((seconds * 1000).rounded()))
         case let (nil, cron?):
-            var zone = TimeZone(identifier: "UTC")!
+            var zone = TimeZone.gmt
             if let zoneNode = values["timezone"] {
                 let identifier = try string(zoneNode, "entry \(name): timezone")
                 guard let found = TimeZone(identifier: identifier) else {
