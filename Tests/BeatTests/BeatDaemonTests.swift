@@ -51,4 +51,24 @@ struct BeatDaemonTests {
         #expect(try await client.locks.list(prefix: lock).isEmpty)
         await client.close()
     }
+
+    @Test("a missing or bad schedule file exits 2 naming the line; an unknown entry for run-now exits 1", arguments: [
+        (["beat", "--schedule", "/nonexistent/beat.yaml"], Int32(2), "cannot read /nonexistent/beat.yaml"),
+        (["beat", "list", "--schedule", "BAD"], 2, "line 4: entry a: cron minute '61'"),
+        (["beat", "run-now", "--schedule", "BAD", "a"], 2, "line 4"),
+        (["beat", "run-now", "--schedule", "GOOD", "nosuch"], 1, "no entry named nosuch"),
+        (["beat", "--schedule", "GOOD", "--log-level", "loud"], 2, "unknown log level"),
+    ])
+    func usage(arguments: [String], status: Int32, message: String) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("beat-usage-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let bad = directory.appendingPathComponent("bad.yaml"), good = directory.appendingPathComponent("good.yaml")
+        try "entries:\n  a:\n    task: t\n    cron: \"61 * * * *\"\n".write(to: bad, atomically: true, encoding: .utf8)
+        try "entries:\n  a:\n    task: t\n    every: 60\n".write(to: good, atomically: true, encoding: .utf8)
+        let process = try ManagedProcess(try TestEnvironment.requireBinary("conveyor"),
+                                         arguments.map { $0 == "BAD" ? bad.path : $0 == "GOOD" ? good.path : $0 }, name: "beat-usage")
+        #expect(try await process.waitForExit(timeout: hangGuard) == status, "\(arguments): \(process.log)")
+        #expect(process.log.contains(message), "\(arguments): \(process.log)")
+    }
 }
