@@ -44,6 +44,12 @@ struct BeatDaemonTests {
 
         let lock = "beat:\(name)"
         #expect(try await client.locks.list(prefix: lock).map(\.holder) == ["daemon-test"])
+        let list = try ManagedProcess(binary, ["beat", "list", "--schedule", path.path, "--json"], name: "beat-list")
+        #expect(try await list.waitForExit(timeout: hangGuard) == 0)
+        let shown = try JSON.parse(list.log)
+        #expect(shown["leader"]?["holder"] == "daemon-test")
+        #expect(shown["entries"]?[0]?["name"] == "second" && shown["entries"]?[0]?["last_sent"] == true)
+        #expect(shown["entries"]?[0]?["last"]?.string.flatMap(ISO8601.parse) != nil)
         beat.signal(SIGTERM)
         #expect(try await beat.waitForExit(timeout: hangGuard) == 0)
         #expect(beat.log.contains("beat stopped"))
