@@ -119,7 +119,15 @@ public actor BeatScheduler {
             throw ScheduleError(line: entry.line, "entry \(entry.name): the record under \(key) is not a beat record; delete it to start afresh")
         }
         if !record.sent {
-            record = try await send(entry, record, lease: lease)
+            // Claimed but not marked sent: by a leader that died or froze around the publish. If a
+            // worker already holds a state for the run, its message got through: not sent again.
+            let taskId = entry.taskId(schedule: schedule.name, due: record.due)
+            if try await client.result(for: taskId).state != .pending {
+                logger.info("already delivered", metadata: ["entry": "\(entry.name)", "task_id": "\(taskId)"])
+                record = try await claim(entry, BeatRecord(due: record.due, sent: true), after: record, lease: lease)
+            } else {
+                record = try await send(entry, record, lease: lease)
+            }
         }
         let plan = DuePlan(entry, last: record.due, now: now, grace: schedule.leaseMilliseconds, maxCatchUp: schedule.maxCatchUp)
         if plan.skipped > 0 {
