@@ -18,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
@@ -44,6 +47,17 @@ let package = Package(
             "AMQP", "Redis", "IOSupport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+        ]),
+        // GET /metrics (Prometheus text) and /healthz on a small SwiftNIO HTTP/1 server, and the
+        // process_* series from /proc: what conveyor-worker --metrics and conveyor exporter share.
+        .target(name: "MetricsEndpoint", dependencies: [
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         // What the command-line binaries share: bad usage exits 2.
@@ -64,7 +78,7 @@ let package = Package(
             .product(name: "Mustache", package: "swift-mustache"),
         ], path: "workers/Email"),
         .executableTarget(name: "conveyor-worker", dependencies: [
-            "Conveyor", "Diagnostics", "Repositories", "Email", "CommandLineSupport",
+            "Conveyor", "Diagnostics", "Repositories", "Email", "CommandLineSupport", "MetricsEndpoint",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -77,7 +91,8 @@ let package = Package(
 
         // The operators' CLI.
         .executableTarget(name: "conveyor", dependencies: [
-            "Conveyor", "CommandLineSupport", "Beat", .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            "Conveyor", "CommandLineSupport", "MetricsEndpoint", "Beat",
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "ops/conveyor"),

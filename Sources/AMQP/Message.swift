@@ -1,3 +1,5 @@
+import IOSupport
+
 /// A message to publish.
 public struct OutgoingMessage: Sendable {
     /// `""` is the default exchange, which routes by queue name.
@@ -31,9 +33,13 @@ public struct Delivery: Sendable {
     public var generation: UInt64
     /// The consumer asked for no acknowledgements.
     public var noAck: Bool
+    /// When the consumer's I/O thread read it (`monotonicSeconds()`): how long it then waited
+    /// for a slot is a worker's `conveyor_task_wait_seconds`.
+    public var receivedAt: Double
 
     public init(queue: String, consumerTag: String, deliveryTag: UInt64, redelivered: Bool, exchange: String,
-                routingKey: String, properties: BasicProperties, body: [UInt8], generation: UInt64, noAck: Bool = false) {
+                routingKey: String, properties: BasicProperties, body: [UInt8], generation: UInt64, noAck: Bool = false,
+                receivedAt: Double = monotonicSeconds()) {
         self.queue = queue
         self.consumerTag = consumerTag
         self.deliveryTag = deliveryTag
@@ -44,6 +50,7 @@ public struct Delivery: Sendable {
         self.body = body
         self.generation = generation
         self.noAck = noAck
+        self.receivedAt = receivedAt
     }
 }
 

@@ -10,11 +10,14 @@ import Glibc
 final class Context {
     private let context: UnsafeMutablePointer<redisContext>
     let endpoint: RedisEndpoint
+    /// The read/write timeout set on the socket now, seconds.
+    private var ioTimeout: Double
 
     /// Connects, applies timeouts and keepalive (hiredis' reconnect would forget both, so every
     /// connection is a fresh context), authenticates and selects the database.
     init(endpoint: RedisEndpoint) throws {
         self.endpoint = endpoint
+        ioTimeout = endpoint.commandTimeout
         let connectTimeout = timeoutValue(seconds: endpoint.connectTimeout)
         let made: UnsafeMutablePointer<redisContext>?
         if let path = endpoint.socketPath {
@@ -116,6 +119,14 @@ final class Context {
         } while rest > 0
         wire.append(UInt8(ascii: "\r"))
         wire.append(UInt8(ascii: "\n"))
+    }
+
+    /// Sets the socket's read/write timeout for the commands that follow (a system call only
+    /// when it changes).
+    func limitIO(to seconds: Double) {
+        guard seconds != ioTimeout else { return }
+        ioTimeout = seconds
+        _ = redisSetTimeout(context, timeoutValue(seconds: seconds))
     }
 
     /// Sends what is buffered if needed and reads the next reply.

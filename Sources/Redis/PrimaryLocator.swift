@@ -16,6 +16,9 @@ struct PrimaryLocator {
     /// endpoint's timeouts when shorter): a hung sentinel must not hold every reconnect for the
     /// endpoint's full timeouts before the next sentinel is asked.
     static let sentinelTimeout = 3.0
+    /// The shortest a connect or a command is given, seconds, however little its caller has
+    /// left: a caller late by a moment (a loaded machine) must not turn into a dropped connection.
+    static let minimumBudget = 1.0
 
     let endpoint: RedisEndpoint
     let logger: Logger
@@ -31,13 +34,19 @@ struct PrimaryLocator {
     var followsFailover: Bool { endpoint.sentinel != nil }
 
     /// A new connection to the server, or to the current primary.
+    /// - Parameter budget: seconds the callers waiting for it have left: no connect or handshake
+    ///   step waits longer than that (nor longer than the endpoint's own timeouts).
     /// - Throws: `RedisError.Code.connectionFailed` with each sentinel's reason.
-    mutating func connect() throws -> Context {
+    mutating func connect(within budget: Double = .infinity) throws -> Context {
+        var endpoint = self.endpoint
+        let bound = max(budget, Self.minimumBudget)
+        endpoint.connectTimeout = min(endpoint.connectTimeout, bound)
+        endpoint.commandTimeout = min(endpoint.commandTimeout, bound)
         guard let sentinel = endpoint.sentinel else { return try Context(endpoint: endpoint) }
         var reasons: [String] = []
         for address in sentinel.sentinels {
             do {
-                let primary = try ask(address, for: sentinel.masterName)
+                let primary = try ask(address, for: sentinel.masterName, from: endpoint)
                 let context = try Context(endpoint: primary)
                 try Self.requirePrimary(context, at: primary)
                 let found = "\(primary.host):\(primary.port)"
@@ -56,7 +65,7 @@ struct PrimaryLocator {
 
     /// The primary's endpoint as `address` names it: the endpoint's credentials, database and
     /// timeouts at the host and port the sentinel gave.
-    private func ask(_ address: RedisSentinel.Address, for name: String) throws -> RedisEndpoint {
+    private func ask(_ address: RedisSentinel.Address, for name: String, from endpoint: RedisEndpoint) throws -> RedisEndpoint {
         var sentinelEndpoint = endpoint
         sentinelEndpoint.sentinel = nil
         sentinelEndpoint.host = address.host

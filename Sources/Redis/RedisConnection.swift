@@ -269,7 +269,7 @@ final class RedisLoop: @unchecked Sendable {
         waitForRetry()
         guard onClose == nil, !waiting.isEmpty else { return }
         do {
-            context = try locator.connect()
+            context = try locator.connect(within: budget(of: waiting))
             if pacing.attempt > 0 { logger.info("redis reconnected", metadata: ["redis": "\(configuration.endpoint)"]) }
             pacing.connected(at: monotonicSeconds())
             lastError = nil
@@ -306,6 +306,11 @@ final class RedisLoop: @unchecked Sendable {
         }
     }
 
+    /// Seconds until the last of `requests`' deadlines.
+    private func budget(of requests: some Sequence<RedisConnection.Request>) -> Double {
+        requests.reduce(-Double.infinity) { max($0, $1.deadline) } - monotonicSeconds()
+    }
+
     private func expire(now: Double) {
         while let first = waiting.first, first.deadline <= now {
             waiting.removeFirst()
@@ -330,6 +335,11 @@ final class RedisLoop: @unchecked Sendable {
         let batch = waiting.prefix(count).filter { !$0.isAbandoned() }
         waiting.removeFirst(count)
         guard !batch.isEmpty else { return }
+        // A frozen server must not hold callers past what they asked for: the reads of this batch
+        // wait no longer than its most patient caller (nor than the endpoint's command timeout).
+        // Whole seconds, so that callers with the usual budgets change the socket's timeout rarely.
+        let patience = max(budget(of: batch).rounded(.up), PrimaryLocator.minimumBudget)
+        context.limitIO(to: min(configuration.endpoint.commandTimeout, patience))
         context.append(commands: batch.lazy.flatMap(\.commands))
         // Requests a demoted primary refused (READONLY): none of their writes ran, so they go to
         // the new primary once it is found instead of failing their callers.

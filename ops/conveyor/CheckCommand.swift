@@ -153,7 +153,8 @@ struct CheckCommand: AsyncParsableCommand {
     }
 }
 
-private func seconds(since start: ContinuousClock.Instant) -> Double {
+/// Seconds from `start` to now.
+func seconds(since start: ContinuousClock.Instant) -> Double {
     let elapsed = ContinuousClock.now - start
     return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 }

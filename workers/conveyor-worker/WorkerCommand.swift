@@ -5,6 +5,7 @@ import Diagnostics
 import Email
 import Foundation
 import Logging
+import MetricsEndpoint
 import Repositories
 import UnixSignals
 #if canImport(Glibc)
@@ -20,7 +21,7 @@ struct WorkerCommand: AsyncParsableCommand {
         discussion: """
             Environment: CONVEYOR_BROKER_URL (comma-separated = failover list), CONVEYOR_RESULT_URL,
             CONVEYOR_REPOS_ROOT (--repos-root), CONVEYOR_INDEX_DIR (--index-dir),
-            CONVEYOR_TEMPLATES (--templates), CONVEYOR_SMTP_URL (default smtp://127.0.0.1:2525), CONVEYOR_MAIL_FROM (--mail-from).
+            CONVEYOR_TEMPLATES (--templates), CONVEYOR_METRICS (--metrics), CONVEYOR_SMTP_URL (default smtp://127.0.0.1:2525), CONVEYOR_MAIL_FROM (--mail-from).
             Signals: TERM/INT = warm shutdown (finish running tasks within the grace period, requeue the rest);
             a second TERM/INT, or QUIT = cold shutdown (cancel and requeue now); HUP = warm stop, then restart in place.
             """)
@@ -47,6 +48,9 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @Option(help: "Keep the worker's health here as JSON (status ok/degraded/stopping), replaced on each change and every heartbeat, removed at exit; read it with conveyor health.")
     var healthFile: String?
+
+    @Option(help: "Serve Prometheus metrics (GET /metrics) and a health probe (GET /healthz) on HOST:PORT, e.g. 127.0.0.1:9808 (default CONVEYOR_METRICS).")
+    var metrics: String?
 
     @Flag(name: [.customLong("events"), .customShort("E")],
           help: "Send Celery's task events (task-received, task-started, ...) to celeryev, as celery worker -E (worker-online/-heartbeat/-offline are always sent).")
@@ -182,6 +186,8 @@ struct WorkerCommand: AsyncParsableCommand {
             }
         }
 
+        let metricsAt = metricsAddress()
+        let prometheus = metricsAt.map { _ in Self.bootstrapPrometheus() }
         let pid = try Pidfile(path: pidfile)
         defer { pid?.remove() }
 
@@ -192,6 +198,8 @@ struct WorkerCommand: AsyncParsableCommand {
             fail(error.message)
         }
 
+        var endpoint: HTTPEndpoint?
+        if let metricsAt, let prometheus { endpoint = await Self.serveMetrics(at: metricsAt, factory: prometheus, worker: worker, logger: logger) }
         let restart = RestartFlag()
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sigquit, .sighup)
         let watcher = Task {
@@ -218,6 +226,7 @@ struct WorkerCommand: AsyncParsableCommand {
             fail(error.message)
         }
         watcher.cancel()
+        await endpoint?.close()
         LogfmtLogHandler.flush()
         if restart.isSet {
             pid?.remove()

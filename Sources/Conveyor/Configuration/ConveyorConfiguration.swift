@@ -69,9 +69,10 @@ public struct ConveyorConfiguration: Sendable {
     }
 
     /// Defaults overridden by `CONVEYOR_BROKER_URL`, `CONVEYOR_RESULT_URL`,
-    /// `CONVEYOR_DEFAULT_QUEUE`, `CONVEYOR_QUEUE_TYPE` and `CONVEYOR_RESULT_EXPIRES` (whole
-    /// seconds results live in Redis, Celery's `result_expires`, in `ttls`; 0 keeps them) when
-    /// set. A value that cannot be read is kept for `validate()` to report, naming it.
+    /// `CONVEYOR_DEFAULT_QUEUE`, `CONVEYOR_QUEUE_TYPE`, `CONVEYOR_RESULT_EXPIRES` (whole
+    /// seconds results live in Redis, Celery's `result_expires`, in `ttls`; 0 keeps them) and
+    /// `CONVEYOR_QUEUE_MAX_PRIORITY` (`x-max-priority` of work queues, Celery's
+    /// `task_queue_max_priority`, 1…255) when set. A value that cannot be read is kept for `validate()` to report, naming it.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> ConveyorConfiguration {
         var configuration = ConveyorConfiguration()
         if let url = environment["CONVEYOR_BROKER_URL"], !url.isEmpty { configuration.brokerURL = url }
@@ -90,6 +91,13 @@ public struct ConveyorConfiguration: Sendable {
             } else {
                 configuration.environmentProblem =
                     "CONVEYOR_RESULT_EXPIRES must be whole seconds in 1...\(ttls.upperBound) (0 keeps results), not '\(text)'"
+            }
+        }
+        if let text = environment["CONVEYOR_QUEUE_MAX_PRIORITY"], !text.isEmpty {
+            if let priority = Int(text.trimmingCharacters(in: .whitespaces)), WorkQueue.maxPriorities.contains(priority) {
+                configuration.maxPriority = priority
+            } else {
+                configuration.environmentProblem = "CONVEYOR_QUEUE_MAX_PRIORITY must be a whole number in 1...255, not '\(text)'"
             }
         }
         return configuration

@@ -38,7 +38,7 @@ extension Worker {
             }))
         case "revoked": return .now(.array(remote.revoked.map(JSON.string)))
         case "registered": return .now(registeredReply(builtins: arguments["builtins"]?.bool == true))
-        case "active_queues": return .now(.array(remote.consumedQueues.map(Self.kombuQueue)))
+        case "active_queues": return .now(.array(remote.consumedQueues.map { kombuQueue($0) }))
         case "query_task": return .now(queryTask(arguments["ids"]))
         case "clock": return .now(["clock": .int(Int64(remote.clock))])
         case "conf": return .now(confReply())
@@ -100,15 +100,21 @@ extension Worker {
     }
 
     /// kombu's `Queue.as_dict(recurse=True)` for a work queue, as Python's worker describes
-    /// the queue it consumes.
-    static func kombuQueue(_ name: String) -> JSON {
-        [
+    /// the queue it consumes: the declaration's arguments in `queue_arguments` (where Celery's
+    /// `task_queue_max_priority` and quorum queues put them; kombu's own `max_priority` stays null).
+    func kombuQueue(_ name: String) -> JSON {
+        let declared = WorkQueue(name: name, type: configuration.queueType, maxPriority: configuration.maxPriority).arguments
+        var arguments = JSONObject()
+        if case let .string(type)? = declared["x-queue-type"] { arguments["x-queue-type"] = .string(type) }
+        if case let .int32(priority)? = declared["x-max-priority"] { arguments["x-max-priority"] = .int(Int64(priority)) }
+        return [
             "name": .string(name),
             "exchange": [
                 "name": .string(name), "type": "direct", "arguments": .null, "durable": true, "passive": false,
                 "auto_delete": false, "delivery_mode": .null, "no_declare": false,
             ],
-            "routing_key": .string(name), "queue_arguments": .null, "binding_arguments": .null, "consumer_arguments": .null,
+            "routing_key": .string(name), "queue_arguments": arguments.isEmpty ? .null : .object(arguments),
+            "binding_arguments": .null, "consumer_arguments": .null,
             "durable": true, "exclusive": false, "auto_delete": false, "no_ack": false, "alias": .null, "bindings": [],
             "no_declare": .null, "expires": .null, "message_ttl": .null, "max_length": .null, "max_length_bytes": .null,
             "max_priority": .null,

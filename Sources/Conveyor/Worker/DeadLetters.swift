@@ -85,6 +85,7 @@ extension Worker {
     /// refusing publishes) does not spin, without holding up the batch it came in.
     func requeueLater(_ delivery: Delivery) {
         stats.record(\.requeued)
+        series(of: delivery).finished(.requeued)
         let consumer = self.consumer
         Task {
             try? await Task.sleep(for: .seconds(1))

@@ -80,6 +80,7 @@ extension Worker {
             try? await client.results.clearStarted(message.id, hostname: options.hostname, pid: processIdentifier)
         }
         stats.recordDeferral(reason: deferral.reason, task: message.task)
+        metrics.finished(message.task, queue: delivery.queue, .deferred)
         log(.info, "task deferred", id: message.id, task: message.task, [
             "reason": .string(deferral.reason.cappedUTF8(256)), "delay": .string(secondsText(delay)),
         ])

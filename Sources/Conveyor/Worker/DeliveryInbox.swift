@@ -52,6 +52,9 @@ final class DeliveryInbox: Sendable {
     /// The deliveries waiting for a slot now (`inspect reserved`).
     var waiting: [Delivery] { state.withLock { Array($0.queue) } }
 
+    /// How many deliveries wait for a slot now (`conveyor_reserved_tasks`).
+    var count: Int { state.withLock { $0.queue.count } }
+
     /// A delivery if one is waiting, without waiting.
     func poll() -> Delivery? {
         state.withLock { $0.queue.popFirst() }

@@ -13,6 +13,8 @@ final class ResultFlusher: Sendable {
         let delivery: Delivery
         let task: String
         let runtime: String
+        /// Where its outcome is counted.
+        let series: WorkerMetrics.TaskSeries
     }
 
     private struct State {

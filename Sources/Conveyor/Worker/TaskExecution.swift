@@ -9,6 +9,8 @@ struct Runnable: Sendable {
     let delivery: Delivery
     let task: RegisteredTask
     let ignoreResult: Bool
+    /// Its task's metrics on its queue, looked up once per delivery.
+    let series: WorkerMetrics.TaskSeries
 }
 
 /// What `prepare` made of a delivery, decided without waiting for anything.
@@ -34,16 +36,20 @@ extension Worker {
         // dead-lettered whole: refused before anything runs.
         let budget = client.publisher.connection.publishLimits.propertiesBudget
         guard DeadLetterCopy.fits(delivery.properties, budget: budget) else {
+            series(of: delivery).received.increment()
             let reason = DeadLetterCopy.headersTooLarge(size: delivery.properties.encodedSize, budget: budget)
             return .settle { await self.reject(delivery, reason: reason) }
         }
         let message: TaskMessage
         switch TaskMessage.decode(properties: delivery.properties, body: delivery.body, maxBodySize: configuration.maxMessageSize) {
         case let .failure(reason):
+            series(of: delivery).received.increment()
             return .settle { await self.reject(delivery, reason: reason) }
         case let .success(decoded):
             message = decoded
         }
+        let series = metrics.series(message.task, queue: delivery.queue)
+        series.received.increment()
         taskReceived(message)
         // A future ETA (older Celery clients hold these in worker memory): into the delay cascade.
         if let eta = message.eta {
@@ -51,12 +57,13 @@ extension Worker {
             if remaining >= 1 { return .settle { await self.delay(message, delivery: delivery) } }
             if remaining > 0 { return .due(message, delivery, eta: eta) }
         }
-        return resolve(message, delivery: delivery)
+        return resolve(message, delivery: delivery, series: series)
     }
 
     /// The checks once a task is due: expiry, then whether this worker knows the task.
     /// Never answers `.due`.
-    func resolve(_ message: TaskMessage, delivery: Delivery) -> Preparation {
+    func resolve(_ message: TaskMessage, delivery: Delivery, series: WorkerMetrics.TaskSeries? = nil) -> Preparation {
+        let series = series ?? metrics.series(message.task, queue: delivery.queue)
         if let expires = message.expires, expires < clock.now {
             return .settle { await self.recordRevoked(message, delivery: delivery, reason: "expired") }
         }
@@ -68,10 +75,11 @@ extension Worker {
                                   dateDone: Date(), parentId: message.parentId)
             return .settle {
                 await self.deadLetter(delivery, reason: .unknownTask(message.task)) { await self.persist(meta, delivery: delivery) != nil }
+                series.finished(.rejected)
             }
         }
         return .runnable(Runnable(message: message, delivery: delivery, task: task,
-                                  ignoreResult: message.ignoreResult || task.defaults.ignoreResult))
+                                  ignoreResult: message.ignoreResult || task.defaults.ignoreResult, series: series))
     }
 
     /// A message that is not a runnable task: tell a waiting client (when there is a task id)
@@ -82,6 +90,7 @@ extension Worker {
         let task = headers["task"]?.stringValue ?? "?"
         log(.warning, "task rejected", id: id ?? "?", task: task, ["reason": "\(reason.code)", "detail": "\(reason.detail)"])
         if let id { sendTaskEvent("task-rejected", id: id, ["requeue": false]) }
+        series(of: delivery).finished(.rejected)
         guard let id, !id.isEmpty else {
             await deadLetter(delivery, reason: reason)
             return
@@ -164,12 +173,16 @@ extension Worker {
             parentId: message.parentId, queue: delivery.queue, redelivered: delivery.redelivered, hostname: options.hostname,
             workerLogger: logger, client: client)
         let began = monotonicSeconds()
+        let series = runnable.series
+        series.waited(seconds: began - delivery.receivedAt)
         // A message's own limits first, then those `celery control time_limit` set, then the code's.
         let limits = remote.timeLimits(for: message.task)
         let outcome = await TaskRunner.run(task, context: context,
                                            soft: message.softTimeLimit ?? limits.map { $0.soft } ?? task.defaults.softTimeLimit,
                                            hard: message.timeLimit ?? limits.map { $0.hard } ?? task.defaults.timeLimit)
-        let runtime = secondsText(monotonicSeconds() - began)
+        let ran = monotonicSeconds() - began
+        series.ran(seconds: ran)
+        let runtime = secondsText(ran)
         await runToCompletion {
             await context.flushProgress()
             await self.record(outcome, of: runnable, runtime: runtime)
@@ -186,8 +199,14 @@ extension Worker {
             await recordRevoked(message, delivery: delivery, reason: "revoked")
         case .alreadySucceeded:
             stats.record(\.duplicatesSkipped)
+            metrics.finished(message.task, queue: delivery.queue, .skipped)
             log(.info, "task skipped", id: message.id, task: message.task, ["reason": "already SUCCESS (redelivered duplicate)"])
-            consumer.ack(delivery)
+            if message.chord != nil {
+                // Its worker may have died between storing SUCCESS and counting it in the chord.
+                await settleStoredChordPart(of: message, delivery: delivery)
+            } else {
+                consumer.ack(delivery)
+            }
         case let .run(unfinished):
             // Earlier runs that never finished: the worker died or lost the broker each time.
             // Past the limit it is a poison message.
@@ -203,6 +222,7 @@ extension Worker {
             // otherwise be dropped by RabbitMQ's cycle detection on its way back in.
             try await client.publisher.connection.publish(client.publisher.outgoing(message.freshCopy, queue: delivery.queue))
             stats.record(\.delayed)
+            metrics.finished(message.task, queue: delivery.queue, .delayed)
             log(.info, "task delayed", id: message.id, task: message.task, ["eta": "\(message.eta.map(ISO8601.format) ?? "")"])
             consumer.ack(delivery)
         } catch let error as AMQPError where error.code == .messageTooLarge || error.code == .invalidMessage {
@@ -236,6 +256,7 @@ extension Worker {
                     log(.error, "result store unavailable; task requeued", id: taskId, task: "?", ["error": "\(error)"])
                     if let delivery {
                         stats.record(\.requeued)
+                        series(of: delivery).finished(.requeued)
                         consumer.reject(delivery, requeue: true)
                     }
                     return nil

@@ -13,13 +13,15 @@ extension Worker {
         let policy = runnable.task.defaults.retry
         switch outcome {
         case let .succeeded(value):
-            await recordSuccess(message, delivery: delivery, value: value, ignoreResult: runnable.ignoreResult, runtime: runtime)
+            await recordSuccess(message, delivery: delivery, value: value, ignoreResult: runnable.ignoreResult, runtime: runtime,
+                                series: runnable.series)
         case .cancelled where isStopping:
             // Stopped by the worker, not by the task: the redelivery is not an unfinished run.
             try? await client.results.markRequeued(message.id, recordTTL: options.startCountTTL, hostname: options.hostname,
                                                    pid: processIdentifier)
             log(.warning, "task requeued", id: message.id, task: message.task, ["reason": "worker shutting down"])
             stats.record(\.requeued)
+            metrics.finished(message.task, queue: delivery.queue, .requeued)
             consumer.reject(delivery, requeue: true)
         case .cancelled:
             await recordRevoked(message, delivery: delivery, reason: "terminated")
@@ -34,7 +36,8 @@ extension Worker {
         }
     }
 
-    private func recordSuccess(_ message: TaskMessage, delivery: Delivery, value: JSON, ignoreResult: Bool, runtime: String) async {
+    private func recordSuccess(_ message: TaskMessage, delivery: Delivery, value: JSON, ignoreResult: Bool, runtime: String,
+                               series: WorkerMetrics.TaskSeries) async {
         // Celery dispatches links and the chain before storing the result.
         do {
             try await dispatchCallbacks(of: message, value: value)
@@ -49,16 +52,29 @@ extension Worker {
             return
         }
         await releaseUnique(message)
+        if message.chord != nil {
+            // A chord's header task: stored, then counted towards its chord, then acknowledged.
+            if !ignoreResult {
+                let meta = ResultMeta(taskId: message.id, status: .success, result: value, dateDone: Date(), groupId: message.group,
+                                      parentId: message.parentId)
+                guard await persist(meta, delivery: delivery) != nil else { return }
+            }
+            stats.record(\.succeeded, task: message.task)
+            log(.info, "task succeeded", id: message.id, task: message.task, ["runtime": .string(runtime)])
+            taskSucceeded(message.id, result: value, runtime: runtime)
+            await settleChordPart(of: message, delivery: delivery, state: .success, result: value)
+            return
+        }
         if ignoreResult {
             taskSucceeded(message.id, result: value, runtime: runtime)
-            succeeded(message.id, task: message.task, delivery: delivery, runtime: runtime)
+            succeeded(message.id, task: message.task, delivery: delivery, runtime: runtime, series: series)
             return
         }
         // Stored in a batch with other results by the flusher, which then acknowledges.
         results.submit(ResultFlusher.Item(
             meta: ResultMeta(taskId: message.id, status: .success, result: value, dateDone: Date(), groupId: message.group,
                              parentId: message.parentId),
-            delivery: delivery, task: message.task, runtime: runtime))
+            delivery: delivery, task: message.task, runtime: runtime, series: series))
     }
 
     /// Writes a batch of successes, retrying while Redis is unreachable for up to
@@ -71,20 +87,23 @@ extension Worker {
         guard stored != nil else {
             for item in items {
                 stats.record(\.requeued)
+                item.series.finished(.requeued)
                 consumer.reject(item.delivery, requeue: true)
             }
             return
         }
         stats.record(\.succeeded, tasks: items.lazy.map(\.task))
         for item in items {
+            item.series.finished(.success)
             log(.info, "task succeeded", id: item.meta.taskId, task: item.task, ["runtime": .string(item.runtime)])
             taskSucceeded(item.meta.taskId, result: item.meta.result, runtime: item.runtime)
         }
         consumer.ack(items.lazy.map(\.delivery))
     }
 
-    private func succeeded(_ id: String, task: String, delivery: Delivery, runtime: String) {
+    private func succeeded(_ id: String, task: String, delivery: Delivery, runtime: String, series: WorkerMetrics.TaskSeries) {
         stats.record(\.succeeded, task: task)
+        series.finished(.success)
         log(.info, "task succeeded", id: id, task: task, ["runtime": .string(runtime)])
         consumer.ack(delivery)
     }
@@ -153,6 +172,7 @@ extension Worker {
             return
         }
         stats.record(\.retried, task: message.task)
+        metrics.finished(message.task, queue: delivery.queue, .retry)
         taskFailed("task-retried", message, info: info)
         log(.warning, "task retry", id: message.id, task: message.task, [
             "retries": "\(next.retries)", "delay": "\(String(format: "%.3f", delay))", "error": "\(info)", "runtime": "\(runtime)",
@@ -183,6 +203,7 @@ extension Worker {
                               groupId: message.group, parentId: message.parentId)
         await releaseUnique(message)
         guard await persist(meta, delivery: delivery) != nil else { return false }
+        guard await recordChordPart(of: message, delivery: delivery, state: .failure, result: info.json) else { return false }
         // Celery marks every remaining chain element failed too, so waiting on the chain ends.
         for element in message.chain ?? [] {
             guard let id = element.taskId else { continue }
@@ -191,6 +212,7 @@ extension Worker {
         }
         await dispatchErrbacks(of: message)
         stats.record(\.failed, task: message.task)
+        metrics.finished(message.task, queue: delivery.queue, .failure)
         taskFailed("task-failed", message, info: info)
         log(.error, "task failed", id: message.id, task: message.task, ["runtime": "\(runtime)", "error": "\(info)",
                                                                           "retries": "\(message.retries)"])
@@ -207,7 +229,9 @@ extension Worker {
         await releaseUnique(message)
         await deadLetter(delivery, reason: RejectionReason(code: "poison", detail: detail)) {
             guard await self.persist(meta, delivery: delivery) != nil else { return false }
+            guard await self.recordChordPart(of: message, delivery: delivery, state: .failure, result: info.json) else { return false }
             self.stats.record(\.failed, task: message.task)
+            self.metrics.finished(message.task, queue: delivery.queue, .failure)
             return true
         }
     }
@@ -220,7 +244,9 @@ extension Worker {
         if !message.ignoreResult {
             guard await persist(meta, delivery: delivery) != nil else { return }
         }
+        guard await recordChordPart(of: message, delivery: delivery, state: .revoked, result: info.json) else { return }
         stats.record(\.revoked, task: message.task)
+        metrics.finished(message.task, queue: delivery.queue, .revoked)
         sendTaskEvent("task-revoked", id: message.id, ["terminated": .bool(reason == "terminated"),
                                                        "signum": reason == "terminated" ? 15 : .null, "expired": .bool(reason == "expired")])
         log(.info, "task revoked", id: message.id, task: message.task, ["reason": "\(reason)"])

@@ -19,6 +19,10 @@ extension Worker {
         return writer
     }
 
+    /// What the worker knows of its own health now, without a round trip to the broker: what
+    /// the health file holds and a `/healthz` endpoint answers from.
+    public var health: WorkerHealth { currentHealth }
+
     /// What the worker knows of its own health now.
     var currentHealth: WorkerHealth {
         let broker = consumer.state == .connected

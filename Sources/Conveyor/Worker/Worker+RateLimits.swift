@@ -101,6 +101,7 @@ extension Worker {
             try? await Task.sleep(for: .seconds(max(0, min(wait, RateLimitGate.holdWindow))))
             guard self.isReady else {
                 self.stats.record(\.requeued)
+                self.metrics.finished(runnable.message.task, queue: runnable.delivery.queue, .requeued)
                 self.consumer.reject(runnable.delivery, requeue: true)
                 deferring.release()
                 return

@@ -37,6 +37,8 @@ public final class Worker: Sendable {
     let consumer: AMQPConnection
     let logger: Logger
     let stats = WorkerStats()
+    /// Counters, timers and gauges through swift-metrics (`Worker+Metrics.swift`).
+    let metrics: WorkerMetrics
     let slots: Slots
     let queues: [WorkQueue]
     /// Deliveries waiting for a slot.
@@ -103,6 +105,8 @@ public final class Worker: Sendable {
         consumer = try AMQPConnection(
             configuration: .init(endpoints: try configuration.brokerEndpoints(), name: "\(options.hostname) consumer", confirms: false),
             logger: logger)
+        metrics = WorkerMetrics(registered: registry.names)
+        observeConnectionsForMetrics()
     }
 
     /// Connects (retrying with backoff while the servers are down), declares the queues, then
@@ -135,12 +139,14 @@ public final class Worker: Sendable {
         ])
         let heartbeat = Task { await self.heartbeatLoop() }
         let limitsRefresh = Task { await self.refreshRateLimits() }
+        let gauges = Task { await self.metricsLoop() }
         let remoteControl = startRemoteControl()
         // Not awaited: intake must not wait for Redis. The subscriber keeps trying by itself.
         let controlListener = listenForControl()
         await drainWithinBound()
         heartbeat.cancel()
         limitsRefresh.cancel()
+        gauges.cancel()
         await stopRemoteControl(remoteControl)
         // Before finish() deletes the key, so a late beat cannot bring it back.
         await heartbeat.value
@@ -312,6 +318,7 @@ public final class Worker: Sendable {
             }
         }
         guard previous == nil else { return }
+        metrics.draining.record(1)
         logger.info("warm shutdown: no new tasks; waiting for running ones", metadata: [
             "running": "\(runningCount)", "grace_period": "\(options.shutdownGracePeriod)",
         ])

@@ -45,7 +45,8 @@ struct CeleryEventsTests {
         }
         // Off by default: a task before enable_events sends only worker events.
         #expect(!worker.worker.remote.eventsEnabled)
-        #expect(try await control("enable_events", node: node) == ["ok": "task events enabled"])
+        let enabled = try await control("enable_events", node: node)
+        #expect(enabled == ["ok": "task events enabled"])
         let added = try await client.send(taskNamed: "conveyor.add", args: [2, 3], options: TaskOptions(taskId: succeeding))
         let failed = try await client.send(taskNamed: "conveyor.fail", args: ["bad"], options: TaskOptions(taskId: failing))
         #expect(try await added.get(timeout: hangGuard) == 5)

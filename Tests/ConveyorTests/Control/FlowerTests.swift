@@ -20,7 +20,11 @@ struct FlowerTests {
         let port = try #require(try SentinelSet.freePorts(1).first)
         let directory = TestEnvironment.repoRoot.appendingPathComponent("Tests/InteropTests/python")
         let flower = try ManagedProcess(URL(fileURLWithPath: TestEnvironment.python),
-                                        [directory.appendingPathComponent("celery_cli.py").path, "flower", "--address=127.0.0.1", "--port=\(port)"],
+                                        [directory.appendingPathComponent("celery_cli.py").path, "flower", "--address=127.0.0.1", "--port=\(port)",
+                                         // Flower's own enable_events goes to every worker on the broker, the
+                                         // workers of tests running beside this one too; flower_check.py turns
+                                         // events on for this node only.
+                                         "--enable_events=False"],
                                         environment: ["PYTHONPATH": directory.path, "PYTHONUNBUFFERED": "1", "FLOWER_UNAUTHENTICATED_API": "true"],
                                         name: "flower")
         let shown: JSON

@@ -60,8 +60,9 @@ struct NumberInputTests {
                                 logger: Logger(label: "numbers", factory: { _ in SwiftLogNoOpLogHandler() }))
         let parent = TaskMessage(id: "parent", task: "p", args: [], kwargs: [:])
         func child(_ options: JSONObject) throws -> TaskMessage {
-            let expanded = worker.expand(Signature(task: "c", options: options), parentValue: 1, parent: parent)
-            return try #require(expanded.first?.0)
+            var plan = CanvasPlan()
+            worker.expander(parent: parent).expand(Signature(task: "c", options: options), parentValue: 1, into: &plan)
+            return try #require(plan.messages.first?.message)
         }
         let unusable = try child(["time_limit": .double(.nan), "soft_time_limit": -1, "countdown": .double(.nan), "expires": 1e300])
         #expect(unusable.timeLimit == nil && unusable.softTimeLimit == nil)

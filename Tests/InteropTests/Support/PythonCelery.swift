@@ -30,14 +30,15 @@ final class PythonWorker: Sendable {
     let queue: String
 
     /// Starts the worker and returns once Celery logged that it is ready.
-    init(queue: String, module: String = "pytasks") async throws {
+    /// - Parameter environment: added to the worker's (e.g. `CONVEYOR_QUEUE_MAX_PRIORITY`).
+    init(queue: String, module: String = "pytasks", environment: [String: String] = [:]) async throws {
         try TestEnvironment.requirePython()
         self.queue = queue
         process = try ManagedProcess(
             URL(fileURLWithPath: TestEnvironment.python),
             ["-m", "celery", "-A", module, "worker", "-Q", queue, "-c", "1", "-P", "solo", "--without-gossip", "--without-mingle",
              "--without-heartbeat", "-n", "py-\(queue)@%h", "--loglevel", "INFO"],
-            environment: ["PYTHONPATH": pythonDirectory, "PYTHONUNBUFFERED": "1"], name: "celery-\(queue)")
+            environment: ["PYTHONPATH": pythonDirectory, "PYTHONUNBUFFERED": "1"].merging(environment) { $1 }, name: "celery-\(queue)")
         do {
             try await process.waitForLog(" ready.", timeout: 120)
         } catch {
@@ -55,8 +56,8 @@ final class PythonWorker: Sendable {
 }
 
 /// Runs `body` with a Python worker on `queue`, stopping it afterwards whether `body` threw or not.
-func withPythonWorker<T>(queue: String, _ body: () async throws -> T) async throws -> T {
-    let worker = try await PythonWorker(queue: queue)
+func withPythonWorker<T>(queue: String, environment: [String: String] = [:], _ body: () async throws -> T) async throws -> T {
+    let worker = try await PythonWorker(queue: queue, environment: environment)
     let value: T
     do {
         value = try await body()

@@ -46,7 +46,9 @@ def worker():
 
 before = until('Flower lists the worker', lambda: (w := worker()) and 'stats' in w and w)
 app = interop.make_app('flower_check')
-# Flower turns task events on by itself (its enable_events broadcasts): wait for that first.
+# Task events on for this node only (Flower, started with --enable_events=False, would broadcast
+# enable_events to every worker on the broker): wait until Flower's view of the worker says so.
+app.control.enable_events(destination=[node])
 until('task events enabled', lambda: worker()['conf'].get('worker_send_task_events') or None)
 result = app.send_task('conveyor.add', args=(2, 3), queue=queue)
 value = result.get(timeout=interop.HANG_GUARD)

@@ -44,6 +44,9 @@ def make_app(name):
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
     )
+    # Queues declared with x-max-priority, as the Swift side's CONVEYOR_QUEUE_MAX_PRIORITY.
+    if os.environ.get('CONVEYOR_QUEUE_MAX_PRIORITY'):
+        app.conf.task_queue_max_priority = int(os.environ['CONVEYOR_QUEUE_MAX_PRIORITY'])
     return app
 
 

@@ -33,6 +33,12 @@ def mul(x, y):
     return x * y
 
 
+@app.task(name='py.tsum')
+def tsum(numbers, *rest):
+    """A chord body: the sum of the header's results."""
+    return sum(numbers) + sum(rest)
+
+
 @app.task(name='py.concat')
 def concat(*parts):
     return ''.join(str(p) for p in parts)
