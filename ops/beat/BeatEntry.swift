@@ -36,12 +36,16 @@ public struct BeatEntry: Sendable {
     public let name: String
     /// The task's registered name.
     public let task: String
+    /// Positional arguments of each run.
     public let args: [JSON]
+    /// Keyword arguments of each run.
     public let kwargs: JSONObject
     /// Queue, countdown, expiry, priority and time limits for each run (no task id: each
     /// run's is derived from the entry and its due time).
     public let options: TaskOptions
+    /// When it is due.
     public let trigger: Trigger
+    /// What happens to runs missed during an outage or a failover.
     public let catchUp: CatchUp
     /// The line of the schedule file where the entry starts (0 when built in code).
     public let line: Int

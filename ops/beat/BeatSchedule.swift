@@ -15,9 +15,11 @@ public struct BeatSchedule: Sendable {
 
     /// Leases of 1 s to 1 hour (seconds in the file).
     public static let leaseSeconds: ClosedRange<Double> = 1...3600
+    /// The lease when the file names none.
     public static let defaultLeaseSeconds: Double = 10
     /// `max_catch_up` may be 1 to 10 000.
     public static let maxCatchUpRange: ClosedRange<Int> = 1...10_000
+    /// `max_catch_up` when the file names none.
     public static let defaultMaxCatchUp = 100
 
     /// - Throws: `ScheduleError` for a bad name, lease, bound, or duplicate entry names.
@@ -62,9 +64,14 @@ public struct BeatSchedule: Sendable {
 
 /// A schedule that cannot be used: the line of the file (0 when none applies) and why.
 public struct ScheduleError: Error, Sendable, CustomStringConvertible {
+    /// The line of the file (1 is the first), 0 when no line applies.
     public let line: Int
+    /// Why it was refused.
     public let reason: String
 
+    /// - Parameters:
+    ///   - line: the line, 0 for none.
+    ///   - reason: why.
     public init(line: Int, _ reason: String) {
         self.line = line
         self.reason = reason

@@ -5,7 +5,9 @@ import Foundation
 public struct BeatStatus: Sendable {
     /// One entry's state.
     public struct Entry: Sendable {
+        /// The entry's name.
         public let name: String
+        /// Its interval or crontab, as text.
         public let trigger: String
         /// The last claimed due time (nil: never seen by a leader yet).
         public let last: Date?
@@ -15,7 +17,9 @@ public struct BeatStatus: Sendable {
         public let next: Date?
     }
 
+    /// The schedule's name.
     public let schedule: String
+    /// Every entry, in the file's order.
     public let entries: [Entry]
     /// The current leader's holder name and fencing token, nil when no instance leads.
     public let leader: (holder: String, token: Int64, millisecondsLeft: Int64)?

@@ -41,6 +41,7 @@ public struct Crontab: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The expression and its zone.
     public var description: String { "\(expression) (\(timeZone.identifier))" }
 
     /// The first due time strictly after `date`, or nil when none comes within 30 years.
@@ -68,6 +69,7 @@ public struct Crontab: Sendable, Hashable, CustomStringConvertible {
 
 /// A crontab expression that cannot be used, and why.
 public struct CrontabError: Error, Sendable, CustomStringConvertible {
+    /// The field and the reason.
     public let description: String
     init(_ description: String) { self.description = description }
 }
