@@ -55,6 +55,7 @@ struct BeatDaemonTests {
         #expect(beat.log.contains("beat stopped"))
         // Released, not left to expire: the 30 s lease would still run otherwise.
         #expect(try await client.locks.list(prefix: lock).isEmpty)
+        for entry in ["first", "second"] { try await client.keyValues.delete("beat:\(name):\(entry)") }
         await client.close()
     }
 

@@ -51,6 +51,7 @@ struct BeatSchedulerTests {
                                 + expectedIds(schedule, "minute", [clockStart + 60_000, clockStart + 120_000])))
         let senders = Set((0..<4).filter { !recorder.taskIds(of: "i\($0)").isEmpty })
         #expect(senders.count == 4 && handovers == 24, "the lead did not go round: \(senders)")
+        try await deleteRecords(schedule, client: client)
         await client.close()
     }
 
@@ -75,6 +76,7 @@ struct BeatSchedulerTests {
         await beats[1].tick(now: at(clockStart + 3000))
         #expect(recorder.taskIds(of: "i1") == expectedIds(schedule, "tick", [clockStart + 1000, clockStart + 2000, clockStart + 3000]))
         await beats[1].resign()
+        try await deleteRecords(schedule, client: client)
         await client.close()
     }
 
@@ -97,6 +99,7 @@ struct BeatSchedulerTests {
         #expect(status.entries.first?.lastSent == true)
         #expect(status.leader?.holder == "up")
         await healthy.resign()
+        try await deleteRecords(schedule, client: client)
         await client.close()
     }
 
@@ -121,6 +124,7 @@ struct BeatSchedulerTests {
         #expect(recorder.taskIds == expectedIds(schedule, "tick", [clockStart + 2000]))
         await next.resign()
         _ = try await client.redis.send("DEL", "celery-task-meta-\(taskId)")
+        try await deleteRecords(schedule, client: client)
         await client.close()
     }
 
@@ -145,6 +149,7 @@ struct BeatSchedulerTests {
         #expect(status.entries.map(\.last) == [at(clockStart + 180_000), at(clockStart + 180_000), at(clockStart + 180_000)])
         #expect(status.entries.map(\.next) == [at(clockStart + 240_000), at(clockStart + 240_000), at(clockStart + 240_000)])
         await later.resign()
+        try await deleteRecords(schedule, client: client)
         await client.close()
     }
 
@@ -171,6 +176,7 @@ struct BeatSchedulerTests {
         #expect(id.hasPrefix("beat:\(schedule.name):echo:now-"))
         await beat.resign()
         try await worker.stop()
+        try await deleteRecords(schedule, client: client)
         await client.close()
     }
 }

@@ -1,4 +1,4 @@
-import Beat
+@testable import Beat
 import Conveyor
 import Foundation
 import Synchronization
@@ -38,3 +38,8 @@ func at(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(mill
 
 /// A start time on a whole minute, so cron due times fall at known offsets.
 let clockStart: Int64 = 1_796_478_000_000
+
+/// Deletes a test schedule's records (they have no expiry, as a schedule's must not).
+func deleteRecords(_ schedule: BeatSchedule, client: ConveyorClient) async throws {
+    for entry in schedule.entries { try await client.keyValues.delete(BeatRecord.key(schedule: schedule.name, entry: entry.name)) }
+}
