@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // C libraries, as Debian ships them (librabbitmq-dev 0.11, libhiredis-dev 0.14).
@@ -83,9 +84,15 @@ let package = Package(
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ], path: "workers/conveyor-worker"),
 
+        // The periodic scheduler behind `conveyor beat`: schedule file, crontab, leader and records.
+        .target(name: "Beat", dependencies: [
+            "Conveyor", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
+        ], path: "ops/beat"),
+
         // The operators' CLI.
         .executableTarget(name: "conveyor", dependencies: [
-            "Conveyor", "CommandLineSupport", "MetricsEndpoint",
+            "Conveyor", "CommandLineSupport", "MetricsEndpoint", "Beat",
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "ops/conveyor"),
@@ -127,6 +134,7 @@ let package = Package(
         .testTarget(name: "ConveyorTests", dependencies: ["Conveyor", "AMQP", "Redis", "Diagnostics", "TestSupport"]),
         .testTarget(name: "InteropTests", dependencies: ["Conveyor", "AMQP", "Diagnostics", "Repositories", "TestSupport"], exclude: ["python"]),
         .testTarget(name: "RepositoriesTests", dependencies: ["Repositories", "Conveyor", "IOSupport", "TestSupport"]),
+        .testTarget(name: "BeatTests", dependencies: ["Beat", "Conveyor", "Redis", "TestSupport"]),
         .testTarget(name: "EmailTests", dependencies: ["Email", "Conveyor", "IOSupport", "TestSupport",
                                                     .product(name: "Logging", package: "swift-log")], exclude: ["python"]),
     ]

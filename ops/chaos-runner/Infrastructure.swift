@@ -38,6 +38,8 @@ final class SupervisedWorker: @unchecked Sendable {
     private let environment: [String: String]
     private let logDirectory: URL
     private let restartDelay: Duration
+    /// The log line that says it is ready.
+    private let readyLine: String
     private let lock = NSLock()
     private var child: Subprocess.Child?
     private var incarnation = 0
@@ -45,10 +47,12 @@ final class SupervisedWorker: @unchecked Sendable {
     private(set) var logFiles: [URL] = []
     private(set) var exits: [Int32] = []
 
-    /// `restartDelay`: how long after an exit it is started again (zero: at once).
+    /// `restartDelay`: how long after an exit it is started again (zero: at once); `readyLine`:
+    /// what it logs when ready (a `conveyor beat` says "beat ready").
     init(name: String, binary: URL, arguments: [String], environment: [String: String], logDirectory: URL,
-         restartDelay: Duration = .milliseconds(300)) {
+         restartDelay: Duration = .milliseconds(300), readyLine: String = "worker ready") {
         self.name = name
+        self.readyLine = readyLine
         self.restartDelay = restartDelay
         self.binary = binary
         self.arguments = arguments
@@ -84,12 +88,20 @@ final class SupervisedWorker: @unchecked Sendable {
         }
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
-            if let text = try? String(contentsOf: log, encoding: .utf8), text.contains("worker ready") { return }
+            if let text = try? String(contentsOf: log, encoding: .utf8), text.contains(readyLine) { return }
             if lock.withLock({ self.child?.pid != child.pid }) { return }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw ChaosError("worker \(name) did not become ready; see \(log.path)")
     }
+
+    /// Sends `signal` to the running incarnation (SIGSTOP and SIGCONT freeze and thaw it).
+    func signal(_ signal: Int32) {
+        lock.withLock { child }?.signal(signal)
+    }
+
+    /// The host name of the running incarnation (as given with `--hostname`).
+    var hostname: String { lock.withLock { "\(name)-\(incarnation)" } }
 
     /// kill -9, as a crash or the OOM killer would; the supervisor restarts it.
     func crash() {

@@ -13,7 +13,7 @@ enum Scenarios {
                                   poisonAndTimeLimits, consumerTimeout, memoryAlarm, clusterNodeDown, badInputBulk,
                                   oversizedHeaders, lockFrozenHolder, lockKilledHolder, lockFencing, redisFailover,
                                   rateLimitKill, emailServerDown, emailWorkerKill, emailDomainRefuses,
-                                  emailCrashWindows]
+                                  emailCrashWindows, beatFailover]
 }
 
 /// Runs `body`, then `cleanup` whether it threw or not.

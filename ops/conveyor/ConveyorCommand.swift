@@ -14,7 +14,7 @@ struct ConveyorCommand: AsyncParsableCommand {
         subcommands: [StatusCommand.self, QueuesCommand.self, CallCommand.self, ResultCommand.self, PurgeCommand.self,
                       RevokeCommand.self, DeadCommand.self, LimitCommand.self, LocksCommand.self, DiffCommand.self,
                       SearchCommand.self, CheckCommand.self, MuninCommand.self, HealthCommand.self,
-                      ExporterCommand.self, TopCommand.self, EventsCommand.self])
+                      ExporterCommand.self, TopCommand.self, EventsCommand.self, BeatCommand.self])
 
     /// Runs the command; bad usage exits 2 as documented, 3 (UNKNOWN) for the Nagios and Munin
     /// plugins, as monitoring plugins do.
