@@ -35,15 +35,23 @@ struct SupervisordDeployTests {
         try await waitForReady(supervisor, times: 1)
         let first = try await workerPid(pidfile) { _ in true }
         let client = try testClient(queue: queue)
-        let total = 300
-        // conveyor.sleep returns its seconds: each task's value is known, and the load lasts long
-        // enough (10-200 ms per task on 4 slots) that both deploys land in its middle.
-        let seconds = (0..<total).map { Double($0 % 20 + 1) / 100 }
-        let sent = await client.send(batch: seconds.map { ConveyorClient.Request(name: "conveyor.sleep", args: [.double($0)]) })
-        let ids = try sent.map { try $0.get().id }
+        // Three phases of 100 conveyor.sleep tasks (each returns its seconds, so every value is
+        // known). Each deploy is started right after the next phase's publish is confirmed, so
+        // it lands on a queue with work in it and tasks running (100 × 0.1-0.3 s on 4 slots);
+        // whether any of those finish before the signal arrives is up to the machine's load,
+        // which the test does not time.
+        var seconds: [Double] = [], ids: [String] = []
+        func sendPhase() async throws {
+            let phase = (0..<100).map { Double($0 % 21 + 10) / 100 }
+            let sent = await client.send(batch: phase.map { ConveyorClient.Request(name: "conveyor.sleep", args: [.double($0)]) })
+            ids += try sent.map { try $0.get().id }
+            seconds += phase
+        }
+        try await sendPhase()
+        _ = try await waitForSuccesses(client, ids, atLeast: 30)
 
         // Deploy 1: supervisorctl restart (TERM to the group, a warm stop, a new process).
-        let beforeRestart = try await waitForSuccesses(client, ids, atLeast: 30)
+        try await sendPhase()
         let restart = try await supervisor.control(["restart", PrivateSupervisor.program])
         #expect(restart.status == 0, "supervisorctl restart: \(restart.output)")
         #expect(restart.output.contains("stopped") && restart.output.contains("started"), "\(restart.output)")
@@ -52,14 +60,14 @@ struct SupervisordDeployTests {
         #expect(supervisor.log.contains("warm shutdown"))
 
         // Deploy 2: kill -HUP $(cat pidfile) (a warm stop, then the same pid re-execs).
-        let beforeHangup = try await waitForSuccesses(client, ids, atLeast: beforeRestart + 60)
+        _ = try await waitForSuccesses(client, ids, atLeast: 130)
+        try await sendPhase()
         #expect(kill(second, SIGHUP) == 0)
         try await waitForReady(supervisor, times: 3)
         #expect(supervisor.log.contains("restarting in place"))
         #expect(try await workerPid(pidfile) { _ in true } == second, "HUP re-execs in place: the pid file names the same process")
 
-        // Both deploys came before the load was done, and no task was lost or changed.
-        #expect(beforeRestart < total && beforeHangup < total, "deploys at \(beforeRestart) and \(beforeHangup) of \(total) results")
+        // No task was lost or changed.
         for (id, value) in zip(ids, seconds) {
             let result = try await client.wait(for: id, timeout: hangGuard)
             #expect(result.state == .success, "task \(id): \(result.state)")
