@@ -92,7 +92,7 @@ public struct KeyValueStore: Sendable {
     }
 
     /// Runs one command on the Redis key of `key`, translating Redis' errors.
-    private func call(_ key: String, _ body: (String) async throws -> RedisReply) async throws -> RedisReply {
+    func call(_ key: String, _ body: (String) async throws -> RedisReply) async throws -> RedisReply {
         let redisKey = Keys.keyValue(try CoordinationInput.key(key, "key"))
         do {
             return try await body(redisKey)
@@ -107,7 +107,7 @@ public struct KeyValueStore: Sendable {
         return ["PX", try CoordinationInput.milliseconds(ttl, "time to live")]
     }
 
-    private static func check(_ value: [UInt8]) throws {
+    static func check(_ value: [UInt8]) throws {
         guard value.count <= maxValueBytes else {
             throw ConveyorError(.invalidArguments, "a value may be at most \(maxValueBytes) bytes, not \(value.count)")
         }
@@ -153,10 +153,13 @@ extension TaskContext {
 }
 
 extension Scripts {
-    /// Compare-and-set. KEYS[1] = the key. ARGV[1] = "1" when a value is expected ("0": none),
-    /// ARGV[2] = the expected value, ARGV[3] = the new value, ARGV[4] = ttl ms (0: none).
-    /// Returns 1 when replaced, 0 when the current value differed.
+    /// Compare-and-set, fenced when a lock is given. KEYS[1] = the key, KEYS[2] (fenced only) =
+    /// the lock's token counter. ARGV[1] = "1" when a value is expected ("0": none), ARGV[2] = the
+    /// expected value, ARGV[3] = the new value, ARGV[4] = ttl ms (0: none), ARGV[5] (fenced only)
+    /// = the writer's token. Returns -1 when a newer token was handed out, 0 when the current
+    /// value differed, 1 when replaced.
     static let compareAndSet = RedisScript("""
+        if KEYS[2] and tonumber(redis.call('GET', KEYS[2]) or '0') ~= tonumber(ARGV[5]) then return -1 end
         local current = redis.call('GET', KEYS[1])
         if ARGV[1] == '1' then
           if current ~= ARGV[2] then return 0 end
