@@ -5,8 +5,11 @@ import TestSupport
 
 @Suite("conveyor check and conveyor munin: Nagios and Munin plugins")
 struct CheckCommandTests {
+    /// Runs a plugin; one not given `--timeout` gets the longest (60 s), so a loaded machine's slow
+    /// answer is not an UNKNOWN (the default 9 s is Nagios' budget, not the test's).
     private func run(_ arguments: [String]) async throws -> (Int32, String) {
-        let process = try ManagedProcess(try TestEnvironment.requireBinary("conveyor"), arguments)
+        let bounded = arguments.contains("--timeout") ? arguments : arguments + ["--timeout", "60"]
+        let process = try ManagedProcess(try TestEnvironment.requireBinary("conveyor"), bounded)
         let status = try await process.waitForExit(timeout: hangGuard)
         return (status, process.log)
     }

@@ -122,7 +122,9 @@ struct MetricsEndpointTests {
         try await client.connect()
         for index in 0..<3 { _ = try await client.send(taskNamed: "conveyor.add", args: [.int(Int64(index)), 1]) }
         try await eventually(timeout: hangGuard, "3 messages counted in \(queue)") { try await Fleet(client: client).queue(queue)?.ready == 3 }
-        let (exporter, url) = try await startExporter(["--queue", queue])
+        // The scrape's budget is the exporter's longest: on a loaded machine connecting and the
+        // remote-control broadcast alone have taken over 5 s (the default), answering conveyor_up 0.
+        let (exporter, url) = try await startExporter(["--queue", queue, "--timeout", "60"])
         let scrape = try await PrometheusScrape.get(url)
         #expect(scrape.status == 200)
         #expect(scrape.value("conveyor_up") == 1, "\(scrape.text)")
