@@ -45,4 +45,35 @@ struct NeverSentTwiceTests {
         #expect(result["message_id"]?.string == "<\(handle.id)@conveyor.test>")
         #expect(harness.logs.count("an earlier attempt's outcome is unknown; sending again with the same Message-ID") == 1)
     }
+
+    @Test("two copies of one task at once (a deferral republished just before a crash): one mail; the copy that waited answers from the record")
+    func concurrentCopiesSendOnce() async throws {
+        let harness = try await EmailHarness(label: "mail-copies")
+        // The sink stores this recipient's mail and holds its reply until the test releases it.
+        let address = "hold-dot-\(UUID().uuidString.prefix(8).lowercased())@example.com"
+        let id = UUID().uuidString
+        let kwargs: JSONObject = ["to": .string(address), "template": "plain", "context": ["n": 9]]
+        let first = try await harness.send(kwargs, options: TaskOptions(taskId: id))
+        let second = try await harness.send(kwargs, options: TaskOptions(taskId: id))
+        // One copy is in the server's hands; the other finds the Message-ID's lock held and defers.
+        _ = try await harness.sink.waitForMessages(1)
+        // Without the lock the other copy sends too: a second message reaches the sink instead.
+        try await eventually(timeout: hangGuard, "the other copy deferred on the send lock, or sent") {
+            try harness.logs.count("task deferred", where: "reason", is: "lock") >= 1 || harness.sink.messages().count >= 2
+        }
+        #expect(try harness.sink.messages().count == 1)
+        try harness.sink.setControl(["release": [.string(address)]])
+        let outcomes = [try await first.get(timeout: hangGuard), try await second.get(timeout: hangGuard)]
+        // The deferred copy runs again when due: skipped as a duplicate of the SUCCESS, or (had
+        // it come before the SUCCESS was stored) answered from the sent record.
+        try await eventually(timeout: hangGuard, "the deferred copy handled") {
+            harness.logs.count("task skipped") + harness.logs.count("mail already sent; returning its recorded outcome") >= 1
+        }
+        let received = try harness.sink.messages()
+        let record = try await harness.client.keyValues.json("email:sent:<\(id)@conveyor.test>")
+        try await harness.stop()
+        #expect(received.count == 1)
+        #expect(outcomes[0] == outcomes[1])
+        #expect(record?["state"] == "sent" && record?["resends"] == 0, "\(record?.text() ?? "nil")")
+    }
 }

@@ -15,8 +15,11 @@ the recipient's local part (any domain; a suffix after another '-' is free, e.g.
     drop-dot    the whole message is received and stored, then the connection is closed before
                 the reply (the client cannot know it was delivered)
     drop-dot-once  as drop-dot the first time this sink sees the address, accepted after that
+    hold-dot    the whole message is received and stored; the reply (250) waits until the control
+                file lists the address under "release" (a test's event, not a timer)
 With --control FILE (re-read when it changes), a JSON object can answer chosen recipients too:
-    {"addresses": {"a@example.com": "452 4.2.2 mailbox full"}, "domains": {"example.org": "550 5.7.1 no"}}
+    {"addresses": {"a@example.com": "452 4.2.2 mailbox full"}, "domains": {"example.org": "550 5.7.1 no"},
+     "release": ["hold-dot-1@example.com"]}
 Every other recipient is accepted.
 
 Commands: HELO, EHLO, MAIL FROM, RCPT TO, DATA, RSET, NOOP, QUIT, VRFY, HELP; AUTH PLAIN/LOGIN
@@ -46,7 +49,7 @@ PERMFAIL_DOMAIN = "permfail.invalid"
 
 
 def fault_of(address):
-    """('rcpt'|'data', 'NNN') or ('drop-data'|'drop-dot', None) for a fault-mode address, else None."""
+    """('rcpt'|'data', 'NNN') or ('drop-data'|'drop-dot'|'drop-dot-once'|'hold-dot', None) for a fault-mode address, else None."""
     local = address.rpartition("@")[0].lower()
     parts = local.split("-")
     if len(parts) >= 2 and parts[0] in ("rcpt", "data") and len(parts[1]) == 3 and parts[1].isdigit() \
@@ -54,6 +57,8 @@ def fault_of(address):
         return parts[0], parts[1]
     if len(parts) >= 3 and parts[:3] == ["drop", "dot", "once"]:
         return "drop-dot-once", None
+    if len(parts) >= 2 and parts[:2] == ["hold", "dot"]:
+        return "hold-dot", None
     if len(parts) >= 2 and parts[0] == "drop" and parts[1] in ("data", "dot"):
         return "drop-" + parts[1], None
     return None
@@ -72,10 +77,20 @@ class Control:
         self.stamp = None
         self.addresses = {}
         self.domains = {}
+        self.released = set()
 
     def reply_for(self, address):
+        self.reload()
+        address = address.lower()
+        return self.addresses.get(address) or self.domains.get(address.rpartition("@")[2])
+
+    def is_released(self, address):
+        self.reload()
+        return address.lower() in self.released
+
+    def reload(self):
         if not self.path:
-            return None
+            return
         try:
             stat = os.stat(self.path)
             stamp = (stat.st_mtime_ns, stat.st_size)
@@ -83,17 +98,16 @@ class Control:
             stamp = None
         if stamp != self.stamp:
             self.stamp = stamp
-            self.addresses, self.domains = {}, {}
+            self.addresses, self.domains, self.released = {}, {}, set()
             if stamp is not None:
                 try:
                     with open(self.path, encoding="utf-8") as f:
                         config = json.load(f)
                     self.addresses = {k.lower(): str(v) for k, v in config.get("addresses", {}).items()}
                     self.domains = {k.lower(): str(v) for k, v in config.get("domains", {}).items()}
+                    self.released = {str(a).lower() for a in config.get("release", [])}
                 except (OSError, ValueError, AttributeError) as error:
                     print(f"smtp_sink: control file {self.path} ignored: {error!r}", file=sys.stderr, flush=True)
-        address = address.lower()
-        return self.addresses.get(address) or self.domains.get(address.rpartition("@")[2])
 
 
 def address_in(arg, keyword):
@@ -257,6 +271,12 @@ class Session:
         elif "drop-dot" in kinds:
             self.sink.store(self.mail_from, self.rcpt_tos, b"".join(chunks), self.tls)
             return False
+        elif "hold-dot" in kinds:
+            self.sink.store(self.mail_from, self.rcpt_tos, b"".join(chunks), self.tls)
+            # The test releases the reply through the control file; re-read it until then.
+            while not all(self.sink.control.is_released(a) for a in self.rcpt_tos):
+                await asyncio.sleep(0.02)
+            await self.reply("250 2.0.0 OK: queued")
         else:
             self.sink.store(self.mail_from, self.rcpt_tos, b"".join(chunks), self.tls)
             await self.reply("250 2.0.0 OK: queued")

@@ -42,6 +42,29 @@ public final class EmailService: Sendable {
         guard message.count <= options.maxMessageBytes else {
             throw EmailError(.tooLarge, "the message is \(message.count) bytes, more than the \(options.maxMessageBytes) allowed")
         }
+        let envelope = SMTPEnvelope(from: from.address, recipients: request.to.map(\.address), message: message)
+        let domains = Array(Set(request.to.map(\.domain))).sorted()
+        // One run at a time per Message-ID. A deferral or retry is published before its message
+        // is acknowledged, so a crash between the two leaves two copies of the task; run at once,
+        // both would find no record and send. The second defers while the first holds the lock
+        // (a crashed holder's lease ends by itself), then finds the first one's record.
+        return try await task.withLock(Self.sendLockName(messageID), lease: .seconds(Self.sendLease),
+                                       whenBusy: .deferRun(after: Self.busyRetry)) { _ in
+            try await self.deliver(envelope, messageID: messageID, domains: domains, task: task)
+        }
+    }
+
+    /// The lease of a Message-ID's send lock (renewed every third while the run holds it).
+    static let sendLease: Int64 = 20
+    /// Seconds a copy that found the lock held waits before it looks again: when the holder
+    /// succeeds the copy is then skipped as a duplicate; when it crashed, its lease ends.
+    static let busyRetry = 2.0
+
+    static func sendLockName(_ messageID: String) -> String { "email:send:" + messageID }
+
+    /// Under the Message-ID's lock: returns a recorded outcome, or sends (again, after an
+    /// attempt of unknown outcome) and records it.
+    private func deliver(_ envelope: SMTPEnvelope, messageID: String, domains: [String], task: TaskContext) async throws -> JSON {
         let logger = task.logger
         let records = SentRecords(store: task.keyValues, ttl: .seconds(options.sentRecordSeconds))
         let resends: Int
@@ -54,9 +77,7 @@ public final class EmailService: Sendable {
         case .none:
             resends = 0
         }
-        let domains = Array(Set(request.to.map(\.domain))).sorted()
         try await checkBackoff(domains, task)
-        let envelope = SMTPEnvelope(from: from.address, recipients: request.to.map(\.address), message: message)
         return try await withDomainCaps(domains[...], task) {
             try await self.checkRates(domains, task)
             try await records.markSending(messageID, resends: resends)
