@@ -23,11 +23,19 @@ final class ResultFlusher: Sendable {
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
     }
     private let state = Mutex(State())
-    private let store = Mutex<(@Sendable ([Item]) async -> Void)?>(nil)
+    /// What writes a batch (and settles its messages); it runs one batch at a time. Held weakly:
+    /// it owns this flusher. A protocol call, not a stored async closure: calling a stored
+    /// closure went through a reabstraction thunk whose task-allocator memory was not given
+    /// back until the flushing task ended, and under a steady backlog that task never ends
+    /// (heaptrack: 3.9 MB held after 400,000 tasks, growing with the backlog).
+    private let store = Mutex(WeakStore())
 
-    /// Sets what writes a batch (and settles its messages); it runs one batch at a time.
-    func storeWith(_ body: @escaping @Sendable ([Item]) async -> Void) {
-        store.withLock { $0 = body }
+    private struct WeakStore {
+        weak var target: (any ResultBatchStore)?
+    }
+
+    func storeWith(_ target: any ResultBatchStore) {
+        store.withLock { $0.target = target }
     }
 
     func submit(_ item: Item) {
@@ -48,7 +56,7 @@ final class ResultFlusher: Sendable {
                 return batch
             }
             guard !batch.isEmpty else { break }
-            await store.withLock { $0 }?(batch)
+            await store.withLock { $0.target }?.storeSuccesses(batch)
         }
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             guard !s.flushing else { return [] }
@@ -69,4 +77,9 @@ final class ResultFlusher: Sendable {
             if idle { continuation.resume() }
         }
     }
+}
+
+/// Writes a batch of successes and settles their messages (the worker).
+protocol ResultBatchStore: AnyObject, Sendable {
+    func storeSuccesses(_ items: [ResultFlusher.Item]) async
 }

@@ -15,7 +15,7 @@ import Synchronization
 /// let worker = try Worker(registry: registry)
 /// try await worker.run()          // until shutdown(.warm) or shutdown(.cold)
 /// ```
-public final class Worker: Sendable {
+public final class Worker: Sendable, ResultBatchStore {
     enum Mode: Sendable, Equatable {
         case starting, running, draining, stopping, stopped
     }
@@ -120,7 +120,7 @@ public final class Worker: Sendable {
             return !c.started
         }
         guard first else { throw ConveyorError(.closed, "worker already ran") }
-        results.storeWith { [unowned self] items in await self.storeSuccesses(items) }
+        results.storeWith(self)
         consumer.start()
         let healthFile = startHealthFile()
         defer { healthFile?.stop() }
