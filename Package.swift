@@ -131,7 +131,7 @@ let package = Package(
         ], path: "Tests/TestSupport"),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "TestSupport"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"]),
-        .testTarget(name: "ConveyorTests", dependencies: ["Conveyor", "AMQP", "Redis", "Diagnostics", "TestSupport"]),
+        .testTarget(name: "ConveyorTests", dependencies: ["Conveyor", "AMQP", "Redis", "Diagnostics", "MetricsEndpoint", "TestSupport"]),
         .testTarget(name: "InteropTests", dependencies: ["Conveyor", "AMQP", "Diagnostics", "Repositories", "TestSupport"], exclude: ["python"]),
         .testTarget(name: "RepositoriesTests", dependencies: ["Repositories", "Conveyor", "IOSupport", "TestSupport"]),
         .testTarget(name: "BeatTests", dependencies: ["Beat", "Conveyor", "Redis", "TestSupport"]),

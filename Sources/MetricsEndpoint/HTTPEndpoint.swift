@@ -1,11 +1,13 @@
 import Logging
 import NIOCore
+import Synchronization
 import NIOHTTP1
 import NIOPosix
 
 /// A small HTTP/1.1 server for `GET` probes and scrapes (`/metrics`, `/healthz`), on SwiftNIO
 /// with one event-loop thread of its own. Each request is answered by `route`; a connection
-/// idle for `idleTimeout` is closed, so clients that open sockets and say nothing cannot pile up.
+/// idle for `idleTimeout` is closed, and past `maxConnections` open ones a new connection is
+/// closed at once, so clients that open sockets and say nothing cannot pile up.
 public final class HTTPEndpoint: Sendable {
     /// What `route` answers.
     public struct Response: Sendable {
@@ -37,6 +39,13 @@ public final class HTTPEndpoint: Sendable {
 
     /// Seconds a connection may stay silent before it is closed.
     public static let idleTimeout: TimeAmount = .seconds(30)
+    /// Connections served at once; one more is closed before it is read. A scraper and a few
+    /// probes need a handful; the cap keeps a flood from taking the process's descriptors.
+    public static let maxConnections = 64
+
+    private let open = OpenConnections()
+    /// Connections being served now.
+    public var openConnections: Int { open.count.withLock { $0 } }
 
     private let group: MultiThreadedEventLoopGroup
     private let server: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
@@ -66,12 +75,27 @@ public final class HTTPEndpoint: Sendable {
         }
         self.address = ListenAddress(host: address.host, port: server.channel.localAddress?.port ?? address.port)
         let server = self.server
+        let open = self.open
         serving = Task {
             do {
                 try await server.executeThenClose { connections in
                     try await withThrowingDiscardingTaskGroup { group in
                         for try await connection in connections {
-                            group.addTask { await Self.serve(connection, route: route, logger: logger) }
+                            let admitted = open.count.withLock { count -> Bool in
+                                guard count < Self.maxConnections else { return false }
+                                count += 1
+                                return true
+                            }
+                            guard admitted else {
+                                logger.debug("http connection refused: at the connection cap", metadata: ["cap": "\(Self.maxConnections)"])
+                                // Closed without reading; through executeThenClose, which NIO's async channel requires.
+                                group.addTask { try? await connection.executeThenClose { _, _ in } }
+                                continue
+                            }
+                            group.addTask {
+                                await Self.serve(connection, route: route, logger: logger)
+                                open.count.withLock { $0 -= 1 }
+                            }
                         }
                     }
                 }
@@ -121,6 +145,11 @@ public final class HTTPEndpoint: Sendable {
         await serving.value
         try? await group.shutdownGracefully()
     }
+}
+
+/// How many connections an endpoint serves now, shared with its serving task.
+private final class OpenConnections: Sendable {
+    let count = Mutex(0)
 }
 
 /// Closes a connection when `IdleStateHandler` says it stayed silent.
