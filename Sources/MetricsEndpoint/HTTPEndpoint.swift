@@ -1,8 +1,8 @@
 import Logging
 import NIOCore
-import Synchronization
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// A small HTTP/1.1 server for `GET` probes and scrapes (`/metrics`, `/healthz`), on SwiftNIO
 /// with one event-loop thread of its own. Each request is answered by `route`; a connection
