@@ -37,7 +37,7 @@ public final class HTTPEndpoint: Sendable {
     /// Answers one request, given its method and path (without the query).
     public typealias Route = @Sendable (_ method: String, _ path: String) async -> Response
 
-    /// Seconds a connection may stay silent before it is closed.
+    /// How long a connection may stay silent before it is closed, unless `init` is given another.
     public static let idleTimeout: TimeAmount = .seconds(30)
     /// Connections served at once; one more is closed before it is read. A scraper and a few
     /// probes need a handful; the cap keeps a flood from taking the process's descriptors.
@@ -55,7 +55,9 @@ public final class HTTPEndpoint: Sendable {
 
     /// Binds `address` and starts answering.
     /// - Throws: when the address cannot be bound (in use, not local, bad host).
-    public init(address: ListenAddress, logger: Logger, route: @escaping Route) async throws {
+    /// - Parameter idleTimeout: how long a connection may stay silent before it is closed.
+    public init(address: ListenAddress, logger: Logger, idleTimeout: TimeAmount = HTTPEndpoint.idleTimeout,
+                route: @escaping Route) async throws {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
             server = try await ServerBootstrap(group: group)
@@ -63,7 +65,7 @@ public final class HTTPEndpoint: Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .bind(host: address.host, port: address.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: Self.idleTimeout))
+                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
                         try channel.pipeline.syncOperations.addHandler(CloseOnIdle())
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                         return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
