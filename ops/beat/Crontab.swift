@@ -104,26 +104,24 @@ struct LocalDay {
         self.day = day
     }
 
-    /// 0 = Sunday, as Celery numbers days of the week.
+    /// 0 = Sunday, as Celery numbers days of the week (1970-01-01 was a Thursday).
     var weekday: Int {
-        // Days since 1970-01-01 (a Thursday), by the civil-from-days inverse.
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        let days = era * 146_097 + dayOfEra - 719_468
-        return ((days % 7) + 7 + 4) % 7
+        ((daysSinceEpoch % 7) + 7 + 4) % 7
     }
 
     /// Seconds from 1970-01-01T00:00 to this day's midnight, as if in UTC.
     var epochSeconds: Int {
+        daysSinceEpoch * 86_400
+    }
+
+    /// Days since 1970-01-01, by the civil-from-days inverse.
+    private var daysSinceEpoch: Int {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yearOfEra = y - era * 400
         let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
         let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return (era * 146_097 + dayOfEra - 719_468) * 86_400
+        return era * 146_097 + dayOfEra - 719_468
     }
 }
 

@@ -3,13 +3,27 @@ import Conveyor
 import Foundation
 import Logging
 
-/// Options every command shares.
-struct ConnectionOptions: ParsableArguments {
+/// Where the broker and Redis are: the environment's configuration, unless these say otherwise.
+/// Every command that connects takes them (`ConnectionOptions`, `PluginOptions`, the exporter).
+struct ServerOptions: ParsableArguments {
     @Option(help: "Broker URL(s); overrides CONVEYOR_BROKER_URL.")
     var broker: String?
 
     @Option(help: "Result store URL; overrides CONVEYOR_RESULT_URL.")
     var resultBackend: String?
+
+    /// `CONVEYOR_*` from the environment with the URLs given here in their place.
+    var configuration: ConveyorConfiguration {
+        var configuration = ConveyorConfiguration.fromEnvironment()
+        if let broker { configuration.brokerURL = broker }
+        if let resultBackend { configuration.resultURL = resultBackend }
+        return configuration
+    }
+}
+
+/// Options every command shares.
+struct ConnectionOptions: ParsableArguments {
+    @OptionGroup var servers: ServerOptions
 
     @Option(help: "classic or quorum: how queues are declared when created (default CONVEYOR_QUEUE_TYPE or classic).")
     var queueType: String?
@@ -25,9 +39,7 @@ struct ConnectionOptions: ParsableArguments {
     }
 
     var configuration: ConveyorConfiguration {
-        var configuration = ConveyorConfiguration.fromEnvironment()
-        if let broker { configuration.brokerURL = broker }
-        if let resultBackend { configuration.resultURL = resultBackend }
+        var configuration = servers.configuration
         configuration.connectTimeout = connectTimeout
         if let queueType, let type = QueueType(rawValue: queueType) { configuration.queueType = type }
         return configuration

@@ -21,11 +21,7 @@ struct ExporterCommand: AsyncParsableCommand {
     @Option(name: .customLong("queue"), help: "A queue to report (repeatable; default: the queues conveyor status knows).")
     var queues: [String] = []
 
-    @Option(help: "Broker URL(s); overrides CONVEYOR_BROKER_URL.")
-    var broker: String?
-
-    @Option(help: "Result store URL; overrides CONVEYOR_RESULT_URL.")
-    var resultBackend: String?
+    @OptionGroup var servers: ServerOptions
 
     @Option(help: "Seconds one scrape may spend asking the broker and Redis before it answers conveyor_up 0 (0.1 to 60).")
     var timeout: Double = 5
@@ -41,9 +37,7 @@ struct ExporterCommand: AsyncParsableCommand {
     func run() async throws {
         try await guarded {
             guard case let .success(address) = ListenAddress.parse(listen) else { return }
-            var configuration = ConveyorConfiguration.fromEnvironment()
-            if let broker { configuration.brokerURL = broker }
-            if let resultBackend { configuration.resultURL = resultBackend }
+            var configuration = servers.configuration
             // Connecting gets most of a scrape's budget, the questions after it the rest.
             configuration.connectTimeout = timeout * 0.6
             // Reporting on a queue must not create it.

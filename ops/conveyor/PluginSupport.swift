@@ -49,11 +49,7 @@ func perfdata(_ label: String, _ value: String, warn: String = "", crit: String 
 
 /// Options every check takes: where the servers are, and the bound on the whole answer.
 struct PluginOptions: ParsableArguments {
-    @Option(help: "Broker URL(s); overrides CONVEYOR_BROKER_URL.")
-    var broker: String?
-
-    @Option(help: "Result store URL; overrides CONVEYOR_RESULT_URL.")
-    var resultBackend: String?
+    @OptionGroup var servers: ServerOptions
 
     @Option(help: "Seconds the whole check may take before it answers UNKNOWN (0.1 to 60).")
     var timeout: Double = 9
@@ -73,9 +69,7 @@ struct PluginOptions: ParsableArguments {
 
     /// A client that creates nothing: a check must not declare the queue it inspects.
     func client() throws -> ConveyorClient {
-        var configuration = ConveyorConfiguration.fromEnvironment()
-        if let broker { configuration.brokerURL = broker }
-        if let resultBackend { configuration.resultURL = resultBackend }
+        var configuration = servers.configuration
         // Connecting gets most of the budget, the rest is left for the questions asked after.
         configuration.connectTimeout = timeout * 0.6
         configuration.createMissingQueues = false

@@ -99,13 +99,22 @@ struct TopCommandTests {
 
     @Test("in tmux: the worker, its tasks' counts and a running task appear; q quits and the terminal's mode is restored")
     func liveInTmux() async throws {
+        try await withWorkerInTmux(label: "top-live", node: "top") { tmux, conveyor, queue, node in
+            try await live(tmux, conveyor: conveyor, queue: queue, node: node)
+        }
+    }
+
+    /// A worker sending events on a private queue (node `NODE@QUEUE`) and a tmux server for
+    /// `body`; the worker must then stop cleanly on SIGTERM.
+    private func withWorkerInTmux(label: String, node prefix: String,
+                                  _ body: @escaping @Sendable (Tmux, URL, String, String) async throws -> Void) async throws {
         try TestEnvironment.requireServices()
         let conveyor = try TestEnvironment.requireBinary("conveyor")
-        let queue = TestEnvironment.uniqueQueue("top-live")
-        let node = "top@\(queue)"
+        let queue = TestEnvironment.uniqueQueue(label)
+        let node = "\(prefix)@\(queue)"
         let worker = try await startEventsWorker(queue: queue, node: node)
         defer { worker.signal(SIGKILL) }
-        try await Tmux.with { tmux in try await live(tmux, conveyor: conveyor, queue: queue, node: node) }
+        try await Tmux.with { tmux in try await body(tmux, conveyor, queue, node) }
         worker.signal(SIGTERM)
         #expect(try await worker.waitForExit(timeout: hangGuard) == 0)
     }
@@ -146,15 +155,9 @@ struct TopCommandTests {
 
     @Test("in tmux: a wider window is used at once (SIGWINCH), and SIGTERM quits restoring the terminal")
     func resizeAndTerminate() async throws {
-        try TestEnvironment.requireServices()
-        let conveyor = try TestEnvironment.requireBinary("conveyor")
-        let queue = TestEnvironment.uniqueQueue("top-resize")
-        let node = "resize@\(queue)"
-        let worker = try await startEventsWorker(queue: queue, node: node)
-        defer { worker.signal(SIGKILL) }
-        try await Tmux.with { tmux in try await resizeThenTerminate(tmux, conveyor: conveyor, queue: queue, node: node) }
-        worker.signal(SIGTERM)
-        #expect(try await worker.waitForExit(timeout: hangGuard) == 0)
+        try await withWorkerInTmux(label: "top-resize", node: "resize") { tmux, conveyor, queue, node in
+            try await resizeThenTerminate(tmux, conveyor: conveyor, queue: queue, node: node)
+        }
     }
 
     private func resizeThenTerminate(_ tmux: Tmux, conveyor: URL, queue: String, node: String) async throws {
