@@ -21,6 +21,9 @@ final class ProgressReporter: Sendable {
     /// Writes made so far (tests read it).
     var writes: Int { state.withLock { $0.writes } }
 
+    /// Whether `flush` would write nothing: no report waits and none is scheduled.
+    var isIdle: Bool { state.withLock { $0.pending == nil && $0.scheduled == nil } }
+
     /// Writes `meta` now, or keeps it for later if the last write was too recent.
     func report(_ meta: ResultMeta, store: ResultStore) async throws {
         enum Action { case writeNow, schedule(after: Double), wait }

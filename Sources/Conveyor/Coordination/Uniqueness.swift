@@ -41,6 +41,11 @@ public struct Uniqueness: Sendable, Hashable {
     /// other clients pass unknown headers through, and ignore it.
     static let header = "x-conveyor-unique"
 
+    /// Whether `message` carries a claim the worker frees when it ends.
+    static func holds(_ message: TaskMessage) -> Bool {
+        message.extraHeaders[header]?.stringValue != nil
+    }
+
     /// The TTL of the claim in whole seconds (rounded up).
     /// - Throws: `ConveyorError.Code.invalidArguments` when not finite, not above 0 or over 30 days.
     func ttlSeconds() throws -> Int {

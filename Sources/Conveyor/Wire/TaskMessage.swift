@@ -68,6 +68,14 @@ public struct TaskMessage: Sendable {
     public var displayName: String { shadow ?? task }
 }
 
+extension TaskMessage {
+    /// Whether nothing follows this task when it succeeds: no links, no rest of a chain, no
+    /// chord it belongs to.
+    var endsWithoutFollowers: Bool {
+        (callbacks?.isEmpty ?? true) && (chain?.isEmpty ?? true) && chord == nil
+    }
+}
+
 /// Why a message cannot become a task. It goes to the dead letters with `code` and `detail`.
 public struct RejectionReason: Error, Sendable, Hashable, CustomStringConvertible {
     /// A stable machine-readable reason (`content-type`, `malformed-body` …).

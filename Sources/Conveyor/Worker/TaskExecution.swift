@@ -183,6 +183,15 @@ extension Worker {
         let ran = monotonicSeconds() - began
         series.ran(seconds: ran)
         let runtime = secondsText(ran)
+        // The common ending, a plain success with nothing left to write or publish, does no I/O
+        // here: the result goes to the flusher, which stores it in its own task. It needs no
+        // task shielded from this one's cancellation, so none is created for it.
+        if case let .succeeded(value) = outcome, case .uncapped = cap, context.progressReporter.isIdle,
+           message.endsWithoutFollowers, !Uniqueness.holds(message) {
+            finishSuccess(message, delivery: delivery, value: value, ignoreResult: runnable.ignoreResult, runtime: runtime,
+                          series: series)
+            return
+        }
         await runToCompletion {
             await context.flushProgress()
             await self.record(outcome, of: runnable, runtime: runtime)

@@ -65,12 +65,19 @@ extension Worker {
             await settleChordPart(of: message, delivery: delivery, state: .success, result: value)
             return
         }
+        finishSuccess(message, delivery: delivery, value: value, ignoreResult: ignoreResult, runtime: runtime, series: series)
+    }
+
+    /// The end of a success that is no chord part, once its followers are published: the result
+    /// goes to the flusher (stored in a batch, then acknowledged), or with `ignoreResult` the
+    /// message is acknowledged now. Does no I/O of its own.
+    func finishSuccess(_ message: TaskMessage, delivery: Delivery, value: JSON, ignoreResult: Bool, runtime: String,
+                       series: WorkerMetrics.TaskSeries) {
         if ignoreResult {
             taskSucceeded(message.id, result: value, runtime: runtime)
             succeeded(message.id, task: message.task, delivery: delivery, runtime: runtime, series: series)
             return
         }
-        // Stored in a batch with other results by the flusher, which then acknowledges.
         results.submit(ResultFlusher.Item(
             meta: ResultMeta(taskId: message.id, status: .success, result: value, dateDone: Date(), groupId: message.group,
                              parentId: message.parentId),
