@@ -96,6 +96,9 @@ struct JSONParser {
             position += 1
             return .object(object)
         }
+        // Most objects on the wire are small (Celery's embed has four members): room for a few
+        // up front saves the reallocations of growing from one.
+        object.reserveCapacity(4)
         while true {
             skipWhitespace()
             guard position < buffer.count, buffer[position] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
@@ -136,6 +139,8 @@ struct JSONParser {
             position += 1
             return .array(items)
         }
+        // As for objects: a message body is an array of three, its args often one or two.
+        items.reserveCapacity(4)
         while true {
             skipWhitespace()
             items.append(try parseValue())

@@ -37,7 +37,7 @@ public struct LogfmtLogHandler: LogHandler {
     /// The event's line, newline included; rendered as bytes, without a string per field.
     func render(_ event: LogEvent) -> [UInt8] {
         var line: [UInt8] = []
-        line.reserveCapacity(384)
+        line.reserveCapacity(512)
         line.append(contentsOf: "ts=".utf8)
         Self.appendTimestamp(to: &line)
         line.append(contentsOf: " level=".utf8)
