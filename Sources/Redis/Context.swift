@@ -73,59 +73,20 @@ final class Context {
 
     /// Queues a command in the output buffer (nothing is sent yet).
     func append(_ arguments: [[UInt8]]) {
-        append(commands: CollectionOfOne(arguments))
+        var wire = RedisWire()
+        wire.command(arguments)
+        append(wire: wire.bytes)
     }
 
-    /// Queues commands in the output buffer: written in the protocol's own format into one
-    /// buffer, handed to hiredis with one copy (its argv path allocates several times per command).
-    func append(commands: some Collection<[[UInt8]]>) {
-        // Sized first (lengths of up to 20 digits), so the buffer is allocated once.
-        var size = 0
-        for arguments in commands {
-            size += 23
-            for argument in arguments { size += argument.count + 25 }
-        }
-        var wire: [UInt8] = []
-        wire.reserveCapacity(size)
-        for arguments in commands { Self.format(arguments, into: &wire) }
+    /// Queues commands already in the protocol's format: handed to hiredis with one copy (its
+    /// argv path allocates several times per command).
+    func append(wire: [UInt8]) {
         guard !wire.isEmpty else { return }
         wire.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) {
                 _ = redisAppendFormattedCommand(context, $0.baseAddress, $0.count)
             }
         }
-    }
-
-    /// `*<count>\r\n` then `$<length>\r\n<bytes>\r\n` per argument (RESP).
-    static func format(_ arguments: [[UInt8]], into wire: inout [UInt8]) {
-        wire.append(UInt8(ascii: "*"))
-        appendDecimal(arguments.count, to: &wire)
-        for argument in arguments {
-            wire.append(UInt8(ascii: "$"))
-            appendDecimal(argument.count, to: &wire)
-            wire.append(contentsOf: argument)
-            wire.append(UInt8(ascii: "\r"))
-            wire.append(UInt8(ascii: "\n"))
-        }
-    }
-
-    /// `value` in decimal followed by CRLF.
-    private static func appendDecimal(_ value: Int, to wire: inout [UInt8]) {
-        var digits = 1, scan = value
-        while scan >= 10 {
-            scan /= 10
-            digits += 1
-        }
-        var index = wire.count + digits
-        wire.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
-        var rest = value
-        repeat {
-            index -= 1
-            wire[index] = UInt8(ascii: "0") + UInt8(rest % 10)
-            rest /= 10
-        } while rest > 0
-        wire.append(UInt8(ascii: "\r"))
-        wire.append(UInt8(ascii: "\n"))
     }
 
     /// Sets the socket's read/write timeout for the commands that follow (a system call only

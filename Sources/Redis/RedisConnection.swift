@@ -41,16 +41,20 @@ public final class RedisConnection: Sendable {
 
     /// One command, or several written back to back (a pipeline), answered together.
     struct Request: Sendable {
-        let commands: [[[UInt8]]]
+        /// The commands in the protocol's format.
+        let wire: [UInt8]
+        /// How many commands `wire` holds: the replies to read.
+        let replies: Int
         let deadline: Double
         let resume: @Sendable (Result<[RedisReply], RedisError>) -> Void
         /// Whether the caller stopped waiting (it was cancelled): a request not yet written is
         /// then dropped instead of sent.
         let isAbandoned: @Sendable () -> Bool
 
-        init(commands: [[[UInt8]]], deadline: Double, isAbandoned: @escaping @Sendable () -> Bool = { false },
+        init(wire: RedisWire, deadline: Double, isAbandoned: @escaping @Sendable () -> Bool = { false },
              resume: @escaping @Sendable (Result<[RedisReply], RedisError>) -> Void) {
-            self.commands = commands
+            self.wire = wire.bytes
+            self.replies = wire.commands
             self.deadline = deadline
             self.isAbandoned = isAbandoned
             self.resume = resume
@@ -58,7 +62,9 @@ public final class RedisConnection: Sendable {
 
         init(arguments: [[UInt8]], deadline: Double, isAbandoned: @escaping @Sendable () -> Bool = { false },
              resume: @escaping @Sendable (Result<RedisReply, RedisError>) -> Void) {
-            self.init(commands: [arguments], deadline: deadline, isAbandoned: isAbandoned) { result in
+            var wire = RedisWire()
+            wire.command(arguments)
+            self.init(wire: wire, deadline: deadline, isAbandoned: isAbandoned) { result in
                 resume(result.map { $0.first ?? .null })
             }
         }
@@ -153,12 +159,19 @@ public final class RedisConnection: Sendable {
     /// Sends commands back to back (one round trip) and returns their replies in order, error
     /// replies included as values. Cancelling the caller ends the wait as for `raw`.
     public func pipeline(_ commands: [[[UInt8]]], timeout: Double? = nil) async throws -> [RedisReply] {
-        guard !commands.isEmpty else { return [] }
+        var wire = RedisWire()
+        for arguments in commands { wire.command(arguments) }
+        return try await pipeline(wire, timeout: timeout)
+    }
+
+    /// `pipeline` for commands already encoded: one buffer for all of them.
+    public func pipeline(_ wire: RedisWire, timeout: Double? = nil) async throws -> [RedisReply] {
+        guard wire.commands > 0 else { return [] }
         start()
         try Task.checkCancellation()
         let deadline = monotonicSeconds() + (timeout ?? configuration.queueTimeout)
         let outcome = FirstOutcome<[RedisReply], Error>()
-        submit(.request(Request(commands: commands, deadline: deadline, isAbandoned: { outcome.isSettled }) { result in
+        submit(.request(Request(wire: wire, deadline: deadline, isAbandoned: { outcome.isSettled }) { result in
             outcome.settle(result.mapError { $0 as Error })
         }))
         return try await outcome.value()
@@ -340,15 +353,15 @@ final class RedisLoop: @unchecked Sendable {
         // Whole seconds, so that callers with the usual budgets change the socket's timeout rarely.
         let patience = max(budget(of: batch).rounded(.up), PrimaryLocator.minimumBudget)
         context.limitIO(to: min(configuration.endpoint.commandTimeout, patience))
-        context.append(commands: batch.lazy.flatMap(\.commands))
+        for request in batch { context.append(wire: request.wire) }
         // Requests a demoted primary refused (READONLY): none of their writes ran, so they go to
         // the new primary once it is found instead of failing their callers.
         var refused: [RedisConnection.Request] = []
         for (index, request) in batch.enumerated() {
             do {
                 var replies: [RedisReply] = []
-                replies.reserveCapacity(request.commands.count)
-                for _ in request.commands { replies.append(try context.reply()) }
+                replies.reserveCapacity(request.replies)
+                for _ in 0..<request.replies { replies.append(try context.reply()) }
                 if locator.followsFailover, replies.contains(where: PrimaryLocator.isReadOnly) {
                     refused.append(request)
                 } else {

@@ -24,6 +24,26 @@ extension RedisConnection {
         if case let .error(message) = reply { throw RedisError(.server, message) }
         return reply
     }
+
+    /// `evaluate` with the keys and arguments already encoded, keys first: `tail` holds
+    /// `keys` keys, then the arguments, appended without a command of their own.
+    public func evaluate(_ script: RedisScript, keys: Int, encoded tail: RedisWire, timeout: Double? = nil) async throws -> RedisReply {
+        func call(_ name: String, _ body: String) async throws -> RedisReply {
+            var wire = RedisWire(capacity: tail.bytes.count + body.utf8.count + 48)
+            wire.command(arguments: 3 + tail.arguments)
+            wire.append(name)
+            wire.append(body)
+            wire.append(keys)
+            wire.append(contentsOf: tail)
+            return try await pipeline(wire, timeout: timeout).first ?? .null
+        }
+        var reply = try await call("EVALSHA", script.sha1)
+        if case let .error(message) = reply, message.hasPrefix("NOSCRIPT") {
+            reply = try await call("EVAL", script.source)
+        }
+        if case let .error(message) = reply { throw RedisError(.server, message) }
+        return reply
+    }
 }
 
 /// SHA-1, only to name scripts the way Redis does and to shorten long key parts (not for

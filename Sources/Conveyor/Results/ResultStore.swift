@@ -54,21 +54,27 @@ public final class ResultStore: Sendable {
     /// `started` is given) stores STARTED. One round trip and one script call.
     func begin(_ entries: [Entry], countTTL: Int, forgivenRequeues: Int) async throws -> [Admission] {
         guard !entries.isEmpty else { return [] }
-        var keys: [any RedisArgument] = []
-        var arguments: [any RedisArgument] = [ttl ?? 0, countTTL, forgivenRequeues]
-        keys.reserveCapacity(entries.count * 4)
-        arguments.reserveCapacity(3 + entries.count * 3)
-        // Appended one by one, as bytes: no array or String per task in between.
+        // Encoded as they are appended, keys first: no array or string per task in between.
+        var tail = RedisWire(capacity: entries.count * 360)
         for entry in entries {
-            keys.append(Keys.bytes(ResultMeta.keyPrefix, entry.taskId))
-            keys.append(Keys.bytes(Keys.startsPrefix, entry.taskId))
-            keys.append(Keys.bytes(Keys.revokedPrefix, entry.taskId))
-            keys.append(Keys.bytes(Keys.requeuedPrefix, entry.taskId))
-            arguments.append(entry.started?.serialized ?? [])
-            arguments.append(entry.started == nil ? Keys.zero : Keys.one)
-            arguments.append(entry.redelivered ? Keys.one : Keys.zero)
+            tail.append(ResultMeta.keyPrefix, entry.taskId)
+            tail.append(Keys.startsPrefix, entry.taskId)
+            tail.append(Keys.revokedPrefix, entry.taskId)
+            tail.append(Keys.requeuedPrefix, entry.taskId)
         }
-        let reply = try await redis.evaluate(Scripts.beginTasks, keys: keys, arguments: arguments)
+        tail.append(ttl ?? 0)
+        tail.append(countTTL)
+        tail.append(forgivenRequeues)
+        var scratch: [UInt8] = []
+        scratch.reserveCapacity(256)
+        for entry in entries {
+            scratch.removeAll(keepingCapacity: true)
+            entry.started?.serialize(into: &scratch)
+            tail.append(scratch)
+            tail.append(entry.started == nil ? Keys.zero : Keys.one)
+            tail.append(entry.redelivered ? Keys.one : Keys.zero)
+        }
+        let reply = try await redis.evaluate(Scripts.beginTasks, keys: entries.count * 4, encoded: tail)
         let items = reply.array ?? []
         guard items.count == entries.count else {
             throw RedisError(.protocolError, "beginTasks returned \(items.count) decisions for \(entries.count) tasks")
@@ -90,20 +96,28 @@ public final class ResultStore: Sendable {
     /// round trip for all, no script (a `WAIT` for the replicas ends it with `replica_acks`). No guard is needed: SUCCESS may replace any state, and a
     /// duplicate run's SUCCESS replacing the first one's is harmless.
     func storeSuccess(_ metas: [ResultMeta]) async throws {
-        var commands: [[[UInt8]]] = []
-        commands.reserveCapacity(metas.count * 2)
+        // Encoded as they are appended (each state serialised once, into a buffer reused for
+        // the next): no array per task, argument or command.
         let expiring = ttl.map { $0 > 0 } ?? false
-        let set = Array((expiring ? "SETEX" : "SET").utf8), publish = Array("PUBLISH".utf8)
-        let seconds = Array(String(ttl ?? 0).utf8)
+        var wire = RedisWire(capacity: metas.count * 640)
+        var value: [UInt8] = []
+        value.reserveCapacity(256)
         for meta in metas {
-            let key = Keys.bytes(ResultMeta.keyPrefix, meta.taskId)
-            let value = meta.serialized
-            commands.append(expiring ? [set, key, seconds, value] : [set, key, value])
-            commands.append([publish, key, value])
+            value.removeAll(keepingCapacity: true)
+            meta.serialize(into: &value)
+            wire.command(arguments: expiring ? 4 : 3)
+            wire.append(expiring ? "SETEX" : "SET")
+            wire.append(ResultMeta.keyPrefix, meta.taskId)
+            if expiring { wire.append(ttl ?? 0) }
+            wire.append(value)
+            wire.command(arguments: 3)
+            wire.append("PUBLISH")
+            wire.append(ResultMeta.keyPrefix, meta.taskId)
+            wire.append(value)
         }
         let wait = redis.replicationWait
-        if let wait { commands.append(wait) }
-        var replies = try await redis.pipeline(commands)
+        if let wait { wire.command(wait) }
+        var replies = try await redis.pipeline(wire)
         if wait != nil, let waitReply = replies.popLast() {
             for case let .error(message) in replies { throw RedisError(.server, message) }
             try redis.checkReplicated(waitReply)

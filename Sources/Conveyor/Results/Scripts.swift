@@ -143,18 +143,6 @@ enum Keys {
     static let revokedPrefix = "conveyor:revoked:"
     /// The broadcast channel workers listen on for control commands (terminate).
     static let control = "conveyor:control"
-}
-
-extension Keys {
-    /// `prefix` + `taskId` as the bytes Redis is sent: one allocation per key on the task
-    /// path, no String in between.
-    static func bytes(_ prefix: String, _ taskId: String) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(prefix.utf8.count + taskId.utf8.count)
-        bytes.append(contentsOf: prefix.utf8)
-        bytes.append(contentsOf: taskId.utf8)
-        return bytes
-    }
 
     /// Script flags, made once.
     static let zero = Array("0".utf8), one = Array("1".utf8)

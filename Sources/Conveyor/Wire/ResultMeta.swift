@@ -57,6 +57,12 @@ public struct ResultMeta: Sendable, Hashable {
         var out: [UInt8] = []
         out.reserveCapacity(224 + taskId.utf8.count + (parentId?.utf8.count ?? 0) + (groupId?.utf8.count ?? 0)
             + (traceback?.utf8.count ?? 0))
+        serialize(into: &out)
+        return out
+    }
+
+    /// `serialized`, appended to `out` (a buffer reused from one result to the next).
+    func serialize(into out: inout [UInt8]) {
         func member(_ literal: String, _ value: () -> Void) {
             out.append(contentsOf: literal.utf8)
             value()
@@ -78,7 +84,6 @@ public struct ResultMeta: Sendable, Hashable {
         if let parentId { member(", \"parent_id\": ") { string(parentId) } }
         member(", \"task_id\": ") { string(taskId) }
         out.append(UInt8(ascii: "}"))
-        return out
     }
 
     /// Reads stored meta; nil when the bytes are not a Celery result.
