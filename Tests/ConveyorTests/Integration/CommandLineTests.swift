@@ -56,8 +56,9 @@ struct CommandLineTests {
         let (purged, purgeOutput) = try await run("conveyor", ["purge", queue, "--yes"], environment: environment)
         #expect(purged == 0, "\(purgeOutput)")
         #expect(purgeOutput.contains("purged 1"), "\(purgeOutput)")
-        // What needs Redis says so.
-        let (waited, waitOutput) = try await run("conveyor", ["call", "conveyor.add", "--queue", queue, "--wait", "--connect-timeout", "1"],
+        // What needs Redis says so. The timeout covers the broker's connect too, which a loaded
+        // machine can hold past a second: 10 s, so only Redis' refusal can end it.
+        let (waited, waitOutput) = try await run("conveyor", ["call", "conveyor.add", "--queue", queue, "--wait", "--connect-timeout", "10"],
                                                  environment: environment)
         #expect(waited == 1, "\(waitOutput)")
         #expect(waitOutput.contains("result store unavailable"), "\(waitOutput)")
