@@ -68,8 +68,10 @@ public final class CommandQueue<Command: Sendable>: Sendable {
     /// Removes and returns everything queued, oldest first.
     public func takeAll() -> Deque<Command> {
         state.withLock { s in
-            let all = s.pending
-            s.pending.removeAll(keepingCapacity: true)
+            // Handed over whole, not copied: keeping the capacity of a buffer still shared with
+            // the caller's copy would copy it. The next push allocates a fresh one.
+            var all = Deque<Command>()
+            swap(&all, &s.pending)
             return all
         }
     }

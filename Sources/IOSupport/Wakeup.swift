@@ -39,8 +39,10 @@ public final class Wakeup: @unchecked Sendable {
 
     /// Consumes pending wake-ups. Call on the polling thread after `poll()` reports `POLLIN`.
     public func drain() {
-        var buffer = [UInt8](repeating: 0, count: 256)
-        while read(readDescriptor, &buffer, buffer.count) > 0 {}
+        // On the stack: drained after every wake-up, so no allocation here.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { buffer in
+            while read(readDescriptor, buffer.baseAddress, buffer.count) > 0 {}
+        }
     }
 
     /// Blocks until signalled, until `descriptor` (if any) is readable, or until

@@ -31,13 +31,22 @@ public struct LogfmtLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        LogWriter.shared.append(render(event))
+        // Rendered into a buffer the writer lends and takes back: no allocation per line.
+        var line = LogWriter.shared.borrowLine()
+        render(event, into: &line)
+        LogWriter.shared.append(consume line)
     }
 
     /// The event's line, newline included; rendered as bytes, without a string per field.
     func render(_ event: LogEvent) -> [UInt8] {
         var line: [UInt8] = []
         line.reserveCapacity(512)
+        render(event, into: &line)
+        return line
+    }
+
+    /// `render`, appended to `line`.
+    func render(_ event: LogEvent, into line: inout [UInt8]) {
         line.append(contentsOf: "ts=".utf8)
         Self.appendTimestamp(to: &line)
         line.append(contentsOf: " level=".utf8)
@@ -66,7 +75,6 @@ public struct LogfmtLogHandler: LogHandler {
             }
         }
         line.append(UInt8(ascii: "\n"))
-        return line
     }
 
     /// Writes out every line logged so far (before exiting the process on purpose).
@@ -175,13 +183,32 @@ final class LogWriter: @unchecked Sendable {
     private var started = false
     /// The thread waits for the first line of a batch (only then does `append` wake it).
     private var idle = false
+    /// Line buffers given back by `append`, lent again by `borrowLine`.
+    private var spareLines: [[UInt8]] = []
+
+    /// Most line buffers kept: more than the threads that log at once.
+    private static let spareLimit = 32
 
     private static let linger = 0.002
     private static let batchBytes = 64 * 1024
 
-    func append(_ line: [UInt8]) {
+    /// An empty line buffer with room for a usual line, for `append` to take back.
+    func borrowLine() -> [UInt8] {
         condition.lock()
-        pending.append(contentsOf: line)
+        let line = spareLines.popLast()
+        condition.unlock()
+        guard let line else { return [UInt8](unsafeUninitializedCapacity: 512) { _, count in count = 0 } }
+        return line
+    }
+
+    func append(_ line: consuming [UInt8]) {
+        condition.lock()
+        line.withUnsafeBufferPointer { pending.append(contentsOf: $0) }
+        // Kept for the next line (a line of a few kilobytes is not worth keeping).
+        if spareLines.count < Self.spareLimit && line.capacity <= 4096 {
+            line.removeAll(keepingCapacity: true)
+            spareLines.append(line)
+        }
         if !started {
             started = true
             let thread = Thread { [unowned self] in self.run() }
@@ -203,6 +230,9 @@ final class LogWriter: @unchecked Sendable {
     }
 
     private func run() {
+        // Swapped with `pending` under the lock, emptied after writing: the two buffers take
+        // turns, and neither is copied or reallocated once it has grown.
+        var chunk: [UInt8] = []
         while true {
             condition.lock()
             while pending.isEmpty {
@@ -211,8 +241,7 @@ final class LogWriter: @unchecked Sendable {
             }
             idle = false
             if pending.count < Self.batchBytes { _ = condition.wait(until: Date().addingTimeInterval(Self.linger)) }
-            let chunk = pending
-            pending.removeAll(keepingCapacity: true)
+            swap(&chunk, &pending)
             writing = true
             condition.unlock()
             chunk.withUnsafeBufferPointer { buffer in
@@ -222,6 +251,7 @@ final class LogWriter: @unchecked Sendable {
                     if written > 0 { offset += written } else if written < 0 && errno == EINTR { continue } else { break }
                 }
             }
+            chunk.removeAll(keepingCapacity: true)
             condition.lock()
             writing = false
             condition.broadcast()
