@@ -59,7 +59,7 @@ struct BeatSchedulerTests {
     func staleLeader() async throws {
         try TestEnvironment.requireServices()
         let client = try testClient(queue: TestEnvironment.uniqueQueue("beat"))
-        let schedule = try uniqueSchedule("stale", [BeatEntry(name: "tick", task: "conveyor.echo", trigger: .every(milliseconds: 1000), catchUp: .all)])
+        let schedule = try uniqueSchedule("stale", lease: .seconds(600), [BeatEntry(name: "tick", task: "conveyor.echo", trigger: .every(milliseconds: 1000), catchUp: .all)])
         let recorder = RecordingPublisher()
         let beats = instances(2, schedule, recorder, client: client)
         await beats[0].tick(now: at(clockStart))

@@ -40,6 +40,9 @@ def make_app(name):
     app = Celery(name, broker=broker_url(), backend=result_url())
     app.conf.update(
         broker_connection_retry_on_startup=True,
+        # Celery's default of 4 s: a soak run under two CPU hogs saw kombu time out connecting
+        # to a starved broker (TimeoutError in _establish_connection). A hang guard instead.
+        broker_connection_timeout=30,
         result_expires=3600,
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
