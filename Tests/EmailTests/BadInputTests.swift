@@ -32,6 +32,27 @@ struct BadInputTests {
         (["to": "a@example.com", "template": "plain", "cc": "x@example.com"], "unknown argument 'cc'"),
     ]
 
+    @Test("settings out of range are refused when the service is made, naming the setting", arguments: [
+        ("sendLeaseSeconds", 0), ("sendLeaseSeconds", 3601), ("domainBackoffSeconds", 0), ("sentRecordSeconds", 60),
+    ])
+    func settingsOutOfRange(setting: String, value: Int) throws {
+        var options = EmailOptions(templates: "/nonexistent", endpoint: try SMTPEndpoint(url: "smtp://127.0.0.1:2525"),
+                                   defaultFrom: try EmailAddress(parsing: "noreply@conveyor.test", role: "from"))
+        switch setting {
+        case "sendLeaseSeconds": options.sendLeaseSeconds = value
+        case "domainBackoffSeconds": options.domainBackoffSeconds = value
+        default: options.sentRecordSeconds = value
+        }
+        let expected = ["sendLeaseSeconds": "send lock's lease", "domainBackoffSeconds": "domain backoff",
+                        "sentRecordSeconds": "sent records"][setting] ?? "?"
+        #expect {
+            try options.validate()
+        } throws: { error in
+            guard let error = error as? EmailError else { return false }
+            return error.code == .configuration && error.message.contains(expected)
+        }
+    }
+
     @Test("each bad input is FAILURE with its reason, not retried, and nothing reaches the server")
     func badInputFails() async throws {
         let harness = try await EmailHarness(label: "mail-bad") { $0.maxMessageBytes = 4096 }

@@ -14,6 +14,11 @@ public struct EmailOptions: Sendable {
     public var sentRecordSeconds = 7 * 86_400
     /// Seconds a domain is left alone after it answered 421 or 454 (1...86,400).
     public var domainBackoffSeconds = 60
+    /// Seconds a Message-ID's send lock lasts without a renewal (renewed every third while held;
+    /// 1...3,600). A worker that dies mid-send holds it this long, so that mail's redelivery
+    /// waits as long; a holder that cannot renew it in time (Redis unreachable, a process too
+    /// starved to run its renewals) loses it, and the run retries with its resend counted.
+    public var sendLeaseSeconds = 20
     /// Per-domain limits across the fleet.
     public var domainLimits = DomainLimits()
     /// The SMTP connections.
@@ -25,6 +30,7 @@ public struct EmailOptions: Sendable {
     public static let messageSizes = 1024...(100 << 20)
     public static let sentRecordTimes = 3600...(90 * 86_400)
     public static let domainBackoffTimes = 1...86_400
+    public static let sendLeaseTimes = 1...3600
 
     /// - Parameters:
     ///   - templates: the templates directory.
@@ -38,7 +44,7 @@ public struct EmailOptions: Sendable {
 
     /// Checks the numbers.
     /// - Throws: `EmailError.Code.configuration` naming the setting.
-    func validate() throws {
+    public func validate() throws {
         guard Self.messageSizes.contains(maxMessageBytes) else {
             throw EmailError(.configuration, "largest message must be in \(Self.messageSizes) bytes, not \(maxMessageBytes)")
         }
@@ -47,6 +53,9 @@ public struct EmailOptions: Sendable {
         }
         guard Self.domainBackoffTimes.contains(domainBackoffSeconds) else {
             throw EmailError(.configuration, "domain backoff must be \(Self.domainBackoffTimes) seconds, not \(domainBackoffSeconds)")
+        }
+        guard Self.sendLeaseTimes.contains(sendLeaseSeconds) else {
+            throw EmailError(.configuration, "the send lock's lease must be \(Self.sendLeaseTimes) seconds, not \(sendLeaseSeconds)")
         }
     }
 }

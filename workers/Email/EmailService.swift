@@ -48,14 +48,12 @@ public final class EmailService: Sendable {
         // is acknowledged, so a crash between the two leaves two copies of the task; run at once,
         // both would find no record and send. The second defers while the first holds the lock
         // (a crashed holder's lease ends by itself), then finds the first one's record.
-        return try await task.withLock(Self.sendLockName(messageID), lease: .seconds(Self.sendLease),
+        return try await task.withLock(Self.sendLockName(messageID), lease: .seconds(options.sendLeaseSeconds),
                                        whenBusy: .deferRun(after: Self.busyRetry)) { _ in
             try await self.deliver(envelope, messageID: messageID, domains: domains, task: task)
         }
     }
 
-    /// The lease of a Message-ID's send lock (renewed every third while the run holds it).
-    static let sendLease: Int64 = 20
     /// Seconds a copy that found the lock held waits before it looks again: when the holder
     /// succeeds the copy is then skipped as a duplicate; when it crashed, its lease ends.
     static let busyRetry = 2.0
