@@ -16,13 +16,10 @@ extension RedisConnection {
     /// Runs `script` with `keys` and `arguments`. Error replies throw `RedisError.Code.server`.
     public func evaluate(_ script: RedisScript, keys: [any RedisArgument], arguments: [any RedisArgument] = [],
                          timeout: Double? = nil) async throws -> RedisReply {
-        let tail = [keys.count.redisBytes] + keys.map(\.redisBytes) + arguments.map(\.redisBytes)
-        var reply = try await raw([Array("EVALSHA".utf8), Array(script.sha1.utf8)] + tail, timeout: timeout)
-        if case let .error(message) = reply, message.hasPrefix("NOSCRIPT") {
-            reply = try await raw([Array("EVAL".utf8), Array(script.source.utf8)] + tail, timeout: timeout)
-        }
-        if case let .error(message) = reply { throw RedisError(.server, message) }
-        return reply
+        var tail = RedisWire()
+        for argument in keys { tail.append(argument.redisBytes) }
+        for argument in arguments { tail.append(argument.redisBytes) }
+        return try await evaluate(script, keys: keys.count, encoded: tail, timeout: timeout)
     }
 
     /// `evaluate` with the keys and arguments already encoded, keys first: `tail` holds

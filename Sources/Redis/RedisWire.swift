@@ -53,12 +53,7 @@ public struct RedisWire: Sendable {
 
     /// One argument: `value` in decimal.
     public mutating func append(_ value: Int) {
-        var digits = value < 0 ? 2 : 1, scan = value.magnitude
-        while scan >= 10 {
-            scan /= 10
-            digits += 1
-        }
-        header(digits)
+        header(Self.digitCount(value.magnitude) + (value < 0 ? 1 : 0))
         Self.appendDecimal(value, to: &bytes)
         end()
     }
@@ -93,13 +88,19 @@ public struct RedisWire: Sendable {
         wire.append(UInt8(ascii: "\n"))
     }
 
-    private static func appendDecimal(_ value: Int, to wire: inout [UInt8]) {
-        if value < 0 { wire.append(UInt8(ascii: "-")) }
-        var digits = 1, scan = value.magnitude
+    /// Decimal digits of `magnitude`.
+    private static func digitCount(_ magnitude: UInt) -> Int {
+        var digits = 1, scan = magnitude
         while scan >= 10 {
             scan /= 10
             digits += 1
         }
+        return digits
+    }
+
+    private static func appendDecimal(_ value: Int, to wire: inout [UInt8]) {
+        if value < 0 { wire.append(UInt8(ascii: "-")) }
+        let digits = digitCount(value.magnitude)
         var index = wire.count + digits
         wire.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
         var rest = value.magnitude
