@@ -23,6 +23,11 @@ final class ResultFlusher: Sendable {
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
     }
     private let state = Mutex(State())
+    private let loop: LoopExecutor
+
+    init(loop: LoopExecutor) {
+        self.loop = loop
+    }
     /// What writes a batch (and settles its messages); it runs one batch at a time. Held weakly:
     /// it owns this flusher. A protocol call, not a stored async closure: calling a stored
     /// closure went through a reabstraction thunk whose task-allocator memory was not given
@@ -44,7 +49,7 @@ final class ResultFlusher: Sendable {
             defer { s.flushing = true }
             return !s.flushing
         }
-        if start { Task { await self.flushLoop() } }
+        if start { Task(executorPreference: loop) { await self.flushLoop() } }
     }
 
     private func flushLoop() async {

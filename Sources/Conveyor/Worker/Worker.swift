@@ -44,7 +44,9 @@ public final class Worker: Sendable, ResultBatchStore {
     /// Deliveries waiting for a slot.
     let inbox = DeliveryInbox()
     /// Results of succeeded tasks on their way to Redis.
-    let results = ResultFlusher()
+    let results: ResultFlusher
+    /// The thread the hot path's tasks prefer.
+    let loop: LoopExecutor
     /// Rate limits in code and set at run time (`Worker+RateLimits.swift`).
     let rateLimits: RateLimitGate
     /// Celery's remote control and events, on their own connection (`Control/`).
@@ -109,6 +111,8 @@ public final class Worker: Sendable, ResultBatchStore {
             configuration: .init(endpoints: try configuration.brokerEndpoints(), name: "\(options.hostname) consumer", confirms: false),
             logger: logger)
         metrics = WorkerMetrics(registered: registry.names)
+        loop = try LoopExecutor(name: "worker loop")
+        results = ResultFlusher(loop: loop)
         observeConnectionsForMetrics()
     }
 
@@ -121,6 +125,7 @@ public final class Worker: Sendable, ResultBatchStore {
         }
         guard first else { throw ConveyorError(.closed, "worker already ran") }
         results.storeWith(self)
+        defer { loop.stop() }
         consumer.start()
         let healthFile = startHealthFile()
         defer { healthFile?.stop() }
@@ -205,7 +210,7 @@ public final class Worker: Sendable, ResultBatchStore {
                 }
                 continue
             }
-            Task { await self.handle(batch) }
+            Task(executorPreference: loop) { await self.handle(batch) }
         }
     }
 
@@ -214,7 +219,7 @@ public final class Worker: Sendable, ResultBatchStore {
     /// not keep the process alive past its grace period.
     private func drainWithinBound() async {
         let race = drainRace
-        Task {
+        Task(executorPreference: loop) {
             await self.intake()
             await self.slots.drained()
             await self.rateLimits.deferring.drained()
@@ -288,7 +293,7 @@ public final class Worker: Sendable, ResultBatchStore {
             c.nextRun += 1
             let id = c.nextRun
             // Created under the lock, so it is registered before it can unregister itself.
-            let task = Task {
+            let task = Task(executorPreference: loop) {
                 await self.run(runnable, admission: admission)
                 _ = self.control.withLock { $0.running.removeValue(forKey: id) }
                 self.slots.release()
