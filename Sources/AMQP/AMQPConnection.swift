@@ -82,15 +82,19 @@ public final class AMQPConnection: Sendable {
     private let shared: Mutex<Shared>
     private let logger: Logger
     private let tagPrefix: String
+    private let host: (any IOHost)?
 
     /// Creates the connection without connecting; call `start()`.
+    /// - Parameter host: a thread that steps the connection's loop between its other work,
+    ///   instead of a thread of the connection's own.
     /// - Throws: `AMQPError.Code.invalidURL` when there is no endpoint or one fails `validate()`.
-    public init(configuration: Configuration, logger: Logger) throws {
+    public init(configuration: Configuration, logger: Logger, host: (any IOHost)? = nil) throws {
         guard !configuration.endpoints.isEmpty else { throw AMQPError(.invalidURL, "an AMQP connection needs at least one endpoint") }
         for endpoint in configuration.endpoints { try endpoint.validate() }
         self.configuration = configuration
         self.logger = logger
-        self.commands = try CommandQueue()
+        self.host = host
+        self.commands = try host.map { CommandQueue(wakeup: $0.wakeup) } ?? CommandQueue()
         self.shared = Mutex(Shared(limits: PublishLimits(maxBodySize: configuration.maxBodySize)))
         self.tagPrefix = "\(configuration.name)-\(UInt32.random(in: 0...UInt32.max))"
     }
@@ -107,7 +111,11 @@ public final class AMQPConnection: Sendable {
         }) { [weak self] state, error, generation in
             self?.update(state: state, error: error, generation: generation)
         }
-        IOThread.start(name: "amqp:\(configuration.name)") { loop.run() }
+        if let host {
+            host.host(loop)
+        } else {
+            IOThread.start(name: "amqp:\(configuration.name)") { loop.run() }
+        }
     }
 
     /// The current state.

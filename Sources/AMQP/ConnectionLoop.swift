@@ -12,7 +12,7 @@ import Glibc
 /// expire deadlines, then `poll()` the socket and the wake-up pipe for at most a fraction of the
 /// heartbeat, so heartbeats flow however long tasks elsewhere run.
 // Handed to its thread at start and touched only there afterwards, hence unchecked.
-final class ConnectionLoop: @unchecked Sendable {
+final class ConnectionLoop: SteppedIO, @unchecked Sendable {
     /// Channel for publishing (confirm mode) and consuming.
     static let mainChannel: UInt16 = 1
     /// Channel for declarations and inspections, which the broker closes on refusal.
@@ -68,18 +68,43 @@ final class ConnectionLoop: @unchecked Sendable {
         refused = RefusedPublishes(backoff: configuration.refusedRetry)
     }
 
+    /// Whether the first step reported `.connecting`, and whether the last one shut down.
+    private var began = false
+    private var ended = false
+
+    /// The loop on a thread of its own.
     func run() {
-        report(.connecting, nil, 0)
-        while closing == nil {
-            if session == nil {
-                waitToReconnect()
-                if closing == nil { connectOrWait() }
-            } else {
-                turn()
+        while let pause = step() {
+            if pause.milliseconds != 0 { commands.sleep(timeoutMilliseconds: pause.milliseconds, orReadable: pause.descriptor) }
+        }
+    }
+
+    /// One step: while connected a turn, while disconnected a connect once the backoff is over,
+    /// and the shutdown once closing.
+    func step() -> IOPause? {
+        if !began {
+            began = true
+            report(.connecting, nil, 0)
+        }
+        if closing == nil {
+            if session != nil { return turn() }
+            // Until the backoff is over, keep answering callers: expire what is overdue, honour close.
+            let now = monotonicSeconds()
+            drainWhileDisconnected(now: now)
+            if closing == nil {
+                if now < reconnectAt { return IOPause(descriptor: nil, milliseconds: Int32(min(250, max(1, (reconnectAt - now) * 1000)))) }
+                connectOrWait()
+                return .now
             }
         }
+        guard !ended else { return nil }
+        ended = true
         shutDown()
+        return nil
     }
+
+    func prepareToSleep() -> Bool { commands.prepareToSleep() }
+    func woke() { commands.woke() }
 
     // MARK: Connecting
 
@@ -148,17 +173,6 @@ final class ConnectionLoop: @unchecked Sendable {
         report(.reconnecting(attempt: attempt, retryIn: delay, reason: error.message), error, generation)
     }
 
-    /// Waits out the backoff before the next connect, but keeps answering callers: expires
-    /// what is overdue, honours close.
-    private func waitToReconnect() {
-        while closing == nil {
-            let now = monotonicSeconds()
-            drainWhileDisconnected(now: now)
-            if now >= reconnectAt || closing != nil { break }
-            commands.sleep(timeoutMilliseconds: Int32(min(250, max(1, (reconnectAt - now) * 1000))))
-        }
-    }
-
     private func drainWhileDisconnected(now: Double) {
         for command in commands.takeAll() {
             switch command {
@@ -173,8 +187,8 @@ final class ConnectionLoop: @unchecked Sendable {
 
     // MARK: One turn while connected
 
-    private func turn() {
-        guard let session else { return }
+    private func turn() -> IOPause {
+        guard let session else { return .now }
         do {
             for command in commands.takeAll() {
                 // Settlements wait for the end of the turn, but never overtake a later command
@@ -183,7 +197,7 @@ final class ConnectionLoop: @unchecked Sendable {
                 handle(command)
             }
             if let current = self.session { try sendSettlements(current, flush: closing != nil) }
-            guard self.session != nil, closing == nil else { return }
+            guard self.session != nil, closing == nil else { return .now }
             if let due = try takeDueRefusals(session) { for pending in due.reversed() { outbox.prepend(pending) } }
             try flushOutbox(session)
             var frames = 0
@@ -194,22 +208,29 @@ final class ConnectionLoop: @unchecked Sendable {
             session.releaseBuffers()
             try closeSettledChannels(session)
             expire(now: monotonicSeconds())
-            if session.hasBufferedInput || !commands.isEmpty { return }
-            waitForInput(session)
+            if session.hasBufferedInput || !commands.isEmpty { return .now }
+            return pause(for: session)
         } catch let error as AMQPError {
             lose(error)
         } catch {
             lose(AMQPError(.connectionLost, "\(error)"))
         }
+        return .now
     }
 
-    private func waitForInput(_ session: Session) {
+    /// Until the socket is readable, for at most a fraction of the heartbeat.
+    private func pause(for session: Session) -> IOPause {
         let heartbeat = session.negotiatedHeartbeat
         var tick = heartbeat > 0 ? min(250, Int32(heartbeat * 1000 / 4)) : 250
         // Wake in time to send the acknowledgements held back and the refused publishes due.
         if let deadline = acks.nextDeadline { tick = Self.tick(tick, until: deadline) }
         if let deadline = refused.retryAt { tick = Self.tick(tick, until: deadline) }
-        commands.sleep(timeoutMilliseconds: tick, orReadable: session.socketDescriptor)
+        return IOPause(descriptor: session.socketDescriptor, milliseconds: tick)
+    }
+
+    private func waitForInput(_ session: Session) {
+        let pause = pause(for: session)
+        commands.sleep(timeoutMilliseconds: pause.milliseconds, orReadable: pause.descriptor)
     }
 
     /// `tick` milliseconds, or fewer to wake at `deadline` (monotonic seconds).

@@ -23,6 +23,12 @@ public final class CommandQueue<Command: Sendable>: Sendable {
         wakeup = try Wakeup()
     }
 
+    /// Creates an empty queue that wakes its owner through `wakeup`, a pipe the owner shares
+    /// with other sources (an `IOHost`'s).
+    public init(wakeup: Wakeup) {
+        self.wakeup = wakeup
+    }
+
     /// Adds a command and wakes the owner. Never blocks on I/O.
     /// - Returns: false when the owner has closed the queue (nobody will ever take it): the
     ///   caller must answer the command itself.
@@ -40,7 +46,7 @@ public final class CommandQueue<Command: Sendable>: Sendable {
 
     /// For the owner, right before it blocks: returns false when commands are waiting (do not
     /// block), true after recording that the next push must wake it.
-    private func prepareToSleep() -> Bool {
+    public func prepareToSleep() -> Bool {
         state.withLock { s in
             guard s.pending.isEmpty && !s.closed else { return false }
             s.sleeping = true
@@ -49,8 +55,13 @@ public final class CommandQueue<Command: Sendable>: Sendable {
     }
 
     /// For the owner, right after it woke: pushes need not wake it again until the next sleep.
-    private func awake() {
+    /// (The owner drains the wake-up pipe itself.)
+    public func woke() {
         state.withLock { $0.sleeping = false }
+    }
+
+    private func awake() {
+        woke()
         wakeup.drain()
     }
 

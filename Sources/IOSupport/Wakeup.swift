@@ -50,11 +50,17 @@ public final class Wakeup: @unchecked Sendable {
     /// - Returns: whether `descriptor` is readable.
     @discardableResult
     public func wait(timeoutMilliseconds: Int32, orReadable descriptor: Int32? = nil) -> Bool {
+        wait(timeoutMilliseconds: timeoutMilliseconds, orReadable: descriptor.map { [$0] } ?? [])
+    }
+
+    /// `wait` for several descriptors. - Returns: whether any of them is readable.
+    @discardableResult
+    public func wait(timeoutMilliseconds: Int32, orReadable descriptors: [Int32]) -> Bool {
         var fds = [pollfd(fd: readDescriptor, events: Int16(POLLIN), revents: 0)]
-        if let descriptor { fds.append(pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)) }
+        for descriptor in descriptors { fds.append(pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)) }
         guard poll(&fds, nfds_t(fds.count), timeoutMilliseconds) > 0 else { return false }
         if fds[0].revents != 0 { drain() }
-        return fds.count > 1 && fds[1].revents != 0
+        return fds.dropFirst().contains { $0.revents != 0 }
     }
 }
 

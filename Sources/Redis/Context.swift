@@ -67,6 +67,12 @@ final class Context {
         return recv(descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) <= 0
     }
 
+    /// Whether a read would not block now: a reply has arrived, or the connection closed.
+    var isReadable: Bool {
+        var pfd = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        return poll(&pfd, 1, 0) > 0
+    }
+
     private func expectOK(_ reply: RedisReply, _ what: String) throws {
         if case let .error(message) = reply { throw RedisError(.connectionFailed, "Redis at \(endpoint) refused \(what): \(message)") }
     }

@@ -86,21 +86,25 @@ public final class RedisConnection: Sendable {
     private let commands: CommandQueue<Command>
     private let shared = Mutex(Shared())
     private let logger: Logger
+    private let host: (any IOHost)?
 
     /// Creates the connection without connecting; it starts on first use or `start()`.
     ///
     /// hiredis 0.14 writes with `write()`, so a server that goes away mid-write would raise
     /// SIGPIPE and kill the process: creating a connection ignores SIGPIPE process-wide.
     /// - Throws: `RedisError.Code.invalidURL` when the endpoint fails `RedisEndpoint.validate()`.
-    public init(configuration: Configuration, logger: Logger) throws {
+    /// - Parameter host: a thread that steps the connection's loop between its other work,
+    ///   instead of a thread of the connection's own.
+    public init(configuration: Configuration, logger: Logger, host: (any IOHost)? = nil) throws {
         try configuration.endpoint.validate()
         signal(SIGPIPE, SIG_IGN)
         self.configuration = configuration
         self.logger = logger
-        self.commands = try CommandQueue()
+        self.host = host
+        self.commands = try host.map { CommandQueue(wakeup: $0.wakeup) } ?? CommandQueue()
     }
 
-    /// Starts the I/O thread.
+    /// Starts the I/O thread (or has the host step the connection).
     public func start() {
         let already = shared.withLock { s -> Bool in
             defer { s.started = true }
@@ -110,7 +114,11 @@ public final class RedisConnection: Sendable {
         let loop = RedisLoop(configuration: configuration, commands: commands, logger: logger) { [weak self] state, error in
             self?.update(state, error)
         }
-        IOThread.start(name: "redis:\(configuration.name)") { loop.run() }
+        if let host {
+            host.host(loop)
+        } else {
+            IOThread.start(name: "redis:\(configuration.name)") { loop.run() }
+        }
     }
 
     /// The current state.
@@ -204,192 +212,6 @@ public final class RedisConnection: Sendable {
         switch command {
         case let .request(request): request.resume(.failure(RedisError(.closed, "Redis connection \(configuration.name) is closed")))
         case let .close(done): done()
-        }
-    }
-}
-
-/// The body of a Redis connection's I/O thread.
-// Handed to its thread at start and touched only there afterwards, hence unchecked.
-final class RedisLoop: @unchecked Sendable {
-    private let configuration: RedisConnection.Configuration
-    private let commands: CommandQueue<RedisConnection.Command>
-    private let logger: Logger
-    private let report: @Sendable (ConnectionState, RedisError?) -> Void
-    private var context: Context?
-    private var waiting: Deque<RedisConnection.Request> = []
-    private var pacing: ReconnectPacing
-    /// The server, or through Sentinel the current primary, on every connect.
-    private var locator: PrimaryLocator
-    /// No connect before this (monotonic seconds): the backoff after a failed connect or a lost
-    /// connection, so a server that accepts and then drops us is not reconnected to in a loop.
-    private var retryAt = 0.0
-    private var lastError: RedisError?
-    private var onClose: (@Sendable () -> Void)?
-
-    init(configuration: RedisConnection.Configuration, commands: CommandQueue<RedisConnection.Command>, logger: Logger,
-         report: @escaping @Sendable (ConnectionState, RedisError?) -> Void) {
-        self.configuration = configuration
-        self.commands = commands
-        self.logger = logger
-        self.report = report
-        pacing = ReconnectPacing(backoff: configuration.reconnect)
-        locator = PrimaryLocator(endpoint: configuration.endpoint, logger: logger)
-    }
-
-    func run() {
-        report(.connecting, nil)
-        while onClose == nil {
-            take()
-            if context == nil {
-                // Nothing to connect for when every caller waiting has been cancelled.
-                waiting.removeAll { $0.isAbandoned() }
-                if waiting.isEmpty {
-                    commands.sleep(timeoutMilliseconds: 250)
-                    continue
-                }
-                connect()
-                continue
-            }
-            if waiting.isEmpty {
-                commands.sleep(timeoutMilliseconds: 250)
-                continue
-            }
-            pipeline()
-        }
-        let error = RedisError(.closed, "Redis connection \(configuration.name) closed")
-        for request in waiting { request.resume(.failure(error)) }
-        for command in commands.close() {
-            switch command {
-            case let .request(request): request.resume(.failure(error))
-            case let .close(done): done()
-            }
-        }
-        context = nil
-        report(.closed, nil)
-        onClose?()
-    }
-
-    private func take() {
-        for command in commands.takeAll() {
-            switch command {
-            case let .request(request): waiting.append(request)
-            case let .close(done): onClose = done
-            }
-        }
-    }
-
-    private func connect() {
-        waitForRetry()
-        guard onClose == nil, !waiting.isEmpty else { return }
-        do {
-            context = try locator.connect(within: budget(of: waiting))
-            if pacing.attempt > 0 { logger.info("redis reconnected", metadata: ["redis": "\(configuration.endpoint)"]) }
-            pacing.connected(at: monotonicSeconds())
-            lastError = nil
-            report(.connected, nil)
-        } catch {
-            let error = error as? RedisError ?? RedisError(.connectionFailed, "\(error)")
-            lastError = error
-            let delay = backOff()
-            if pacing.attempt == 1 || pacing.attempt % 10 == 0 {
-                logger.warning("redis connection failed", metadata: ["redis": "\(configuration.endpoint)", "reason": "\(error.message)",
-                                                                    "attempt": "\(pacing.attempt)"])
-            }
-            report(.reconnecting(attempt: pacing.attempt, retryIn: delay, reason: error.message), error)
-        }
-    }
-
-    /// Counts a failure and sets when the next connect may start. - Returns: the wait, seconds.
-    private func backOff() -> Double {
-        let now = monotonicSeconds()
-        let delay = pacing.failed(at: now)
-        retryAt = now + delay
-        return delay
-    }
-
-    /// Until `retryAt`, keeps answering callers: takes commands, fails those past their deadline.
-    private func waitForRetry() {
-        while onClose == nil {
-            let now = monotonicSeconds()
-            expire(now: now)
-            waiting.removeAll { $0.isAbandoned() }
-            if now >= retryAt || waiting.isEmpty { return }
-            commands.sleep(timeoutMilliseconds: Int32(min(250, max(1, (retryAt - now) * 1000))))
-            take()
-        }
-    }
-
-    /// Seconds until the last of `requests`' deadlines.
-    private func budget(of requests: some Sequence<RedisConnection.Request>) -> Double {
-        requests.reduce(-Double.infinity) { max($0, $1.deadline) } - monotonicSeconds()
-    }
-
-    private func expire(now: Double) {
-        while let first = waiting.first, first.deadline <= now {
-            waiting.removeFirst()
-            first.resume(.failure(RedisError(.unavailable,
-                "no connection to Redis at \(configuration.endpoint): \(lastError?.message ?? "connecting")")))
-        }
-    }
-
-    /// Writes up to `maxPipeline` queued commands, then reads their replies in order.
-    private func pipeline() {
-        guard let context else { return }
-        if context.isBroken {
-            // Found dead before anything was sent: reconnect and send there; nothing is ambiguous.
-            logger.info("redis connection found closed; reconnecting", metadata: ["redis": "\(configuration.endpoint)"])
-            self.context = nil
-            let delay = backOff()
-            report(.reconnecting(attempt: pacing.attempt, retryIn: delay, reason: "connection closed by server"), nil)
-            return
-        }
-        let count = min(configuration.maxPipeline, waiting.count)
-        // A request whose caller was cancelled before it was written is not sent at all.
-        let batch = waiting.prefix(count).filter { !$0.isAbandoned() }
-        waiting.removeFirst(count)
-        guard !batch.isEmpty else { return }
-        // A frozen server must not hold callers past what they asked for: the reads of this batch
-        // wait no longer than its most patient caller (nor than the endpoint's command timeout).
-        // Whole seconds, so that callers with the usual budgets change the socket's timeout rarely.
-        let patience = max(budget(of: batch).rounded(.up), PrimaryLocator.minimumBudget)
-        context.limitIO(to: min(configuration.endpoint.commandTimeout, patience))
-        for request in batch { context.append(wire: request.wire) }
-        // Requests a demoted primary refused (READONLY): none of their writes ran, so they go to
-        // the new primary once it is found instead of failing their callers.
-        var refused: [RedisConnection.Request] = []
-        for (index, request) in batch.enumerated() {
-            do {
-                var replies: [RedisReply] = []
-                replies.reserveCapacity(request.replies)
-                for _ in 0..<request.replies { replies.append(try context.reply()) }
-                if locator.followsFailover, replies.contains(where: PrimaryLocator.isReadOnly) {
-                    refused.append(request)
-                } else {
-                    request.resume(.success(replies))
-                }
-            } catch {
-                let error = error as? RedisError ?? RedisError(.connectionLost, "\(error)")
-                logger.warning("redis connection lost", metadata: ["redis": "\(configuration.endpoint)", "reason": "\(error.message)"])
-                let lost = RedisError(.connectionLost, "connection to Redis lost with the command in flight: \(error.message)")
-                for unanswered in batch[index...] { unanswered.resume(.failure(lost)) }
-                waiting.insert(contentsOf: refused, at: 0)
-                self.context = nil
-                lastError = error
-                let delay = backOff()
-                report(.reconnecting(attempt: pacing.attempt, retryIn: delay, reason: error.message), error)
-                return
-            }
-        }
-        if !refused.isEmpty {
-            // A failover demoted the server under this connection: find the primary again.
-            let error = RedisError(.connectionLost, "Redis at \(context.endpoint) is read-only now (demoted by a failover)")
-            logger.warning("redis primary demoted; finding the new primary",
-                           metadata: ["redis": "\(configuration.endpoint)", "server": "\(context.endpoint)", "requeued": "\(refused.count)"])
-            waiting.insert(contentsOf: refused, at: 0)
-            self.context = nil
-            lastError = error
-            let delay = backOff()
-            report(.reconnecting(attempt: pacing.attempt, retryIn: delay, reason: error.message), error)
         }
     }
 }

@@ -28,15 +28,21 @@ public final class ConveyorClient: Sendable {
     /// - Parameters:
     ///   - configuration: where the broker and Redis are; defaults to the environment.
     ///   - name: shown as the connection name on the broker.
-    public init(configuration: ConveyorConfiguration = .fromEnvironment(), name: String = "conveyor-client",
-                logger: Logger = Logger(label: "conveyor.client")) throws {
+    public convenience init(configuration: ConveyorConfiguration = .fromEnvironment(), name: String = "conveyor-client",
+                            logger: Logger = Logger(label: "conveyor.client")) throws {
+        try self.init(configuration: configuration, name: name, logger: logger, redisHost: nil)
+    }
+
+    /// - Parameter redisHost: steps the Redis connection instead of a thread of its own (a
+    ///   worker's loop).
+    init(configuration: ConveyorConfiguration, name: String, logger: Logger, redisHost: (any IOHost)?) throws {
         try configuration.validate()
         self.configuration = configuration
         self.logger = logger
         publisher = try TaskPublisher(configuration: configuration, name: name, logger: logger)
         let endpoint = try configuration.resultEndpoint()
         redis = try RedisConnection(configuration: .init(endpoint: endpoint, name: name, queueTimeout: configuration.connectTimeout),
-                                    logger: logger)
+                                    logger: logger, host: redisHost)
         results = ResultStore(redis: redis, ttl: configuration.resultTTL)
         waiter = ResultWaiter(store: results, endpoint: endpoint, logger: logger)
     }

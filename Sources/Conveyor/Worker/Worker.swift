@@ -103,15 +103,19 @@ public final class Worker: Sendable, ResultBatchStore {
         self.logger = logger
         queues = names.map { WorkQueue(name: $0, type: configuration.queueType, maxPriority: configuration.maxPriority) }
         slots = Slots(options.concurrency)
-        client = try ConveyorClient(configuration: configuration, name: "\(options.hostname) publisher", logger: logger)
+        loop = try LoopExecutor(name: "worker loop")
+        // Its Redis connection is stepped by the loop too: admissions and results are written and
+        // answered on the thread that runs the tasks.
+        client = try ConveyorClient(configuration: configuration, name: "\(options.hostname) publisher", logger: logger, redisHost: loop)
         rateLimits = RateLimitGate(registry: registry, client: client)
         pidbox = try Pidbox(nodename: options.hostname, endpoints: try configuration.brokerEndpoints(), logger: logger)
         remote = RemoteControlState(eventsEnabled: options.events)
+        // Stepped by the loop: a delivery resumes the intake on the same thread, and acks go out
+        // on the loop's next step.
         consumer = try AMQPConnection(
             configuration: .init(endpoints: try configuration.brokerEndpoints(), name: "\(options.hostname) consumer", confirms: false),
-            logger: logger)
+            logger: logger, host: loop)
         metrics = WorkerMetrics(registered: registry.names)
-        loop = try LoopExecutor(name: "worker loop")
         results = ResultFlusher(loop: loop)
         observeConnectionsForMetrics()
     }

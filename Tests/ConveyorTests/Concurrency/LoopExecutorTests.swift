@@ -1,6 +1,7 @@
 @testable import Conveyor
 import Dispatch
 import Glibc
+import IOSupport
 import Synchronization
 import Testing
 import TestSupport
@@ -53,6 +54,43 @@ struct LoopExecutorTests {
         #expect(loop.handoffs >= 1)
     }
 
+    @Test("a hosted I/O loop is stepped on the loop's thread, and its commands wake the loop")
+    func hostedSteps() async throws {
+        let loop = try LoopExecutor(name: "test loop")
+        let io = try FakeIO(wakeup: loop.wakeup)
+        loop.host(io)
+        // Each push is a command from another thread: the sleeping loop must wake and step.
+        for round in 1...3 {
+            io.push()
+            try await eventually(timeout: hangGuard, "step \(round) saw its command") { io.commandsSeen >= round }
+        }
+        let jobThread = await Task(executorPreference: loop) { pthread_self() }.value
+        io.finish()
+        loop.stop()
+        try await eventually(timeout: hangGuard, "the loop's thread ended once the hosted loop finished") { !loop.isRunning }
+        // Stepped on the loop's thread (or, after a hand-over, on its successors).
+        #expect(io.threads.count <= 1 + loop.handoffs)
+        #expect(loop.handoffs > 0 || io.threads == [jobThread])
+    }
+
+    @Test("a hosted step that blocks hands the loop to another thread; the step's thread gives the I/O back")
+    func blockingStepHandsOver() async throws {
+        let loop = try LoopExecutor(name: "test loop")
+        let io = try FakeIO(wakeup: loop.wakeup)
+        io.blockNextStep()
+        loop.host(io)
+        try await eventually(timeout: hangGuard, "the blocking step started") { io.blocked }
+        // Only a new thread can run this job while the step blocks the first one.
+        await Task(executorPreference: loop) { io.release() }.value
+        #expect(loop.handoffs >= 1)
+        // The I/O is stepped again once the blocked step returned.
+        io.push()
+        try await eventually(timeout: hangGuard, "a later step saw the command") { io.commandsSeen >= 1 }
+        io.finish()
+        loop.stop()
+        try await eventually(timeout: hangGuard, "the loop's thread ended") { !loop.isRunning }
+    }
+
     @Test("a stopped loop's thread ends when idle, and later jobs still run")
     func stopThenRun() async throws {
         let loop = try LoopExecutor(name: "test loop")
@@ -71,4 +109,52 @@ private final class Threads: Sendable {
 
     func record() { ids.withLock { _ = $0.insert(pthread_self()) } }
     var seen: Set<pthread_t> { ids.withLock { $0 } }
+}
+
+/// A stepped I/O loop without a socket: counts the commands its steps took.
+private final class FakeIO: SteppedIO, @unchecked Sendable {
+    private struct State {
+        var pending = 0
+        var seen = 0
+        var finished = false
+        var blockNext = false
+        var blocked = false
+        var threads: Set<pthread_t> = []
+    }
+    private let state = Mutex(State())
+    private let commands: CommandQueue<Int>
+    private let gate = DispatchSemaphore(value: 0)
+
+    init(wakeup: Wakeup) throws {
+        commands = CommandQueue(wakeup: wakeup)
+    }
+
+    func push() { commands.push(1) }
+    func finish() {
+        state.withLock { $0.finished = true }
+        commands.push(0)
+    }
+    func blockNextStep() { state.withLock { $0.blockNext = true } }
+    func release() { gate.signal() }
+
+    var commandsSeen: Int { state.withLock { $0.seen } }
+    var blocked: Bool { state.withLock { $0.blocked } }
+    var threads: Set<pthread_t> { state.withLock { $0.threads } }
+
+    func step() -> IOPause? {
+        let taken = commands.takeAll().reduce(0, +)
+        let (finished, block) = state.withLock { s -> (Bool, Bool) in
+            s.seen += taken
+            s.threads.insert(pthread_self())
+            defer { s.blockNext = false }
+            s.blocked = s.blockNext
+            return (s.finished, s.blockNext)
+        }
+        // The hang guard keeps a broken hand-over from hanging the suite.
+        if block { _ = gate.wait(timeout: .now() + hangGuard) }
+        return finished ? nil : IOPause(descriptor: nil, milliseconds: -1)
+    }
+
+    func prepareToSleep() -> Bool { commands.prepareToSleep() }
+    func woke() { commands.woke() }
 }
