@@ -86,7 +86,8 @@ public final class RedisConnection: Sendable {
     private let commands: CommandQueue<Command>
     private let shared = Mutex(Shared())
     private let logger: Logger
-    private let host: (any IOHost)?
+    /// What steps this connection, when not a thread of its own.
+    public let host: (any IOHost)?
 
     /// Creates the connection without connecting; it starts on first use or `start()`.
     ///

@@ -52,7 +52,7 @@ public final class CapLease: Sendable {
         self.redis = redis
         let redisKey = Keys.cap(key)
         let milliseconds = Int64((leaseSeconds * 1000).rounded())
-        keeper = LeaseKeeper(leaseSeconds: leaseSeconds, sentAt: sentAt) { timeout in
+        keeper = LeaseKeeper(leaseSeconds: leaseSeconds, sentAt: sentAt, executor: LeaseKeeper.renewalExecutor(for: redis)) { timeout in
             try await redis.evaluate(Scripts.renewCap, keys: [redisKey], arguments: [milliseconds, member], timeout: timeout).integer == 1
         }
         keeper.start()

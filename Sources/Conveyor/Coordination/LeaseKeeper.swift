@@ -1,4 +1,5 @@
 import IOSupport
+import Redis
 import Synchronization
 
 /// Keeps a lease alive while its holder works: renews it every third of its length, and
@@ -23,15 +24,27 @@ final class LeaseKeeper: Sendable {
     let leaseSeconds: Double
     private let state: Mutex<State>
     private let renew: @Sendable (_ timeout: Double) async throws -> Bool
+    private let executor: (any TaskExecutor)?
 
     /// - Parameters:
     ///   - leaseSeconds: the lease's length.
     ///   - sentAt: monotonic time the acquiring command was sent.
+    ///   - executor: where the renewals run; the shared pool when nil.
     ///   - renew: extends the lease in Redis; false when it is gone.
-    init(leaseSeconds: Double, sentAt: Double, renew: @escaping @Sendable (_ timeout: Double) async throws -> Bool) {
+    init(leaseSeconds: Double, sentAt: Double, executor: (any TaskExecutor)? = nil,
+         renew: @escaping @Sendable (_ timeout: Double) async throws -> Bool) {
         self.leaseSeconds = leaseSeconds
         self.renew = renew
+        self.executor = executor
         state = Mutex(State(validUntil: sentAt + leaseSeconds))
+    }
+
+    /// Where the renewals of a lease kept over `redis` run: the worker's loop when it hosts the
+    /// connection. A task body that blocks the shared pool's few threads (or many that wait
+    /// there) would otherwise hold the renewals up while the holder itself, on the loop, goes on,
+    /// and the lease would run out under a holder that is working.
+    static func renewalExecutor(for redis: RedisConnection) -> (any TaskExecutor)? {
+        redis.host as? any TaskExecutor
     }
 
     deinit {
@@ -42,7 +55,7 @@ final class LeaseKeeper: Sendable {
     func start() {
         // Weak: a holder that drops its lease without releasing it must not be kept alive (and
         // renewed for ever) by its own renewal task.
-        let task = Task { [weak self] in
+        let task = Task(executorPreference: executor) { [weak self] in
             while let interval = self?.nextInterval() {
                 do {
                     try await Task.sleep(for: .milliseconds(Int64(interval * 1000)))

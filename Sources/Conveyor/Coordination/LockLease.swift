@@ -27,7 +27,7 @@ public final class LockLease: Sendable {
         self.redis = redis
         let key = Keys.lock(name)
         let milliseconds = Int64((leaseSeconds * 1000).rounded())
-        keeper = LeaseKeeper(leaseSeconds: leaseSeconds, sentAt: sentAt) { timeout in
+        keeper = LeaseKeeper(leaseSeconds: leaseSeconds, sentAt: sentAt, executor: LeaseKeeper.renewalExecutor(for: redis)) { timeout in
             try await redis.evaluate(Scripts.renewLock, keys: [key], arguments: [token, milliseconds], timeout: timeout).integer == 1
         }
         if renew { keeper.start() }
