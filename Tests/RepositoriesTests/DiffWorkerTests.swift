@@ -38,7 +38,8 @@ struct DiffWorkerTests {
         try await worker.waitForLog("worker ready", timeout: hangGuard)
         #expect(worker.log.contains("registered the diffs family"))
 
-        let cli = ["--queue", queue, "--timeout", "\(hangGuard)"]
+        // The broker may take longer than the CLI's default 5 s to accept a connection on a loaded machine.
+        let cli = ["--queue", queue, "--timeout", "\(hangGuard)", "--connect-timeout", "\(hangGuard)"]
         let patch = try await runBinary("conveyor", ["diff", "kinds", base, head] + cli, environment: environment)
         #expect(patch.status == 0, "\(patch.errors)")
         let expected = try await repo.gitDiff(["--histogram", "-M", "-U3", base, head])

@@ -41,7 +41,8 @@ struct SearchWorkerTests {
         #expect(worker.log.contains("registered the repos family"))
         #expect(!worker.log.contains("registered the diffs family"))
 
-        let cli = ["--queue", queue, "--timeout", "\(hangGuard)"]
+        // The broker may take longer than the CLI's default 5 s to accept a connection on a loaded machine.
+        let cli = ["--queue", queue, "--timeout", "\(hangGuard)", "--connect-timeout", "\(hangGuard)"]
         let cases: [(arguments: [String], git: [String], commit: String, path: String?)] = [
             (["foo"], ["-F", "-e", "foo"], head, nil),
             (["FO+", "--regex", "-i", "--path", "src"], ["-E", "-i", "-e", "FO+"], head, "src"),

@@ -13,7 +13,9 @@ struct FencedCompareAndSetTests {
         let client = try testClient(queue: TestEnvironment.uniqueQueue("kv"))
         let store = client.keyValues
         let key = "test:\(UUID().uuidString)", name = uniqueLockName("fenced-cas")
-        let first = try #require(try await client.locks.tryAcquire(name, lease: .seconds(30)))
+        // Long enough that no renewal of `first` runs (and finds the lock taken over) before the
+        // test checks that its holder still believes in it, however slow a loaded machine is.
+        let first = try #require(try await client.locks.tryAcquire(name, lease: .seconds(600)))
         #expect(try await store.compareAndSet(key, expected: nil, Array("1".utf8), fencedBy: first))
         #expect(try await store.compareAndSet(key, expected: nil, Array("2".utf8), fencedBy: first) == false)
         #expect(try await store.compareAndSet(key, expected: Array("1".utf8), Array("2".utf8), fencedBy: first))
