@@ -99,7 +99,8 @@ public final class AMQPConnection: Sendable {
         self.tagPrefix = "\(configuration.name)-\(UInt32.random(in: 0...UInt32.max))"
     }
 
-    /// Starts the I/O thread, which connects in the background and keeps reconnecting.
+    /// Starts the I/O thread (or has the host step the connection), which connects in the
+    /// background and keeps reconnecting.
     public func start() {
         let alreadyStarted = shared.withLock { s -> Bool in
             defer { s.started = true }

@@ -6,12 +6,13 @@ import Logging
 import Glibc
 #endif
 
-/// The body of an AMQP connection's I/O thread: the only code that touches its `Session`.
+/// The I/O loop of an AMQP connection: the only code that touches its `Session`. Stepped by a
+/// thread of its own, or by an `IOHost` (a worker's loop) between its other work.
 ///
 /// One turn of the loop: take commands, write publishes and acks, read every complete frame,
-/// expire deadlines, then `poll()` the socket and the wake-up pipe for at most a fraction of the
-/// heartbeat, so heartbeats flow however long tasks elsewhere run.
-// Handed to its thread at start and touched only there afterwards, hence unchecked.
+/// expire deadlines; then the stepping thread `poll()`s the socket and the wake-up pipe for at
+/// most a fraction of the heartbeat, so heartbeats flow however long tasks elsewhere run.
+// Handed to the thread that steps it and touched only there, one step at a time, hence unchecked.
 final class ConnectionLoop: SteppedIO, @unchecked Sendable {
     /// Channel for publishing (confirm mode) and consuming.
     static let mainChannel: UInt16 = 1

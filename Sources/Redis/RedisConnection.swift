@@ -6,9 +6,10 @@ import Synchronization
 import Glibc
 #endif
 
-/// A connection to Redis owned by one dedicated I/O thread, with automatic pipelining.
+/// A connection to Redis stepped by one I/O thread (its own, or an `IOHost`'s), with automatic
+/// pipelining.
 ///
-/// Commands from any number of tasks queue up; the I/O thread writes everything queued, then
+/// Commands from any number of tasks queue up; the I/O loop writes everything queued, then
 /// reads the replies in order, so under load many commands share one round trip. It reconnects
 /// by itself with capped, jittered backoff, and re-applies timeouts, keepalive, AUTH and
 /// SELECT on every new connection.
