@@ -44,7 +44,10 @@ def worker():
     return json.loads(body).get(node) if status == 200 else None
 
 
-before = until('Flower lists the worker', lambda: (w := worker()) and 'stats' in w and w)
+# Each refresh asks the worker several inspect questions, each with Flower's short timeout: on a
+# loaded machine one answer can miss a refresh, so wait for a refresh that has all of them.
+before = until('Flower lists the worker with its stats, tasks and queues',
+               lambda: (w := worker()) and all(w.get(k) for k in ('stats', 'registered', 'active_queues')) and w)
 app = interop.make_app('flower_check')
 # Task events on for this node only (Flower, started with --enable_events=False, would broadcast
 # enable_events to every worker on the broker): wait until Flower's view of the worker says so.
