@@ -60,17 +60,19 @@ final class Context {
     /// A command connection never receives unsolicited data, so anything readable before we
     /// sent a command means end-of-file or an error: a restarted server, a dropped link.
     var isBroken: Bool {
-        var pfd = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-        guard poll(&pfd, 1, 0) > 0 else { return false }
-        if pfd.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 { return true }
+        guard let events = readyEvents else { return false }
+        if events & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 { return true }
         var byte: UInt8 = 0
         return recv(descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) <= 0
     }
 
     /// Whether a read would not block now: a reply has arrived, or the connection closed.
-    var isReadable: Bool {
+    var isReadable: Bool { readyEvents != nil }
+
+    /// The socket's events when a read would not block now (`poll` without waiting), else nil.
+    private var readyEvents: Int16? {
         var pfd = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-        return poll(&pfd, 1, 0) > 0
+        return poll(&pfd, 1, 0) > 0 ? pfd.revents : nil
     }
 
     private func expectOK(_ reply: RedisReply, _ what: String) throws {

@@ -213,7 +213,7 @@ final class RedisLoop: SteppedIO, @unchecked Sendable {
                 if now >= burstDeadline { throw RedisError(.connectionLost, "Redis at \(context.endpoint): no reply in time (timed out)") }
                 return pause(context, now: now)
             }
-            for reply in try context.readAvailable() { take(reply) }
+            for reply in try context.readAvailable() { receive(reply) }
         } catch {
             lose(error)
             return .now
@@ -230,7 +230,8 @@ final class RedisLoop: SteppedIO, @unchecked Sendable {
         IOPause(descriptor: context.descriptor, milliseconds: Int32(min(250, max(1, ((burstDeadline - now) * 1000).rounded(.up)))))
     }
 
-    private func take(_ reply: RedisReply) {
+    /// One reply of the burst: the first request's, answered once all of its replies are in.
+    private func receive(_ reply: RedisReply) {
         guard let request = inFlight.first else { return }
         firstReplies.append(reply)
         guard firstReplies.count == request.replies else { return }
