@@ -22,9 +22,11 @@ extension ConnectionLoop {
                 return
             }
             if !consumer.options.noAck { acks.delivered(deliveryTag) }
-            consumer.handler(Delivery(queue: consumer.queue, consumerTag: tag, deliveryTag: deliveryTag, redelivered: redelivered,
-                                      exchange: exchange, routingKey: routingKey, properties: properties, body: body,
-                                      generation: generation, noAck: consumer.options.noAck))
+            var delivery = Delivery(queue: consumer.queue, consumerTag: tag, deliveryTag: deliveryTag, redelivered: redelivered,
+                                    exchange: exchange, routingKey: routingKey, properties: properties, body: body,
+                                    generation: generation, noAck: consumer.options.noAck)
+            delivery.origin = configuration.origin
+            consumer.handler(delivery)
         case Method.basicAck:
             let ack = method.decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
             confirm(channel: frame.channel, tag: ack.delivery_tag, multiple: ack.multiple != 0, acknowledged: true)

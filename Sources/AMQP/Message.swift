@@ -36,6 +36,9 @@ public struct Delivery: Sendable {
     /// When the consumer's I/O thread read it (`monotonicSeconds()`): how long it then waited
     /// for a slot is a worker's `conveyor_task_wait_seconds`.
     public var receivedAt: Double
+    /// The delivering connection's `Configuration.origin`: which of its owner's connections to
+    /// acknowledge it on.
+    public var origin: Int = 0
 
     public init(queue: String, consumerTag: String, deliveryTag: UInt64, redelivered: Bool, exchange: String,
                 routingKey: String, properties: BasicProperties, body: [UInt8], generation: UInt64, noAck: Bool = false,

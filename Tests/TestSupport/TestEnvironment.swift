@@ -38,6 +38,11 @@ public enum TestEnvironment {
     }
 
     /// The test run (`CONVEYOR_TEST_RUN`, set by ops/test, which deletes the run's queues when it ends).
+    /// Loops of the in-process test workers that do not ask for a number (`CONVEYOR_TEST_LOOPS`,
+    /// default 1), so the whole suite can run against workers with several loops.
+    public static let workerLoops: Int = ProcessInfo.processInfo.environment["CONVEYOR_TEST_LOOPS"].flatMap(Int.init)
+        .map { min(max($0, 1), 64) } ?? 1
+
     public static let run: String = ProcessInfo.processInfo.environment["CONVEYOR_TEST_RUN"] ?? "adhoc"
 
     /// A queue name no other test uses: `conveyor-test.<run>.<label>.<id>`.

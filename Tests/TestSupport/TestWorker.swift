@@ -12,7 +12,7 @@ public final class TestWorker: Sendable {
     /// Starts consuming `queue` and returns once the worker is ready.
     public init(queue: String, concurrency: Int = 8, prefetch: Int? = nil, configuration: ConveyorConfiguration? = nil,
                 gracePeriod: Double = 5, poisonAfter: Int = 5, hostname: String? = nil, heartbeatInterval: Double = 5,
-                logs: LogRecorder? = nil, register: (inout TaskRegistry) -> Void = { _ in }) async throws {
+                loops: Int? = nil, logs: LogRecorder? = nil, register: (inout TaskRegistry) -> Void = { _ in }) async throws {
         try TestEnvironment.requireServices()
         var registry = TaskRegistry()
         Diagnostics.register(into: &registry)
@@ -20,9 +20,11 @@ public final class TestWorker: Sendable {
         var logger = Logger(label: "test.worker")
         logger.logLevel = ProcessInfo.processInfo.environment["CONVEYOR_TEST_LOG"] == nil ? .critical : .debug
         if let logs { logger = logs.logger(label: "test.worker") }
-        let options = WorkerOptions(queues: [queue], concurrency: concurrency, prefetch: prefetch,
+        var options = WorkerOptions(queues: [queue], concurrency: concurrency, prefetch: prefetch,
                                     hostname: hostname ?? "test@\(queue)", shutdownGracePeriod: gracePeriod, storeRetryWindow: 10,
                                     maxUnfinishedRuns: poisonAfter, heartbeatInterval: heartbeatInterval)
+        // Each loop holds at least one message of the prefetch.
+        options.loops = loops ?? min(TestEnvironment.workerLoops, prefetch ?? concurrency * 4)
         worker = try Worker(configuration: configuration ?? TestEnvironment.configuration(queue: queue), options: options,
                             registry: registry, logger: logger)
         self.queue = queue

@@ -2,8 +2,12 @@ import Conveyor
 import Foundation
 
 extension Scenarios {
-    static let brokerRestart = Scenario(name: "broker-restart", summary: "RabbitMQ killed (-9) and started again mid-load") { context in
-        try await context.standard("broker", workers: ["broker-a", "broker-b"], count: context.size(quick: 600, full: 3000)) { _ in
+    static let brokerRestart = Scenario(name: "broker-restart",
+                                        summary: "RabbitMQ killed (-9) and started again mid-load (workers with --loops 2)") { context in
+        // Two loops each: every loop's consumer reconnects, and nothing is acknowledged on the
+        // wrong connection.
+        try await context.standard("broker", workers: ["broker-a", "broker-b"], count: context.size(quick: 600, full: 3000),
+                                   workerExtra: ["--loops", "2"]) { _ in
             // Mid-load, but not within the fraction of a second in which RabbitMQ can still forget
             // the stage's fresh queue on kill -9 (see delayed+restart, and the README's limits).
             try await Task.sleep(for: .milliseconds(1500))

@@ -41,10 +41,13 @@ extension ScenarioContext {
     }
 
     /// The common shape: load in the background, `inject` while it flows, then settle and judge.
-    /// `inject` returns when the fault was healed, for the recovery time.
+    /// `inject` returns when the fault was healed, for the recovery time. `workerExtra` goes to
+    /// every worker's command line.
     func standard(_ label: String, broker: String? = nil, workers: [String], count: Int, queueType: QueueType = .classic,
-                  publisher: String? = nil, inject: @Sendable (Stage) async throws -> Date?) async throws -> Verdict {
-        let stage = try await stage(label, broker: broker ?? brokerURL(), workers: workers, queueType: queueType, publisher: publisher)
+                  publisher: String? = nil, workerExtra: [String] = [],
+                  inject: @Sendable (Stage) async throws -> Date?) async throws -> Verdict {
+        let stage = try await stage(label, broker: broker ?? brokerURL(), workers: workers, queueType: queueType,
+                                    workerExtra: workerExtra, publisher: publisher)
         return try await withCleanup({ await stage.tearDown() }) {
             // Spread the load over a few seconds so the fault lands while tasks are in flight.
             let pause = loadSeconds / Double(max(1, count / 50))

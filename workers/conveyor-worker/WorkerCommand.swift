@@ -40,6 +40,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Unacknowledged messages held per queue, 1 to 65535 (default: 4 x concurrency, as Celery; for long tasks set it to the concurrency).")
     var prefetch: Int?
 
+    @Option(help: "Event loops, 1 to 64, each a thread with its own broker and Redis connections; the prefetch is split between them (at most one loop per message of prefetch). More than 1 only pays on a machine with cores to spare, for large payloads.")
+    var loops: Int = 1
+
     @Option(help: "Node name shown to operators, %h = host name (default: conveyor@<host>).")
     var hostname: String?
 
@@ -145,6 +148,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let problems = [
             OptionCheck.outside(concurrency, "--concurrency", WorkerOptions.concurrencies),
             OptionCheck.outside(prefetch, "--prefetch", WorkerOptions.prefetches),
+            OptionCheck.outside(loops, "--loops", WorkerOptions.loopCounts),
             OptionCheck.outside(gracePeriod, "--grace-period", WorkerOptions.waits),
             OptionCheck.outside(poisonAfter, "--poison-after", WorkerOptions.unfinishedRunLimits),
             OptionCheck.outside(maxMessageSize, "--max-message-size", 1...Int.max),
@@ -158,6 +162,7 @@ struct WorkerCommand: AsyncParsableCommand {
         var options = WorkerOptions(concurrency: concurrency, prefetch: prefetch, shutdownGracePeriod: gracePeriod,
                                     trackStarted: trackStarted, allowCrash: allowCrash, maxUnfinishedRuns: poisonAfter)
         options.events = events
+        options.loops = loops
         if let healthFile {
             guard !healthFile.isEmpty else { fail("--health-file needs a path") }
             options.healthFile = healthFile

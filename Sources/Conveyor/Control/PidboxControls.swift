@@ -139,14 +139,11 @@ extension Worker {
 
     /// Declares a work queue (with its dead letters) and consumes it like the others.
     private func addConsumer(_ queue: String) async {
-        guard remote.consumerTag(queue) == nil else { return }
+        guard remote.consumerTags(queue) == nil else { return }
         let work = WorkQueue(name: queue, type: configuration.queueType, maxPriority: configuration.maxPriority)
-        let inbox = self.inbox
         do {
             try await consumer.declare(work.declarations + work.deadLetterDeclarations, timeout: 10)
-            let tag = try await consumer.consume(queue: queue, options: ConsumerOptions(prefetch: options.effectivePrefetch),
-                                                 timeout: 10) { delivery in inbox.append(delivery) }
-            remote.setConsumed(queue, tag: tag)
+            remote.setConsumed(queue, tags: try await consumer.consume(queue: queue, timeout: 10))
         } catch {
             logger.error("remote control: add_consumer failed", metadata: ["queue": "\(queue)", "reason": "\(error)"])
             return
@@ -155,14 +152,14 @@ extension Worker {
     }
 
     private func cancelConsumer(_ queue: String) async {
-        guard let tag = remote.consumerTag(queue) else { return }
+        guard let tags = remote.consumerTags(queue) else { return }
         do {
-            try await consumer.cancelConsumer(tag: tag, timeout: 10)
+            try await consumer.cancelConsumer(tags: tags, timeout: 10)
         } catch {
             logger.error("remote control: cancel_consumer failed", metadata: ["queue": "\(queue)", "reason": "\(error)"])
             return
         }
-        remote.setConsumed(queue, tag: nil)
+        remote.setConsumed(queue, tags: nil)
         logger.info("remote control: no longer consuming a queue", metadata: ["queue": "\(queue)"])
     }
 }

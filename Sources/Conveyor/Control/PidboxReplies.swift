@@ -67,7 +67,7 @@ extension Worker {
     /// Prefetched deliveries still waiting for a slot, decoded (those that do not decode are
     /// not tasks and are left out).
     private var reservedMessages: [(message: TaskMessage, delivery: Delivery)] {
-        inbox.waiting.compactMap { delivery in
+        consumer.waiting.compactMap { delivery in
             guard case let .success(message) = TaskMessage.decode(properties: delivery.properties, body: delivery.body,
                                                                   maxBodySize: configuration.maxMessageSize) else { return nil }
             return (message, delivery)

@@ -28,8 +28,8 @@ final class RemoteControlState: Sendable {
         var revoked: Set<String> = []
         var timeLimits: [String: TimeLimits] = [:]
         var held: [String: Held] = [:]
-        /// Queues consumed now with their consumer tags, in the order they were added.
-        var consumed: [(queue: String, tag: String)] = []
+        /// Queues consumed now with their consumer tags (one per loop), in the order they were added.
+        var consumed: [(queue: String, tags: [String])] = []
         /// Tasks received, by name (`stats.total`), and in all (`processed`).
         var totals: [String: Int] = [:]
         var processed = 0
@@ -119,16 +119,16 @@ final class RemoteControlState: Sendable {
 
     // MARK: Consumers and events
 
-    /// Records that `queue` is consumed under `tag` (nil: no longer consumed).
-    func setConsumed(_ queue: String, tag: String?) {
+    /// Records that `queue` is consumed under `tags`, one per loop (nil: no longer consumed).
+    func setConsumed(_ queue: String, tags: [String]?) {
         state.withLock { s in
             s.consumed.removeAll { $0.queue == queue }
-            if let tag { s.consumed.append((queue, tag)) }
+            if let tags { s.consumed.append((queue, tags)) }
         }
     }
 
-    /// The consumer tag of `queue`, when it is consumed.
-    func consumerTag(_ queue: String) -> String? { state.withLock { s in s.consumed.first { $0.queue == queue }?.tag } }
+    /// The consumer tags of `queue`, one per loop, when it is consumed.
+    func consumerTags(_ queue: String) -> [String]? { state.withLock { s in s.consumed.first { $0.queue == queue }?.tags } }
 
     var consumedQueues: [String] { state.withLock { $0.consumed.map(\.queue) } }
 

@@ -2,46 +2,49 @@ import AMQP
 import DequeModule
 import Synchronization
 
-/// Deliveries waiting for a worker slot. The consumer's I/O thread puts them in; the intake
-/// loop takes the first one when it arrives and then, without waiting, whatever else is there,
-/// so a busy worker handles them in batches (one Redis round trip for many tasks).
+/// Deliveries waiting for a worker slot, on one lane. The consumer's I/O step puts them in; the
+/// lane's intake waits for the first one, then for a slot, and takes it and, without waiting,
+/// whatever else is there, so a busy worker handles them in batches (one Redis round trip for
+/// many tasks). A delivery stays here (`inspect reserved` lists it) until it has a slot.
 final class DeliveryInbox: Sendable {
     private struct State {
         var queue = Deque<Delivery>()
-        var waiter: CheckedContinuation<Delivery?, Never>?
+        var waiter: CheckedContinuation<Bool, Never>?
         var finished = false
+        /// Deliveries appended since the start.
+        var received = 0
     }
     private let state = Mutex(State())
 
     /// From the consumer: one more delivery.
     func append(_ delivery: Delivery) {
-        let waiter = state.withLock { s -> CheckedContinuation<Delivery?, Never>? in
-            if let waiter = s.waiter {
-                s.waiter = nil
-                return waiter
-            }
+        let waiter = state.withLock { s -> CheckedContinuation<Bool, Never>? in
             s.queue.append(delivery)
-            return nil
+            s.received += 1
+            defer { s.waiter = nil }
+            return s.waiter
         }
-        waiter?.resume(returning: delivery)
+        waiter?.resume(returning: true)
     }
 
-    /// No more deliveries will come; `next` returns nil once the inbox is empty.
+    /// No more deliveries will come; `waitForDelivery` returns false once the inbox is empty.
     func finish() {
-        let waiter = state.withLock { s -> CheckedContinuation<Delivery?, Never>? in
+        let waiter = state.withLock { s -> CheckedContinuation<Bool, Never>? in
             s.finished = true
             defer { s.waiter = nil }
             return s.waiter
         }
-        waiter?.resume(returning: nil)
+        // A waiter waits only on an empty inbox: an append would have woken it.
+        waiter?.resume(returning: false)
     }
 
-    /// Waits for a delivery; nil when finished and empty. One caller at a time.
-    func next() async -> Delivery? {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Delivery?, Never>) in
-            let ready = state.withLock { s -> Delivery?? in
-                if let first = s.queue.popFirst() { return .some(first) }
-                if s.finished { return .some(nil) }
+    /// Waits until a delivery waits here (true, and it stays here for `poll`) or the inbox is
+    /// finished and empty (false). One caller at a time.
+    func waitForDelivery() async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let ready = state.withLock { s -> Bool? in
+                if !s.queue.isEmpty { return true }
+                if s.finished { return false }
                 s.waiter = continuation
                 return nil
             }
@@ -51,6 +54,9 @@ final class DeliveryInbox: Sendable {
 
     /// The deliveries waiting for a slot now (`inspect reserved`).
     var waiting: [Delivery] { state.withLock { Array($0.queue) } }
+
+    /// Deliveries appended since the start (what its lane's consumer received).
+    var received: Int { state.withLock { $0.received } }
 
     /// How many deliveries wait for a slot now (`conveyor_reserved_tasks`).
     var count: Int { state.withLock { $0.queue.count } }

@@ -115,7 +115,9 @@ extension Worker {
         let entries = runnables.map { runnable in
             ResultStore.Entry(taskId: runnable.message.id, started: startedMeta(runnable), redelivered: runnable.delivery.redelivered)
         }
-        if let admissions = try? await client.results.begin(entries, countTTL: options.startCountTTL, forgivenRequeues: forgivenRequeues) {
+        // A batch comes from one lane's intake (a near ETA's is a batch of one).
+        let store = consumer.lane(of: runnables[0].delivery).store
+        if let admissions = try? await store.begin(entries, countTTL: options.startCountTTL, forgivenRequeues: forgivenRequeues) {
             for (runnable, admission) in zip(runnables, admissions) { start(runnable, admission: admission) }
             // An answer longer than the batch (never expected) must not trap the range.
             for _ in min(admissions.count, runnables.count)..<runnables.count { slots.release() }
@@ -126,7 +128,7 @@ extension Worker {
             for (runnable, entry) in zip(runnables, entries) {
                 group.addTask {
                     let admission = await self.withStoreRetries(taskId: entry.taskId, delivery: runnable.delivery) {
-                        try await self.client.results.begin([entry], countTTL: self.options.startCountTTL,
+                        try await store.begin([entry], countTTL: self.options.startCountTTL,
                                                             forgivenRequeues: self.forgivenRequeues)
                     }
                     if let admission = admission?.first { self.start(runnable, admission: admission) } else { self.slots.release() }

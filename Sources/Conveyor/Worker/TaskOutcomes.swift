@@ -78,7 +78,7 @@ extension Worker {
             succeeded(message.id, task: message.task, delivery: delivery, runtime: runtime, series: series)
             return
         }
-        results.submit(ResultFlusher.Item(
+        consumer.lane(of: delivery).results.submit(ResultFlusher.Item(
             meta: ResultMeta(taskId: message.id, status: .success, result: value, dateDone: Date(), groupId: message.group,
                              parentId: message.parentId),
             delivery: delivery, task: message.task, runtime: runtime, series: series))
@@ -87,9 +87,12 @@ extension Worker {
     /// Writes a batch of successes, retrying while Redis is unreachable for up to
     /// `storeRetryWindow`, then acknowledges them; requeues them if Redis stays down.
     func storeSuccesses(_ items: [ResultFlusher.Item]) async {
+        guard let first = items.first else { return }
         let metas = items.map(\.meta)
-        let stored: Void? = await withStoreRetries(taskId: items.first?.meta.taskId ?? "?", delivery: nil) {
-            try await self.client.results.storeSuccess(metas)
+        // A flusher's items all come from its own lane.
+        let store = consumer.lane(of: first.delivery).store
+        let stored: Void? = await withStoreRetries(taskId: first.meta.taskId, delivery: nil) {
+            try await store.storeSuccess(metas)
         }
         guard stored != nil else {
             for item in items {

@@ -27,7 +27,7 @@ extension Worker {
     var currentHealth: WorkerHealth {
         let broker = consumer.state == .connected
         let consuming = isReady && broker
-        let redis = client.redis.state == .connected
+        let redis = redisState == .connected
         let status = WorkerHealth.status(stopping: isShuttingDown, broker: broker, consuming: consuming, redis: redis)
         return WorkerHealth(status: status, broker: broker, consuming: consuming, redis: redis, updatedAt: Date(),
                             pid: Int(processIdentifier), hostname: options.hostname)

@@ -1,16 +1,22 @@
 import AMQP
 import Foundation
+import IOSupport
 
 /// The worker's gauges (`WorkerMetrics`): connection states as they change, the rest sampled.
 extension Worker {
     /// How often the sampled gauges (active, reserved, concurrency, draining) are set.
     static let metricsSampleInterval = 1.0
 
-    /// Follows the consumer's and Redis' connection states (called once, from `init`).
+    /// Follows the consumers' and Redis' connection states (called once, from `init`): each
+    /// counts as connected while every loop's connection is.
     func observeConnectionsForMetrics() {
         let metrics = self.metrics
-        consumer.onStateChange { metrics.brokerState(connected: $0 == .connected) }
-        client.redis.onStateChange { metrics.redisState(connected: $0 == .connected) }
+        consumer.onStateChange { metrics.brokerState(connected: $0) }
+        let connections = consumer.redisConnections(client: client.redis)
+        let combined = CombinedConnectionState(count: connections.count)
+        for (index, redis) in connections.enumerated() {
+            redis.onStateChange { metrics.redisState(connected: combined.update(index, $0)) }
+        }
     }
 
     /// Sets the sampled gauges every `metricsSampleInterval` until cancelled, and once more then.
@@ -24,11 +30,16 @@ extension Worker {
 
     private func sampleGauges() {
         metrics.activeTasks.record(runningCount)
-        metrics.reservedTasks.record(inbox.count)
+        metrics.reservedTasks.record(consumer.waitingCount)
         metrics.concurrency.record(slots.capacity)
         metrics.draining.record(isShuttingDown ? 1 : 0)
         metrics.brokerConnected.record(consumer.state == .connected ? 1 : 0)
-        metrics.redisConnected.record(client.redis.state == .connected ? 1 : 0)
+        metrics.redisConnected.record(redisState == .connected ? 1 : 0)
+    }
+
+    /// `.connected` while every Redis connection is; otherwise the first other one's state.
+    var redisState: ConnectionState {
+        consumer.redisConnections(client: client.redis).lazy.map(\.state).first { $0 != .connected } ?? .connected
     }
 
     /// The series of a delivery's task on its queue, for one whose message did not decode: the

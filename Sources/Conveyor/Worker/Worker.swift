@@ -34,19 +34,17 @@ public final class Worker: Sendable, ResultBatchStore {
     public let options: WorkerOptions
     public let registry: TaskRegistry
     let client: ConveyorClient
-    let consumer: AMQPConnection
+    /// The loops' consumer connections, settling each delivery on the one it came from.
+    let consumer: WorkerConsumers
     let logger: Logger
     let stats = WorkerStats()
     /// Counters, timers and gauges through swift-metrics (`Worker+Metrics.swift`).
     let metrics: WorkerMetrics
     let slots: Slots
     let queues: [WorkQueue]
-    /// Deliveries waiting for a slot.
-    let inbox = DeliveryInbox()
-    /// Results of succeeded tasks on their way to Redis.
-    let results: ResultFlusher
-    /// The thread the hot path's tasks prefer.
-    let loop: LoopExecutor
+    /// The loops the hot path's tasks prefer, each with its connections, deliveries waiting for
+    /// a slot and results on their way to Redis (`WorkerLanes.swift`).
+    var lanes: [WorkerLane] { consumer.lanes }
     /// Rate limits in code and set at run time (`Worker+RateLimits.swift`).
     let rateLimits: RateLimitGate
     /// Celery's remote control and events, on their own connection (`Control/`).
@@ -103,20 +101,27 @@ public final class Worker: Sendable, ResultBatchStore {
         self.logger = logger
         queues = names.map { WorkQueue(name: $0, type: configuration.queueType, maxPriority: configuration.maxPriority) }
         slots = Slots(options.concurrency)
-        loop = try LoopExecutor(name: "worker loop")
-        // Its Redis connection is stepped by the loop too: admissions and results are written and
-        // answered on the thread that runs the tasks.
+        let loop = try LoopExecutor(name: "worker loop")
+        // Its Redis connection is stepped by the first loop too: admissions and results are
+        // written and answered on the thread that runs the tasks.
         client = try ConveyorClient(configuration: configuration, name: "\(options.hostname) publisher", logger: logger, redisHost: loop)
         rateLimits = RateLimitGate(registry: registry, client: client)
         pidbox = try Pidbox(nodename: options.hostname, endpoints: try configuration.brokerEndpoints(), logger: logger)
         remote = RemoteControlState(eventsEnabled: options.events)
         // Stepped by the loop: a delivery resumes the intake on the same thread, and acks go out
         // on the loop's next step.
-        consumer = try AMQPConnection(
+        let first = try AMQPConnection(
             configuration: .init(endpoints: try configuration.brokerEndpoints(), name: "\(options.hostname) consumer", confirms: false),
             logger: logger, host: loop)
+        let prefetch = options.effectivePrefetch
+        var lanes = [WorkerLane(loop: loop, client: client, consumer: first,
+                                prefetch: WorkerLane.prefetch(prefetch, lane: 0, of: options.loops))]
+        for index in 1..<options.loops {
+            lanes.append(try WorkerLane(index: index, configuration: configuration, hostname: options.hostname,
+                                        prefetch: WorkerLane.prefetch(prefetch, lane: index, of: options.loops), logger: logger))
+        }
+        consumer = WorkerConsumers(lanes: lanes)
         metrics = WorkerMetrics(registered: registry.names)
-        results = ResultFlusher(loop: loop)
         observeConnectionsForMetrics()
     }
 
@@ -128,8 +133,8 @@ public final class Worker: Sendable, ResultBatchStore {
             return !c.started
         }
         guard first else { throw ConveyorError(.closed, "worker already ran") }
-        results.storeWith(self)
-        defer { loop.stop() }
+        for lane in lanes { lane.results.storeWith(self) }
+        defer { for lane in lanes { lane.loop.stop() } }
         consumer.start()
         let healthFile = startHealthFile()
         defer { healthFile?.stop() }
@@ -138,16 +143,13 @@ public final class Worker: Sendable, ResultBatchStore {
             await finish()
             return
         }
-        let inbox = self.inbox
         for queue in queues {
-            let tag = try await consumer.consume(queue: queue.name, options: ConsumerOptions(prefetch: options.effectivePrefetch),
-                                                 timeout: .infinity) { delivery in inbox.append(delivery) }
-            remote.setConsumed(queue.name, tag: tag)
+            remote.setConsumed(queue.name, tags: try await consumer.consume(queue: queue.name, timeout: .infinity))
         }
         control.withLock { $0.mode = .running }
         logger.info("worker ready", metadata: [
             "queues": "\(queues.map(\.name).joined(separator: ","))", "concurrency": "\(options.concurrency)",
-            "prefetch": "\(options.effectivePrefetch)", "tasks": "\(registry.names.count)",
+            "prefetch": "\(options.effectivePrefetch)", "loops": "\(lanes.count)", "tasks": "\(registry.names.count)",
         ])
         let heartbeat = Task { await self.heartbeatLoop() }
         let limitsRefresh = Task { await self.refreshRateLimits() }
@@ -188,33 +190,25 @@ public final class Worker: Sendable, ResultBatchStore {
         }
     }
 
-    /// The intake loop: waits for a free slot and a delivery, then takes whatever else waits (up
-    /// to the free slots) and prepares and admits them together; each runs in its own slot.
-    /// While draining, what is left in the prefetch buffer goes back to the queue.
-    private func intake() async {
-        while true {
+    /// A lane's intake: waits for a delivery and then a free slot, takes whatever else waits (up
+    /// to the free slots) and prepares and admits them together; each runs in its own slot. A
+    /// lane with nothing to do holds no slot, so slots go to whichever lane has work. Ends once
+    /// the worker drains: what waits then goes back to the queue after the consumers are
+    /// cancelled (`shutdown`), not before, or the broker would deliver it straight back here.
+    private func intake(_ lane: WorkerLane) async {
+        while await lane.inbox.waitForDelivery() {
             await slots.acquire()
-            guard let first = await inbox.next() else {
-                slots.release()
-                return
-            }
-            var batch = [first]
-            while batch.count < Self.maxBatch, slots.tryAcquire() {
-                guard let more = inbox.poll() else {
+            guard control.withLock({ $0.mode }) == .running else { return slots.release() }
+            var batch: [Delivery] = []
+            repeat {
+                // Only this intake and a drain's requeue take from the inbox.
+                guard let delivery = lane.inbox.poll() else {
                     slots.release()
                     break
                 }
-                batch.append(more)
-            }
-            if control.withLock({ $0.mode }) != .running {
-                for delivery in batch {
-                    consumer.reject(delivery, requeue: true)
-                    stats.record(\.requeued)
-                    slots.release()
-                }
-                continue
-            }
-            Task(executorPreference: loop) { await self.handle(batch) }
+                batch.append(delivery)
+            } while batch.count < Self.maxBatch && slots.tryAcquire()
+            if !batch.isEmpty { Task(executorPreference: lane.loop) { await self.handle(batch) } }
         }
     }
 
@@ -223,11 +217,14 @@ public final class Worker: Sendable, ResultBatchStore {
     /// not keep the process alive past its grace period.
     private func drainWithinBound() async {
         let race = drainRace
-        Task(executorPreference: loop) {
-            await self.intake()
+        let lanes = self.lanes
+        Task(executorPreference: lanes[0].loop) {
+            await withTaskGroup(of: Void.self) { group in
+                for lane in lanes { group.addTask(executorPreference: lane.loop) { await self.intake(lane) } }
+            }
             await self.slots.drained()
             await self.rateLimits.deferring.drained()
-            await self.results.drained()
+            for lane in lanes { await lane.results.drained() }
             race.settle(.success(true))
         }
         let finished = await withCheckedContinuation { race.attach($0) }
@@ -297,7 +294,7 @@ public final class Worker: Sendable, ResultBatchStore {
             c.nextRun += 1
             let id = c.nextRun
             // Created under the lock, so it is registered before it can unregister itself.
-            let task = Task(executorPreference: loop) {
+            let task = Task(executorPreference: consumer.lane(of: runnable.delivery).loop) {
                 await self.run(runnable, admission: admission)
                 _ = self.control.withLock { $0.running.removeValue(forKey: id) }
                 self.slots.release()
@@ -336,7 +333,11 @@ public final class Worker: Sendable, ResultBatchStore {
         ])
         Task {
             try? await self.consumer.cancelConsumers(timeout: 10)
-            self.inbox.finish()
+            let requeued = self.consumer.finishAndRequeueWaiting()
+            for _ in 0..<requeued { self.stats.record(\.requeued) }
+            if requeued > 0 {
+                self.logger.info("warm shutdown: requeued deliveries waiting for a slot", metadata: ["count": "\(requeued)"])
+            }
         }
         // Counted from the request, not from the consumers' cancel, which waits for a broker
         // that may be gone.
@@ -363,7 +364,7 @@ public final class Worker: Sendable, ResultBatchStore {
         _ = try? await client.redis.send("DEL", WorkerHeartbeat.key(options.hostname), timeout: 2)
         // Side by side: a broker that stopped answering holds each close until its timeout.
         async let remoteControlClosed: Void = pidbox.close()
-        // Closing the consumer hands every unacknowledged message back to the broker.
+        // Closing the consumers hands every unacknowledged message back to the broker.
         await consumer.close()
         await remoteControlClosed
         await client.close()

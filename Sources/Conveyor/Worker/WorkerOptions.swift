@@ -14,6 +14,8 @@ public struct WorkerOptions: Sendable {
     public static let waits = 0.0...86_400.0
     /// What `maxUnfinishedRuns` is clamped to.
     public static let unfinishedRunLimits = 1...1_000_000
+    /// Loops accepted (`loops`).
+    public static let loopCounts = 1...64
     /// What `heartbeatInterval` is clamped to, seconds.
     public static let heartbeatIntervals = 1.0...3600.0
 
@@ -27,6 +29,13 @@ public struct WorkerOptions: Sendable {
     /// starve the pipeline; for long tasks shared by several workers, set it to the concurrency
     /// so no worker holds tasks another could start.
     public var prefetch: Int?
+    /// Event loops, each a thread with a consumer connection and a Redis connection of its own,
+    /// in `WorkerOptions.loopCounts` and at most the prefetch. A task's life (delivery,
+    /// admission, run, result, ack) stays on one loop; tasks of all loops share `concurrency`,
+    /// and the prefetch is split between them. One loop suits most workers: on a machine with
+    /// cores to spare, more let large payloads (parsing, copying, writing results) proceed on
+    /// several cores at once.
+    public var loops: Int = 1
     /// The node name shown to operators (`conveyor@host`).
     public var hostname: String
     /// How long a warm shutdown lets running tasks finish before cancelling them, seconds, in
@@ -95,6 +104,9 @@ public struct WorkerOptions: Sendable {
         func refuse(_ why: String) -> ConveyorError { ConveyorError(.invalidConfiguration, why) }
         guard Self.concurrencies.contains(concurrency) else { throw refuse("concurrency must be in 1...65535, not \(concurrency)") }
         if let prefetch, !Self.prefetches.contains(prefetch) { throw refuse("prefetch must be in 1...65535, not \(prefetch)") }
+        guard Self.loopCounts.contains(loops) else { throw refuse("loops must be in 1...64, not \(loops)") }
+        // Each loop's consumer holds at least one message.
+        guard loops <= Int(effectivePrefetch) else { throw refuse("loops (\(loops)) must not exceed the prefetch (\(effectivePrefetch))") }
         guard Self.waits.contains(shutdownGracePeriod) else {
             throw refuse("shutdownGracePeriod must be seconds in 0...86400, not \(shutdownGracePeriod)")
         }

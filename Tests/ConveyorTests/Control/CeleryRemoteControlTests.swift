@@ -85,7 +85,7 @@ struct CeleryRemoteControlTests {
             #expect(json?[node] == ["ok": "pong"])
         }
         // The two waiting for a slot are listed as reserved.
-        try await eventually(timeout: hangGuard, "the other two prefetched") { worker.worker.inbox.waiting.count == 2 }
+        try await eventually(timeout: hangGuard, "the other two prefetched") { worker.worker.consumer.waiting.count == 2 }
         let reserved = try #require(try await inspect("reserved", node: node)?.array)
         #expect(Set(reserved.compactMap { $0["id"]?.string }) == Set(handles.map(\.id)).subtracting(worker.worker.activeRuns.map(\.runnable.message.id)))
         #expect(reserved.allSatisfy { $0["time_start"] == .null && $0["worker_pid"] == .null })

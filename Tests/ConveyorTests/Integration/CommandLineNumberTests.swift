@@ -63,6 +63,7 @@ struct CommandLineNumberTests {
     @Test("conveyor-worker: flags and URLs", arguments: [
         (["--concurrency", "65536"], "--concurrency"), (["--concurrency", "99999999999"], "--concurrency"),
         (["--prefetch", "0"], "--prefetch"), (["--prefetch", "70000"], "--prefetch"),
+        (["--loops", "0"], "--loops"), (["--loops", "65"], "--loops"), (["--loops", "9", "--prefetch", "8"], "loops (9)"),
         (["--grace-period", "1e300"], "--grace-period"), (["--grace-period=-1"], "--grace-period"),
         (["--poison-after", "2000000"], "--poison-after"),
         (["--result-expires=-1"], "--result-expires"), (["--result-expires", "99999999999"], "--result-expires"),

@@ -15,8 +15,9 @@ struct StartedWorker: Sendable {
 
 /// The three kinds of consumer the end-to-end rows compare.
 enum WorkerKind: Sendable {
-    /// The `conveyor-worker` release binary, as operators run it (default log level).
-    case conveyor(concurrency: Int)
+    /// The `conveyor-worker` release binary, as operators run it (default log level), with
+    /// `--loops` when `loops` is more than 1.
+    case conveyor(concurrency: Int, loops: Int = 1)
     /// `celery worker -P prefork -c N` running bench_celery's equivalent tasks.
     case celery(concurrency: Int)
     /// The C program: consume, pipelined SETEX + PUBLISH, ack; stops after `count` tasks.
@@ -38,12 +39,12 @@ extension BenchContext {
         let process: BenchProcess
         var node = ""
         switch kind {
-        case let .conveyor(concurrency):
+        case let .conveyor(concurrency, loops):
             node = workerName("conveyor")
             process = try BenchProcess(
                 name: label, executable: paths.worker.path,
                 arguments: ["--queues", queue, "--concurrency", "\(concurrency)", "--hostname", node,
-                            "--grace-period", "5"] + paths.workerArguments,
+                            "--grace-period", "5"] + (loops > 1 ? ["--loops", "\(loops)"] : []) + paths.workerArguments,
                 log: log(label))
         case let .celery(concurrency):
             node = workerName("celery")

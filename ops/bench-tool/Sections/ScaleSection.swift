@@ -3,12 +3,14 @@ import Foundation
 /// Section 9 (issue 15): Conveyor at scale, one repetition each, only with `--only scale` (and in
 /// `--smoke`, tiny): a backlog of 1,000,000 queued no-op tasks drained against 20,000, with the
 /// worker's RSS idle and at its peak during each drain; 1 KB and 100 KB payloads echoed, each
-/// against the C ceiling of the same shape; eight worker processes on one queue, with the
-/// smallest and largest share one of them took.
+/// against the C ceiling of the same shape (100 KB also with `--loops 2`); eight worker processes
+/// on one queue, with the smallest and largest share one of them took.
 struct ScaleSection {
     let bench: BenchContext
 
     static let processes = 8
+    /// The loops of the 100 KB row's second run.
+    static let loops = 2
 
     static func plan(_ sizes: BenchSizes) -> [Row] {
         let backlog = Table.grouped(sizes.backlogCount), baseline = Table.grouped(sizes.backlogBaseline)
@@ -28,6 +30,9 @@ struct ScaleSection {
                 count: sizes.kilobytePayloadCount, ceiling: "scale.ceiling.1k", note: "the result carries the payload back"),
             Row(key: "scale.payload.100k", section: "scale", label: "e2e: conveyor.echo, 100 KB payload", unit: .tasksPerSecond,
                 count: sizes.hundredKilobytePayloadCount, ceiling: "scale.ceiling.100k"),
+            Row(key: "scale.payload.100k.loops", section: "scale", label: "e2e: conveyor.echo, 100 KB payload, --loops \(loops)",
+                unit: .tasksPerSecond, count: sizes.hundredKilobytePayloadCount, ceiling: "scale.ceiling.100k",
+                note: "vs the row above: a loop per core"),
             Row(key: "scale.ceiling.1k", section: "scale", label: "e2e ceiling, 1 KB payload (echoed)", unit: .tasksPerSecond,
                 count: sizes.kilobytePayloadCount),
             Row(key: "scale.ceiling.100k", section: "scale", label: "e2e ceiling, 100 KB payload (echoed)", unit: .tasksPerSecond,
@@ -60,6 +65,12 @@ struct ScaleSection {
         for (name, payload, count) in [("1k", 1_000, sizes.kilobytePayloadCount), ("100k", 100_000, sizes.hundredKilobytePayloadCount)] {
             await bench.measure("scale.payload.\(name)") {
                 try await bench.drain(conveyor, count: count, payload: payload, label: "scale-echo-\(name)").rate
+            }
+            if name == "100k" {
+                let looped = WorkerKind.conveyor(concurrency: EndToEndSection.conveyorConcurrency, loops: Self.loops)
+                await bench.measure("scale.payload.100k.loops") {
+                    try await bench.drain(looped, count: count, payload: payload, label: "scale-echo-100k-loops").rate
+                }
             }
             await bench.measure("scale.ceiling.\(name)") {
                 try await bench.drain(.ceiling(count: count, echo: true), count: count, payload: payload, label: "scale-ceiling-\(name)").rate
