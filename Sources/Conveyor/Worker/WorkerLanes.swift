@@ -117,14 +117,20 @@ struct WorkerConsumers: Sendable {
         for lane in lanes { try await lane.consumer.declare(declarations, timeout: timeout) }
     }
 
-    /// Consumes `queue` on every lane, each with its share of the prefetch into its own inbox.
+    /// Consumes `queue` on every lane, each with its share of the prefetch into its own inbox;
+    /// all or none: when one lane fails, those that already consume stop again.
     /// - Returns: the consumer tags, one per lane in lane order.
     func consume(queue: String, timeout: Double) async throws -> [String] {
         var tags: [String] = []
-        for lane in lanes {
-            let inbox = lane.inbox
-            tags.append(try await lane.consumer.consume(queue: queue, options: ConsumerOptions(prefetch: lane.prefetch),
-                                                        timeout: timeout) { delivery in inbox.append(delivery) })
+        do {
+            for lane in lanes {
+                let inbox = lane.inbox
+                tags.append(try await lane.consumer.consume(queue: queue, options: ConsumerOptions(prefetch: lane.prefetch),
+                                                            timeout: timeout) { delivery in inbox.append(delivery) })
+            }
+        } catch {
+            try? await cancelConsumer(tags: tags, timeout: timeout)
+            throw error
         }
         return tags
     }
