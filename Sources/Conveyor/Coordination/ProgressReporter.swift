@@ -100,7 +100,7 @@ extension TaskContext {
         for (key, value) in info where key != "current" && key != "total" { result[key] = value }
         let meta = ResultMeta(taskId: id, status: Self.progressState, result: .object(result), children: .array([]), parentId: parentId)
         do {
-            try await progressReporter.report(meta, store: client.results)
+            try await scope.progressReporter.report(meta, store: client.results)
         } catch let error as RedisError {
             throw ConveyorError(.backendUnavailable, "progress of task \(id) not stored: \(error.message)")
         }
@@ -108,6 +108,6 @@ extension TaskContext {
 
     /// Writes the last throttled progress report (the worker calls it when the body returns).
     func flushProgress() async {
-        await progressReporter.flush(store: client.results)
+        await scope.flushProgress(store: client.results)
     }
 }

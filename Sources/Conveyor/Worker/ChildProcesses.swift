@@ -5,18 +5,39 @@ import Synchronization
 import Glibc
 #endif
 
-/// The subprocesses a running task started, so a hard time limit, a terminate or a cold
-/// shutdown can kill them (Swift cannot stop the task's own code, but it can stop these).
+/// What one run owns besides its message: the subprocesses it started, so a hard time limit, a
+/// terminate or a cold shutdown can kill them (Swift cannot stop the task's own code, but it can
+/// stop these), and its progress reporter, made when the task first reports progress. One
+/// object per run, and none more for the runs (nearly all) that never report.
 ///
-/// A signal sent to all of them sticks: a child registered afterwards (started by a body that
-/// was between its cancellation check and registering the child when the limit fired) gets it
-/// at once, instead of outliving the limit.
-final class ChildProcesses: Sendable {
+/// A signal sent to all the children sticks: a child registered afterwards (started by a body
+/// that was between its cancellation check and registering the child when the limit fired) gets
+/// it at once, instead of outliving the limit.
+final class RunScope: Sendable {
     private struct State {
         var pids: Set<Int32> = []
         var sent: Int32?
+        var reporter: ProgressReporter?
     }
     private let state = Mutex(State())
+
+    /// The run's progress reporter, made on first use.
+    var progressReporter: ProgressReporter {
+        state.withLock { s in
+            if let reporter = s.reporter { return reporter }
+            let reporter = ProgressReporter()
+            s.reporter = reporter
+            return reporter
+        }
+    }
+
+    /// Whether no progress report waits to be written (none can when the run never reported).
+    var isProgressIdle: Bool { state.withLock { $0.reporter }?.isIdle ?? true }
+
+    /// Writes the progress report still waiting, if the run made any.
+    func flushProgress(store: ResultStore) async {
+        await state.withLock { $0.reporter }?.flush(store: store)
+    }
 
     func add(_ pid: Int32) {
         let pending = state.withLock { s -> Int32? in
@@ -74,8 +95,8 @@ extension TaskContext {
             err.closeBoth()
             throw error
         }
-        children.add(child.pid)
-        defer { children.remove(child.pid) }
+        scope.add(child.pid)
+        defer { scope.remove(child.pid) }
         out.closeWriteEnd()
         err.closeWriteEnd()
         // Both pipes are drained while the child runs, so a full pipe cannot block it.

@@ -32,9 +32,9 @@ public struct TaskContext: Sendable {
     }
     let workerLogger: Logger
     let client: ConveyorClient
-    let children = ChildProcesses()
-    /// Throttles `progress(done:total:info:)` (one run, one reporter).
-    let progressReporter = ProgressReporter()
+    /// Its subprocesses, and the reporter that throttles `progress(done:total:info:)` (one run,
+    /// one reporter).
+    let scope = RunScope()
 
     /// Positional argument `index`, or keyword argument `name`, decoded as `T`.
     ///

@@ -2,6 +2,7 @@ import AMQP
 import Foundation
 import IOSupport
 import Logging
+import Synchronization
 
 /// A delivery that decoded into a task this worker runs.
 struct Runnable: Sendable {
@@ -188,7 +189,7 @@ extension Worker {
         // The common ending, a plain success with nothing left to write or publish, does no I/O
         // here: the result goes to the flusher, which stores it in its own task. It needs no
         // task shielded from this one's cancellation, so none is created for it.
-        if case let .succeeded(value) = outcome, case .uncapped = cap, context.progressReporter.isIdle,
+        if case let .succeeded(value) = outcome, case .uncapped = cap, context.scope.isProgressIdle,
            message.endsWithoutFollowers, !Uniqueness.holds(message) {
             finishSuccess(message, delivery: delivery, value: value, ignoreResult: runnable.ignoreResult, runtime: runtime,
                           series: series)
@@ -290,15 +291,37 @@ extension Worker {
         logger.log(level: level, Logger.Message(stringLiteral: event), metadata: metadata)
     }
 
-    /// `log` for the lines every task writes: the metadata goes into one dictionary sized up
-    /// front (no literal copied into it, no resize), and only when the level lets the line through.
+    /// `log` for the lines every task writes: the metadata goes into a dictionary lent by
+    /// `lineMetadata` (sized once, so no literal copied into it, no resize and no allocation),
+    /// and only when the level lets the line through.
     func log(_ level: Logger.Level, _ event: String, id: String, task: String, with extra: (inout Logger.Metadata) -> Void) {
         guard logger.logLevel <= level else { return }
-        var metadata = Logger.Metadata(minimumCapacity: 6)
+        var metadata = lineMetadata.borrow()
         metadata["task"] = .string(task.cappedUTF8(256))
         metadata["id"] = .string(id.cappedUTF8(256))
         extra(&metadata)
         logger.log(level: level, Logger.Message(stringLiteral: event), metadata: metadata)
+        lineMetadata.giveBack(consume metadata)
+    }
+}
+
+/// A metadata dictionary the per-task log lines borrow and give back emptied, so that writing a
+/// line allocates none: a handler does not keep the dictionary, so it is unique again when the
+/// line is written, and emptying it keeps its storage. A line written while another has it
+/// borrowed makes a dictionary of its own.
+final class LentMetadata: Sendable {
+    private static let capacity = 6
+    private let spare = Mutex<Logger.Metadata?>(Logger.Metadata(minimumCapacity: LentMetadata.capacity))
+
+    func borrow() -> Logger.Metadata {
+        spare.withLock { $0.take() } ?? Logger.Metadata(minimumCapacity: Self.capacity)
+    }
+
+    /// Takes `metadata` back (moved in, so this is its only owner and emptying it frees nothing).
+    func giveBack(_ metadata: consuming Logger.Metadata) {
+        metadata.removeAll(keepingCapacity: true)
+        let emptied = metadata
+        spare.withLock { spare in if spare == nil { spare = emptied } }
     }
 }
 

@@ -109,7 +109,7 @@ enum TaskRunner {
                         // a body that returned just before the alarm keeps its outcome and its children.
                         guard race.settle(.hardTimeLimit(hard)) else { return }
                         work.cancel()
-                        context.children.signalAll(SIGKILL)
+                        context.scope.signalAll(SIGKILL)
                     })
                 }
             }

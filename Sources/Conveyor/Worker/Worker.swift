@@ -37,6 +37,8 @@ public final class Worker: Sendable, ResultBatchStore {
     /// The loops' consumer connections, settling each delivery on the one it came from.
     let consumer: WorkerConsumers
     let logger: Logger
+    /// Lent to each per-task log line (`TaskExecution.swift`).
+    let lineMetadata = LentMetadata()
     let stats = WorkerStats()
     /// Counters, timers and gauges through swift-metrics (`Worker+Metrics.swift`).
     let metrics: WorkerMetrics

@@ -9,7 +9,7 @@ import Testing
 struct ChildProcessesTests {
     @Test("a child registered after SIGKILL was sent to all is killed at once")
     func registeredAfterSignalAll() async throws {
-        let children = ChildProcesses()
+        let children = RunScope()
         let early = try Subprocess.spawn("/bin/sleep", ["120"])
         children.add(early.pid)
         children.signalAll(SIGKILL)

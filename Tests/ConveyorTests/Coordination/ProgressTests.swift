@@ -59,7 +59,7 @@ struct ProgressTests {
         for done in 1...calls { try await context.progress(done: done, total: calls) }
         await context.flushProgress()
         let elapsed = monotonicSeconds() - began
-        let writes = context.progressReporter.writes
+        let writes = context.scope.progressReporter.writes
         // One at the start, one per full interval, one flushed at the end.
         #expect(writes <= 2 + Int(elapsed / ProgressReporter.interval), "\(writes) writes in \(elapsed) s")
         #expect(try await client.result(for: id).value["current"] == .int(Int64(calls)))
