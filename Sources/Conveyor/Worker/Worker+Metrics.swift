@@ -39,7 +39,7 @@ extension Worker {
 
     /// `.connected` while every Redis connection is; otherwise the first other one's state.
     var redisState: ConnectionState {
-        consumer.redisConnections(client: client.redis).lazy.map(\.state).first { $0 != .connected } ?? .connected
+        .combined(consumer.redisConnections(client: client.redis).lazy.map(\.state))
     }
 
     /// The series of a delivery's task on its queue, for one whose message did not decode: the

@@ -89,9 +89,7 @@ struct WorkerConsumers: Sendable {
     }
 
     /// `.connected` while every lane's consumer is; otherwise the first other lane's state.
-    var state: ConnectionState {
-        lanes.lazy.map(\.consumer.state).first { $0 != .connected } ?? .connected
-    }
+    var state: ConnectionState { .combined(lanes.lazy.map(\.consumer.state)) }
 
     /// Calls `observer` whenever a lane's connection changes state, with whether every lane's
     /// is connected now.
@@ -181,6 +179,14 @@ struct WorkerConsumers: Sendable {
 
     /// How many deliveries wait for a slot on every lane.
     var waitingCount: Int { lanes.reduce(0) { $0 + $1.inbox.count } }
+}
+
+extension ConnectionState {
+    /// Several connections as one: `.connected` while every one of `states` is, otherwise the
+    /// first other state.
+    static func combined(_ states: some Sequence<ConnectionState>) -> ConnectionState {
+        states.first { $0 != .connected } ?? .connected
+    }
 }
 
 /// The last state each of several connections reported, for an observer of them all together.
