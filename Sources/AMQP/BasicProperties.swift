@@ -82,20 +82,27 @@ extension BasicProperties {
 
     /// Copies properties out of rabbitmq-c memory (short strings as `amqp_bytes_t.shortString`).
     package init(_ p: amqp_basic_properties_t) {
+        var strings = RecentStrings()
+        self.init(p, strings: &strings)
+    }
+
+    /// Copies properties out of rabbitmq-c memory, taking long strings decoded lately from
+    /// `strings` (a task's `correlation_id` is its id, which its headers carry again).
+    init(_ p: amqp_basic_properties_t, strings: inout RecentStrings) {
         let flags = p._flags
         self.init()
         if flags & Flag.contentType != 0 { contentType = p.content_type.shortString(expecting: "application/json") }
-        if flags & Flag.contentEncoding != 0 { contentEncoding = p.content_encoding.shortString }
-        if flags & Flag.headers != 0 { headers = FieldTable(p.headers) }
+        if flags & Flag.contentEncoding != 0 { contentEncoding = p.content_encoding.shortString(using: &strings) }
         if flags & Flag.deliveryMode != 0 { deliveryMode = p.delivery_mode }
         if flags & Flag.priority != 0 { priority = p.priority }
-        if flags & Flag.correlationId != 0 { correlationId = p.correlation_id.shortString }
-        if flags & Flag.replyTo != 0 { replyTo = p.reply_to.shortString }
-        if flags & Flag.expiration != 0 { expiration = p.expiration.shortString }
-        if flags & Flag.messageId != 0 { messageId = p.message_id.shortString }
+        if flags & Flag.correlationId != 0 { correlationId = p.correlation_id.shortString(using: &strings) }
+        if flags & Flag.headers != 0 { headers = FieldTable(p.headers, strings: &strings) }
+        if flags & Flag.replyTo != 0 { replyTo = p.reply_to.shortString(using: &strings) }
+        if flags & Flag.expiration != 0 { expiration = p.expiration.shortString(using: &strings) }
+        if flags & Flag.messageId != 0 { messageId = p.message_id.shortString(using: &strings) }
         if flags & Flag.timestamp != 0 { timestamp = p.timestamp }
-        if flags & Flag.type != 0 { type = p.type.shortString }
-        if flags & Flag.userId != 0 { userId = p.user_id.shortString }
-        if flags & Flag.appId != 0 { appId = p.app_id.shortString }
+        if flags & Flag.type != 0 { type = p.type.shortString(using: &strings) }
+        if flags & Flag.userId != 0 { userId = p.user_id.shortString(using: &strings) }
+        if flags & Flag.appId != 0 { appId = p.app_id.shortString(using: &strings) }
     }
 }

@@ -95,7 +95,13 @@ extension amqp_bytes_t {
     /// to AMQP's 255 bytes on a character boundary. Repaired but uncut, 255 bad bytes would grow
     /// into a name rabbitmq-c writes with a wrapped length byte, a frame the broker rejects.
     var shortString: String {
-        let text = string
+        var strings = RecentStrings()
+        return shortString(using: &strings)
+    }
+
+    /// `shortString`, served from `strings` when the same bytes were decoded lately.
+    func shortString(using strings: inout RecentStrings) -> String {
+        let text = strings.string(buffer)
         guard text.utf8.count > 255 else { return text }
         var cut = Substring(text)
         while cut.utf8.count > 255 { cut = cut.dropLast() }

@@ -10,19 +10,21 @@ extension ConnectionLoop {
         switch method.id {
         case Method.basicDeliver:
             let deliver = method.decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
-            let tag = deliver.consumer_tag.string
             let deliveryTag = deliver.delivery_tag
             let redelivered = deliver.redelivered != 0
-            let exchange = deliver.exchange.string
-            let routingKey = deliver.routing_key.string
-            let (properties, body) = try session.readContent(channel: frame.channel)
-            guard let consumer = consumers.first(where: { $0.tag == tag }) else {
+            // Found by its bytes: the consumer's own tag and queue name are reused, not decoded again.
+            let consumer = consumers.first { $0.tag.utf8.elementsEqual(deliver.consumer_tag.buffer) }
+            let exchange = deliver.exchange.len == 0 ? "" : strings.string(deliver.exchange.buffer)
+            let routingKey = consumer.map { $0.queue.utf8.elementsEqual(deliver.routing_key.buffer) } == true
+                ? consumer?.queue ?? "" : strings.string(deliver.routing_key.buffer)
+            let (properties, body) = try session.readContent(channel: frame.channel, strings: &strings)
+            guard let consumer else {
                 // A delivery racing a cancel: give it back rather than drop it.
                 try session.reject(channel: frame.channel, tag: deliveryTag, requeue: true)
                 return
             }
             if !consumer.options.noAck { acks.delivered(deliveryTag) }
-            var delivery = Delivery(queue: consumer.queue, consumerTag: tag, deliveryTag: deliveryTag, redelivered: redelivered,
+            var delivery = Delivery(queue: consumer.queue, consumerTag: consumer.tag, deliveryTag: deliveryTag, redelivered: redelivered,
                                     exchange: exchange, routingKey: routingKey, properties: properties, body: body,
                                     generation: generation, noAck: consumer.options.noAck)
             delivery.origin = configuration.origin
@@ -39,7 +41,7 @@ extension ConnectionLoop {
             let text = ret.reply_text.string
             let exchange = ret.exchange.string
             let routingKey = ret.routing_key.string
-            let (properties, _) = try session.readContent(channel: frame.channel)
+            let (properties, _) = try session.readContent(channel: frame.channel, strings: &strings)
             let target = exchange.isEmpty ? "queue '\(routingKey)'" : "exchange '\(exchange)' with routing key '\(routingKey)'"
             let error = AMQPError(.unroutable, "message returned unroutable: no \(target) (\(code) \(text))", replyCode: code)
             confirmTracker(for: frame.channel)?.returned(exchange: exchange, routingKey: routingKey,

@@ -55,6 +55,8 @@ final class ConnectionLoop: SteppedIO, @unchecked Sendable {
     var consumers: [ConsumerRegistration] = []
     /// Commands that need a live connection, held while reconnecting.
     var deferred: Deque<Command> = []
+    /// Long strings of recent deliveries, reused when the same bytes come again.
+    var strings = RecentStrings()
 
     init(configuration: AMQPConnection.Configuration, commands: CommandQueue<Command>, logger: Logger,
          reportLimits: @escaping @Sendable (PublishLimits) -> Void = { _ in },

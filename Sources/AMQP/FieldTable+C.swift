@@ -84,6 +84,12 @@ extension FieldValue {
 
     /// Decodes any kind rabbitmq-c can read. `L` from Python is an Int64 bit pattern.
     init(_ value: amqp_field_value_t) {
+        var strings = RecentStrings()
+        self.init(value, strings: &strings)
+    }
+
+    /// Decodes as `init(_:)`, taking long strings decoded lately from `strings`.
+    init(_ value: amqp_field_value_t, strings: inout RecentStrings) {
         switch value.kind {
         case Kind.boolean: self = .bool(value.value.boolean != 0)
         case Kind.i8: self = .int8(value.value.i8)
@@ -102,7 +108,7 @@ extension FieldValue {
             // Straight from the frame buffer: no intermediate array, and no allocation at all
             // for a string of up to 15 bytes (most of Celery's headers).
             let raw = value.value.bytes.buffer
-            if let s = String(validating: raw, as: UTF8.self) { self = .string(s) } else { self = .bytes(Array(raw)) }
+            if let s = strings.validated(raw) { self = .string(s) } else { self = .bytes(Array(raw)) }
         case Kind.bytes: self = .bytes(value.value.bytes.array)
         case Kind.timestamp: self = .timestamp(value.value.u64)
         case Kind.array:
@@ -110,10 +116,10 @@ extension FieldValue {
             var items: [FieldValue] = []
             items.reserveCapacity(Int(array.num_entries))
             if let entries = array.entries {
-                for index in 0..<Int(array.num_entries) { items.append(FieldValue(entries[index])) }
+                for index in 0..<Int(array.num_entries) { items.append(FieldValue(entries[index], strings: &strings)) }
             }
             self = .array(items)
-        case Kind.table: self = .table(FieldTable(value.value.table))
+        case Kind.table: self = .table(FieldTable(value.value.table, strings: &strings))
         default: self = .void
         }
     }
@@ -132,13 +138,19 @@ extension FieldTable {
 
     /// Copies a table out of rabbitmq-c memory.
     package init(_ table: amqp_table_t) {
+        var strings = RecentStrings()
+        self.init(table, strings: &strings)
+    }
+
+    /// Copies a table out of rabbitmq-c memory, taking long strings decoded lately (names and
+    /// values) from `strings`.
+    init(_ table: amqp_table_t, strings: inout RecentStrings) {
         var entries: [Entry] = []
         if let cEntries = table.entries, table.num_entries > 0 {
             entries.reserveCapacity(Int(table.num_entries))
             for index in 0..<Int(table.num_entries) {
                 let entry = cEntries[index]
-                // Celery's one header name over 15 bytes (longer strings are allocated) is shared.
-                entries.append(Entry(key: entry.key.shortString(expecting: "replaced_task_nesting"), value: FieldValue(entry.value)))
+                entries.append(Entry(key: entry.key.shortString(using: &strings), value: FieldValue(entry.value, strings: &strings)))
             }
         }
         self.init(entries)

@@ -35,6 +35,9 @@ final class Session {
     let endpoint: AMQPEndpoint
     private(set) var isOpen = false
     private var openChannels: Set<UInt16> = []
+    /// Frames of other channels read between a message's content frames, oldest first:
+    /// `nextFrame` returns them before it reads more (see `readContent`).
+    var heldFrames: [amqp_frame_t] = []
 
     /// Connects, logs in with our capabilities table and opens no channel yet.
     init(endpoint: AMQPEndpoint, connectionName: String, rpcTimeout: Double) throws {
@@ -120,7 +123,7 @@ final class Session {
     var socketDescriptor: Int32 { amqp_get_sockfd(state) }
 
     /// Whether rabbitmq-c holds frames or bytes not yet returned (poll would not see them).
-    var hasBufferedInput: Bool { amqp_frames_enqueued(state) != 0 || amqp_data_in_buffer(state) != 0 }
+    var hasBufferedInput: Bool { !heldFrames.isEmpty || amqp_frames_enqueued(state) != 0 || amqp_data_in_buffer(state) != 0 }
 
     /// The heartbeat the broker agreed to, seconds (0 = off).
     var negotiatedHeartbeat: Int { Int(amqp_get_heartbeat(state)) }
@@ -269,6 +272,7 @@ final class Session {
     /// Returns the next frame if one is complete, nil if none is ready now. Also sends our
     /// heartbeat when due and reports a dead peer (`connectionLost`) after two missed ones.
     func nextFrame() throws -> amqp_frame_t? {
+        if !heldFrames.isEmpty { return heldFrames.removeFirst() }
         var frame = amqp_frame_t()
         var immediate = timeval(tv_sec: 0, tv_usec: 0)
         let status = amqp_simple_wait_frame_noblock(state, &frame, &immediate)
@@ -277,17 +281,10 @@ final class Session {
         return frame
     }
 
-    /// Reads the content header and body that follow a `basic.deliver` or `basic.return`.
-    func readContent(channel: UInt16) throws -> (BasicProperties, [UInt8]) {
-        var message = amqp_message_t()
-        let reply = amqp_read_message(state, channel, &message, 0)
-        try check(reply, "reading message content", channel: channel)
-        defer { amqp_destroy_message(&message) }
-        return (BasicProperties(message.properties), message.body.array)
-    }
-
     /// Returns rabbitmq-c's decoding pools once nothing decoded is referenced any more.
     func releaseBuffers() {
+        // A held frame's decoded method and body live in its channel's pool until it is handled.
+        guard heldFrames.isEmpty else { return }
         amqp_maybe_release_buffers(state)
     }
 
@@ -318,7 +315,7 @@ final class Session {
         throw AMQPError(.connectionLost, "\(context): \(statusText(status)) (\(endpoint))")
     }
 
-    private func check(_ reply: amqp_rpc_reply_t, _ context: String, channel: UInt16 = 0) throws {
+    func check(_ reply: amqp_rpc_reply_t, _ context: String, channel: UInt16 = 0) throws {
         switch reply.reply_type {
         case AMQP_RESPONSE_NORMAL:
             return

@@ -13,9 +13,13 @@ public final class FaultProxy: Sendable {
 
     /// Starts a proxy to 127.0.0.1:`target` on a port the kernel picks, and returns once it
     /// accepts connections.
-    public static func start(target: UInt16) async throws -> FaultProxy {
+    /// - Parameter interleavingAMQP: the broker's frames get a `connection.blocked` on channel 0
+    ///   inside every message's content and a `connection.unblocked` after it
+    ///   (`--interleave-amqp` of the script).
+    public static func start(target: UInt16, interleavingAMQP: Bool = false) async throws -> FaultProxy {
         let script = TestEnvironment.repoRoot.appendingPathComponent("ops/lib/fault_proxy.py").path
-        let process = try ManagedProcess(URL(fileURLWithPath: "/usr/bin/env"), ["python3", script, "0", "\(target)"],
+        let process = try ManagedProcess(URL(fileURLWithPath: "/usr/bin/env"),
+                                         ["python3", script, "0", "\(target)"] + (interleavingAMQP ? ["--interleave-amqp"] : []),
                                          name: "fault-proxy-\(target)")
         var port: UInt16?
         try await eventually(timeout: hangGuard, "the fault proxy listening") {

@@ -1,8 +1,13 @@
 """A TCP proxy for fault tests: forwards LISTEN_PORT to TARGET_PORT on 127.0.0.1 until told otherwise.
 
-    python3 fault_proxy.py LISTEN_PORT TARGET_PORT
+    python3 fault_proxy.py LISTEN_PORT TARGET_PORT [--interleave-amqp]
 
 LISTEN_PORT 0 lets the kernel pick one; the proxy prints "listening PORT" once it accepts.
+
+--interleave-amqp reads the broker's side as AMQP 0-9-1 frames and, inside every message's
+content (after its header frame, before its first body frame), adds a `connection.blocked` on
+channel 0, and a `connection.unblocked` after its last body frame: frames of another channel
+between a message's content frames, which the protocol allows and RabbitMQ seldom does.
 
 Signals:
     SIGUSR1  freeze: keep every connection open but stop moving bytes (a blackhole: the peers see
@@ -17,6 +22,7 @@ import struct
 import sys
 
 LISTEN, TARGET = int(sys.argv[1]), int(sys.argv[2])
+INTERLEAVE = "--interleave-amqp" in sys.argv[3:]
 flowing = asyncio.Event()
 flowing.set()
 connections = set()
@@ -37,6 +43,49 @@ async def pump(reader, writer):
         writer.close()
 
 
+def method_frame(class_id, method_id, arguments=b""):
+    payload = struct.pack(">HH", class_id, method_id) + arguments
+    return struct.pack(">BHI", 1, 0, len(payload)) + payload + b"\xce"
+
+
+BLOCKED = method_frame(10, 60, bytes([len(b"interleaved")]) + b"interleaved")
+UNBLOCKED = method_frame(10, 61)
+
+
+async def pump_interleaving(reader, writer):
+    """The broker's side, frame by frame, with the frames of --interleave-amqp added."""
+    buffered = b""
+    body_left = {}  # channel -> body bytes still to come
+    try:
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                break
+            await flowing.wait()
+            buffered += data
+            out = []
+            while len(buffered) >= 7:
+                kind, channel, size = struct.unpack(">BHI", buffered[:7])
+                if len(buffered) < 8 + size:
+                    break
+                frame, buffered = buffered[:8 + size], buffered[8 + size:]
+                out.append(frame)
+                if kind == 2:  # content header: class, weight, body size
+                    out.append(BLOCKED)
+                    body_left[channel] = struct.unpack(">Q", frame[11:19])[0]
+                elif kind == 3 and channel in body_left:
+                    body_left[channel] -= size
+                if channel in body_left and body_left[channel] <= 0:
+                    del body_left[channel]
+                    out.append(UNBLOCKED)
+            writer.write(b"".join(out))
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        writer.close()
+
+
 async def handle(client_reader, client_writer):
     try:
         server_reader, server_writer = await asyncio.open_connection("127.0.0.1", TARGET)
@@ -46,7 +95,8 @@ async def handle(client_reader, client_writer):
     pair = (client_writer, server_writer)
     connections.add(pair)
     try:
-        await asyncio.gather(pump(client_reader, server_writer), pump(server_reader, client_writer))
+        from_server = pump_interleaving if INTERLEAVE else pump
+        await asyncio.gather(pump(client_reader, server_writer), from_server(server_reader, client_writer))
     finally:
         connections.discard(pair)
 
