@@ -1,4 +1,5 @@
 import CRabbitMQ
+import IOSupport
 
 /// What the I/O thread does with each frame the broker sends: deliveries to consumers,
 /// confirms and returns to the confirm tracker of their channel, cancels and closes to the
@@ -13,9 +14,9 @@ extension ConnectionLoop {
             let deliveryTag = deliver.delivery_tag
             let redelivered = deliver.redelivered != 0
             // Found by its bytes: the consumer's own tag and queue name are reused, not decoded again.
-            let consumer = consumers.first { $0.tag.utf8.elementsEqual(deliver.consumer_tag.buffer) }
+            let consumer = consumers.first { $0.tag.hasUTF8(deliver.consumer_tag.buffer) }
             let exchange = deliver.exchange.len == 0 ? "" : strings.string(deliver.exchange.buffer)
-            let routingKey = consumer.map { $0.queue.utf8.elementsEqual(deliver.routing_key.buffer) } == true
+            let routingKey = consumer.map { $0.queue.hasUTF8(deliver.routing_key.buffer) } == true
                 ? consumer?.queue ?? "" : strings.string(deliver.routing_key.buffer)
             let (properties, body) = try session.readContent(channel: frame.channel, strings: &strings)
             guard let consumer else {

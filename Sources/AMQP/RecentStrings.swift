@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import IOSupport
 
 /// The long strings a connection decoded lately, handed out again when the same bytes come
 /// back, so that a repeated string costs no allocation.
@@ -38,29 +36,22 @@ struct RecentStrings {
     /// The bytes as a string when they are UTF-8, else nil.
     mutating func validated(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
         if let known = recent(bytes) { return known }
-        guard let made = String(validating: bytes, as: UTF8.self) else { return nil }
+        guard let made = String(validatingUTF8Bytes: bytes) else { return nil }
         return remember(made, bytes)
     }
 
     /// A kept string spelled by exactly these bytes.
     private mutating func recent(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
-        guard bytes.count > Self.inlineLimit, let base = bytes.baseAddress else { return nil }
-        for index in strings.indices where strings[index].utf8.count == bytes.count {
-            let same = strings[index].utf8.withContiguousStorageIfAvailable { kept in
-                kept.baseAddress.map { memcmp($0, base, bytes.count) == 0 } ?? false
-            }
-            if same == true {
-                clock &+= 1
-                lastUse[index] = clock
-                return strings[index]
-            }
-        }
-        return nil
+        guard bytes.count > Self.inlineLimit else { return nil }
+        guard let index = strings.firstIndex(where: { $0.hasUTF8(bytes) }) else { return nil }
+        clock &+= 1
+        lastUse[index] = clock
+        return strings[index]
     }
 
     /// Keeps `made` when it is long and spells `bytes` exactly; returns it either way.
     private mutating func remember(_ made: String, _ bytes: UnsafeBufferPointer<UInt8>) -> String {
-        guard bytes.count > Self.inlineLimit, made.utf8.count == bytes.count, made.utf8.elementsEqual(bytes) else { return made }
+        guard bytes.count > Self.inlineLimit, made.hasUTF8(bytes) else { return made }
         clock &+= 1
         if strings.count < Self.capacity {
             strings.append(made)

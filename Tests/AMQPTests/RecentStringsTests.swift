@@ -1,4 +1,6 @@
 @testable import AMQP
+import IOSupport
+import TestSupport
 import Testing
 
 /// Long strings a connection decodes again (a task's id as its `correlation_id` and `root_id`,
@@ -62,5 +64,33 @@ struct RecentStringsTests {
         // One not used since: long gone, but still decoded right.
         let early = Array("task-id-0000-0000-0000-1000000".utf8)
         #expect(Self.decode(early, &strings) == String(decoding: early, as: UTF8.self))
+    }
+}
+
+/// `String(validatingUTF8Bytes:)` (the hot path's validation, without the generic
+/// initialiser's metadata lookups) agrees with `String(validating:as:)` on every kind of input.
+@Suite("UTF-8 validation of raw bytes")
+struct UTF8ValidationTests {
+    @Test("valid, repaired-looking and invalid inputs: the same answer as String(validating:as:)")
+    func agreesWithTheStandardLibrary() {
+        var inputs: [[UInt8]] = [
+            [], Array("celery".utf8), Array("héllo wörld 😀 ✓".utf8),
+            [0xEF, 0xBF, 0xBD],  // U+FFFD itself, valid
+            [0xFF], [0xC3], [0xE2, 0x82], [0xF0, 0x9F, 0x98],  // invalid and truncated
+            [0xC0, 0xAF], [0xE0, 0x80, 0xAF],  // overlong
+            [0xED, 0xA0, 0x80],  // a surrogate
+            [0xF4, 0x90, 0x80, 0x80],  // beyond U+10FFFF
+            Array("ok".utf8) + [0xF0, 0x9F, 0x98] + Array("then more text".utf8),
+        ]
+        var generator = SeededGenerator(seed: 0xC0FFEE)
+        for _ in 0..<500 {
+            inputs.append((0..<Int.random(in: 0...24, using: &generator)).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+        }
+        for input in inputs {
+            let expected = String(validating: input, as: UTF8.self)
+            let got = input.withUnsafeBufferPointer { String(validatingUTF8Bytes: $0) }
+            #expect(got == expected, "\(input)")
+            #expect(got.map { Array($0.utf8) == input } ?? true)
+        }
     }
 }

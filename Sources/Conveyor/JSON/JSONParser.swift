@@ -1,3 +1,5 @@
+import IOSupport
+
 /// Why a byte string is not acceptable JSON, with the byte offset.
 public struct JSONParseError: Error, Sendable, CustomStringConvertible {
     public let offset: Int
@@ -167,7 +169,7 @@ struct JSONParser {
             if byte == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: buffer[start..<position])
                 position += 1
-                guard let text = String(validating: slice, as: UTF8.self) else {
+                guard let text = String(validatingUTF8Bytes: slice) else {
                     position = start
                     throw fail("string is not valid UTF-8")
                 }
@@ -183,7 +185,7 @@ struct JSONParser {
             switch byte {
             case UInt8(ascii: "\""):
                 position += 1
-                guard let text = String(validating: bytes, as: UTF8.self) else {
+                guard let text = bytes.withUnsafeBufferPointer(String.init(validatingUTF8Bytes:)) else {
                     position = start
                     throw fail("string is not valid UTF-8")
                 }
