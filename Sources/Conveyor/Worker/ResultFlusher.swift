@@ -8,13 +8,22 @@ import Synchronization
 /// are acknowledged only after their result is stored, and at most the prefetch count of them
 /// can wait here, since the broker sends no more unacknowledged messages than that.
 final class ResultFlusher: Sendable {
-    struct Item: Sendable {
+    /// A class, as `Runnable`: a struct this size is many retains and releases per copy.
+    final class Item: Sendable {
         let meta: ResultMeta
         let delivery: Delivery
         let task: String
         let runtime: String
         /// Where its outcome is counted.
         let series: WorkerMetrics.TaskSeries
+
+        init(meta: ResultMeta, delivery: Delivery, task: String, runtime: String, series: WorkerMetrics.TaskSeries) {
+            self.meta = meta
+            self.delivery = delivery
+            self.task = task
+            self.runtime = runtime
+            self.series = series
+        }
     }
 
     private struct State {

@@ -5,13 +5,24 @@ import Logging
 import Synchronization
 
 /// A delivery that decoded into a task this worker runs.
-struct Runnable: Sendable {
+///
+/// A class: it is handed from batch to admission to run, and a copy of a struct this size would
+/// retain and release each of its dozens of strings and arrays every time.
+final class Runnable: Sendable {
     let message: TaskMessage
     let delivery: Delivery
     let task: RegisteredTask
     let ignoreResult: Bool
     /// Its task's metrics on its queue, looked up once per delivery.
     let series: WorkerMetrics.TaskSeries
+
+    init(message: TaskMessage, delivery: Delivery, task: RegisteredTask, ignoreResult: Bool, series: WorkerMetrics.TaskSeries) {
+        self.message = message
+        self.delivery = delivery
+        self.task = task
+        self.ignoreResult = ignoreResult
+        self.series = series
+    }
 }
 
 /// What `prepare` made of a delivery, decided without waiting for anything.
