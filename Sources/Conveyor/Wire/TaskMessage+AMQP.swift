@@ -115,11 +115,23 @@ extension TaskMessage {
            !["utf-8", "utf8", "binary", ""].contains(lowered) {
             return .failure(.contentEncoding(lowered))
         }
-        let headers = properties.headers ?? [:]
-        if let codec = headers["compression"]?.stringValue { return .failure(.compressed(codec)) }
+        // Headers are read last to first, so that of a repeated header the first copy wins, as
+        // with a lookup; each name is classified by `CeleryHeader` (a lookup per header would
+        // compare each name ~20 times).
+        let headers = properties.headers?.entries ?? []
+        var (task, id, codec): (String?, String?, String?) = (nil, nil, nil)
+        for entry in headers.reversed() {
+            switch CeleryHeader(name: entry.key) {
+            case .task: task = entry.value.stringValue
+            case .id: id = entry.value.stringValue
+            case .compression: codec = entry.value.stringValue
+            default: continue
+            }
+        }
+        if let codec { return .failure(.compressed(codec)) }
         guard body.count <= maxBodySize else { return .failure(.tooLarge(body.count, limit: maxBodySize)) }
-        guard let task = headers["task"]?.stringValue, !task.isEmpty else { return .failure(.missingHeader("task")) }
-        guard let id = headers["id"]?.stringValue, !id.isEmpty else { return .failure(.missingHeader("id")) }
+        guard let task, !task.isEmpty else { return .failure(.missingHeader("task")) }
+        guard let id, !id.isEmpty else { return .failure(.missingHeader("id")) }
 
         let parsed: JSON
         do {
@@ -145,23 +157,27 @@ extension TaskMessage {
         message.chain = Signature.list(embed["chain"])
         if let chord = embed["chord"], !chord.isNull { message.chord = chord }
 
-        // One pass over the headers (a linear lookup per header would compare ~170 keys), last to
-        // first, so that of a repeated header the first copy wins, as with a lookup.
         var extra: [FieldTable.Entry] = []
         var times: (eta: FieldValue?, expires: FieldValue?) = (nil, nil)
-        for entry in headers.entries.reversed() {
+        for entry in headers.reversed() {
             let value = entry.value
-            switch entry.key {
-            case "task", "id", "stamped_headers", "stamps": continue
-            case "lang": message.lang = value.stringValue ?? "py"
-            case "shadow": message.shadow = value.stringValue
-            case "eta": times.eta = value
-            case "expires": times.expires = value
-            case "group": message.group = value.stringValue
-            case "group_index": message.groupIndex = value.intValue.map { Int($0) }
+            guard let header = CeleryHeader(name: entry.key) else {
+                extra.append(entry)
+                continue
+            }
+            switch header {
+            case .task, .id, .stampedHeaders, .stamps: continue
+            // Read above; kept among the custom headers, as any other Celery does not write.
+            case .compression: extra.append(entry)
+            case .lang: message.lang = value.stringValue ?? "py"
+            case .shadow: message.shadow = value.stringValue
+            case .eta: times.eta = value
+            case .expires: times.expires = value
+            case .group: message.group = value.stringValue
+            case .groupIndex: message.groupIndex = value.intValue.map { Int($0) }
             // Never below 0: a negative count would buy a task endless retries.
-            case "retries": message.retries = Int(max(0, value.intValue ?? 0))
-            case "timelimit":
+            case .retries: message.retries = Int(max(0, value.intValue ?? 0))
+            case .timelimit:
                 if case let .array(limits) = value {
                     // Not a usable limit (NaN, infinite, zero or negative): no limit, as Celery's None.
                     let usable = { (seconds: Double?) in seconds.flatMap { $0.isFinite && $0 > 0 ? $0 : nil } }
@@ -170,14 +186,13 @@ extension TaskMessage {
                 } else {
                     (message.timeLimit, message.softTimeLimit) = (nil, nil)
                 }
-            case "root_id": message.rootId = value.stringValue
-            case "parent_id": message.parentId = value.stringValue
-            case "argsrepr": message.argsrepr = value.stringValue
-            case "kwargsrepr": message.kwargsrepr = value.stringValue
-            case "origin": message.origin = value.stringValue
-            case "ignore_result": message.ignoreResult = value.boolValue ?? false
-            case "replaced_task_nesting": message.replacedTaskNesting = Int(value.intValue ?? 0)
-            default: extra.append(entry)
+            case .rootId: message.rootId = value.stringValue
+            case .parentId: message.parentId = value.stringValue
+            case .argsrepr: message.argsrepr = value.stringValue
+            case .kwargsrepr: message.kwargsrepr = value.stringValue
+            case .origin: message.origin = value.stringValue
+            case .ignoreResult: message.ignoreResult = value.boolValue ?? false
+            case .replacedTaskNesting: message.replacedTaskNesting = Int(value.intValue ?? 0)
             }
         }
         message.extraHeaders = FieldTable(extra.reversed())
