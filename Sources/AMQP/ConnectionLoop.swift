@@ -204,7 +204,9 @@ final class ConnectionLoop: SteppedIO, @unchecked Sendable {
             if let due = try takeDueRefusals(session) { for pending in due.reversed() { outbox.prepend(pending) } }
             try flushOutbox(session)
             var frames = 0
-            while frames < 2048, let frame = try session.nextFrame() {
+            // Frames held back inside a message's content are handled in this turn however many
+            // came: they point into rabbitmq-c's pools, which the end of the turn recycles.
+            while frames < 2048 || !session.heldFrames.isEmpty, let frame = try session.nextFrame() {
                 try handle(frame: frame, session: session)
                 frames += 1
             }
