@@ -28,14 +28,14 @@ flowing.set()
 connections = set()
 
 
-async def pump(reader, writer):
+async def pump(reader, writer, transform=None):
     try:
         while True:
             data = await reader.read(65536)
             if not data:
                 break
             await flowing.wait()
-            writer.write(data)
+            writer.write(transform(data) if transform else data)
             await writer.drain()
     except (ConnectionError, OSError):
         pass
@@ -52,38 +52,31 @@ BLOCKED = method_frame(10, 60, bytes([len(b"interleaved")]) + b"interleaved")
 UNBLOCKED = method_frame(10, 61)
 
 
-async def pump_interleaving(reader, writer):
+class Interleaver:
     """The broker's side, frame by frame, with the frames of --interleave-amqp added."""
-    buffered = b""
-    body_left = {}  # channel -> body bytes still to come
-    try:
-        while True:
-            data = await reader.read(65536)
-            if not data:
+
+    def __init__(self):
+        self.buffered = b""
+        self.body_left = {}  # channel -> body bytes still to come
+
+    def __call__(self, data):
+        self.buffered += data
+        out = []
+        while len(self.buffered) >= 7:
+            kind, channel, size = struct.unpack(">BHI", self.buffered[:7])
+            if len(self.buffered) < 8 + size:
                 break
-            await flowing.wait()
-            buffered += data
-            out = []
-            while len(buffered) >= 7:
-                kind, channel, size = struct.unpack(">BHI", buffered[:7])
-                if len(buffered) < 8 + size:
-                    break
-                frame, buffered = buffered[:8 + size], buffered[8 + size:]
-                out.append(frame)
-                if kind == 2:  # content header: class, weight, body size
-                    out.append(BLOCKED)
-                    body_left[channel] = struct.unpack(">Q", frame[11:19])[0]
-                elif kind == 3 and channel in body_left:
-                    body_left[channel] -= size
-                if channel in body_left and body_left[channel] <= 0:
-                    del body_left[channel]
-                    out.append(UNBLOCKED)
-            writer.write(b"".join(out))
-            await writer.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        writer.close()
+            frame, self.buffered = self.buffered[:8 + size], self.buffered[8 + size:]
+            out.append(frame)
+            if kind == 2:  # content header: class, weight, body size
+                out.append(BLOCKED)
+                self.body_left[channel] = struct.unpack(">Q", frame[11:19])[0]
+            elif kind == 3 and channel in self.body_left:
+                self.body_left[channel] -= size
+            if channel in self.body_left and self.body_left[channel] <= 0:
+                del self.body_left[channel]
+                out.append(UNBLOCKED)
+        return b"".join(out)
 
 
 async def handle(client_reader, client_writer):
@@ -95,8 +88,8 @@ async def handle(client_reader, client_writer):
     pair = (client_writer, server_writer)
     connections.add(pair)
     try:
-        from_server = pump_interleaving if INTERLEAVE else pump
-        await asyncio.gather(pump(client_reader, server_writer), from_server(server_reader, client_writer))
+        await asyncio.gather(pump(client_reader, server_writer),
+                             pump(server_reader, client_writer, Interleaver() if INTERLEAVE else None))
     finally:
         connections.discard(pair)
 
