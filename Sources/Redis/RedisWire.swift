@@ -37,6 +37,14 @@ public struct RedisWire: Sendable {
         end()
     }
 
+    /// One argument: these bytes (not the generic `append`, which a caller in another module
+    /// would run unspecialised, looking up type metadata on every call).
+    public mutating func append(_ argument: [UInt8]) {
+        header(argument.count)
+        bytes.append(contentsOf: argument)
+        end()
+    }
+
     /// One argument: this text as UTF-8.
     public mutating func append(_ text: String) {
         append(text.utf8)
