@@ -17,6 +17,9 @@ struct RecentStrings {
     static let capacity = 12
     /// At most this many bytes are stored in place (no allocation to save).
     static let inlineLimit = 15
+    /// Longer strings (a header's long string can be megabytes) are neither looked up nor kept:
+    /// what repeats is ids and names, and keeping a large value would hold its memory.
+    static let keptLimit = 255
 
     private var strings: [String] = []
     private var lastUse: [UInt64] = []
@@ -42,7 +45,7 @@ struct RecentStrings {
 
     /// A kept string spelled by exactly these bytes.
     private mutating func recent(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
-        guard bytes.count > Self.inlineLimit else { return nil }
+        guard bytes.count > Self.inlineLimit, bytes.count <= Self.keptLimit else { return nil }
         guard let index = strings.firstIndex(where: { $0.hasUTF8(bytes) }) else { return nil }
         clock &+= 1
         lastUse[index] = clock
@@ -51,7 +54,7 @@ struct RecentStrings {
 
     /// Keeps `made` when it is long and spells `bytes` exactly; returns it either way.
     private mutating func remember(_ made: String, _ bytes: UnsafeBufferPointer<UInt8>) -> String {
-        guard bytes.count > Self.inlineLimit, made.hasUTF8(bytes) else { return made }
+        guard bytes.count > Self.inlineLimit, bytes.count <= Self.keptLimit, made.hasUTF8(bytes) else { return made }
         clock &+= 1
         if strings.count < Self.capacity {
             strings.append(made)

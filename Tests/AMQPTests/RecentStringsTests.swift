@@ -9,11 +9,11 @@ import Testing
 @Suite("Recent strings of a connection")
 struct RecentStringsTests {
     /// Where the string's UTF-8 lives (nil for one stored inside the value itself).
-    private static func storage(_ string: String) -> UnsafeRawPointer? {
+    static func storage(_ string: String) -> UnsafeRawPointer? {
         string.utf8.withContiguousStorageIfAvailable { UnsafeRawPointer($0.baseAddress) } ?? nil
     }
 
-    private static func decode(_ bytes: [UInt8], _ strings: inout RecentStrings, validating: Bool = false) -> String? {
+    static func decode(_ bytes: [UInt8], _ strings: inout RecentStrings, validating: Bool = false) -> String? {
         bytes.withUnsafeBufferPointer { validating ? strings.validated($0) : strings.string($0) }
     }
 
@@ -92,5 +92,22 @@ struct UTF8ValidationTests {
             #expect(got == expected, "\(input)")
             #expect(got.map { Array($0.utf8) == input } ?? true)
         }
+    }
+}
+
+extension RecentStringsTests {
+    @Test("a string longer than a short string's 255 bytes is decoded right each time and never kept")
+    func longValuesNotKept() throws {
+        var strings = RecentStrings()
+        let long = [UInt8](repeating: UInt8(ascii: "x"), count: RecentStrings.keptLimit + 1)
+        let first = try #require(Self.decode(long, &strings, validating: true))
+        let again = try #require(Self.decode(long, &strings, validating: true))
+        #expect(first == String(decoding: long, as: UTF8.self))
+        #expect(again == first)
+        #expect(Self.storage(again) != Self.storage(first), "a long value was kept")
+        // At the limit it is kept.
+        let edge = [UInt8](repeating: UInt8(ascii: "y"), count: RecentStrings.keptLimit)
+        let kept = try #require(Self.decode(edge, &strings))
+        #expect(Self.storage(try #require(Self.decode(edge, &strings))) == Self.storage(kept))
     }
 }
