@@ -1,6 +1,9 @@
 import CRabbitMQ
 
 extension Session {
+    /// The largest body a broker may announce: RabbitMQ's hard limit, 512 MiB.
+    static let largestBody: UInt64 = 512 << 20
+
     /// Reads the content header and body that follow a `basic.deliver` or `basic.return`,
     /// straight from rabbitmq-c's frames: the properties from the header frame as decoded in
     /// the connection's pool, the body copied once from each body frame into its array.
@@ -11,7 +14,9 @@ extension Session {
         let header = try contentFrame(channel: channel, type: FrameType.header)
         let properties = BasicProperties(header.payload.properties.decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee,
                                          strings: &strings)
-        guard header.payload.properties.body_size <= UInt64(Int.max) else {
+        // RabbitMQ refuses bodies over 512 MiB (its `max_message_size` cannot be set higher): a
+        // larger size announced is a broken stream, and no array of it is allocated.
+        guard header.payload.properties.body_size <= Self.largestBody else {
             abandon()
             throw AMQPError(.protocolError, "reading message content: a body of \(header.payload.properties.body_size) bytes")
         }
