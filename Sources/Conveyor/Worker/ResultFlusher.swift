@@ -8,22 +8,21 @@ import Synchronization
 /// are acknowledged only after their result is stored, and at most the prefetch count of them
 /// can wait here, since the broker sends no more unacknowledged messages than that.
 final class ResultFlusher: Sendable {
-    /// A class, as `Runnable`: a struct this size is many retains and releases per copy.
+    /// A run's success on its way to Redis: its result and the run it came from. A class, as
+    /// `Runnable`: the queue and batches hold a reference, not copies of its strings and arrays.
     final class Item: Sendable {
         let meta: ResultMeta
-        let delivery: Delivery
-        let task: String
+        let runnable: Runnable
         let runtime: String
-        /// Where its outcome is counted.
-        let series: WorkerMetrics.TaskSeries
 
-        init(meta: ResultMeta, delivery: Delivery, task: String, runtime: String, series: WorkerMetrics.TaskSeries) {
-            self.meta = meta
-            self.delivery = delivery
-            self.task = task
-            self.runtime = runtime
-            self.series = series
+        init(meta: ResultMeta, runnable: Runnable, runtime: String) {
+            (self.meta, self.runnable, self.runtime) = (meta, runnable, runtime)
         }
+
+        var delivery: Delivery { runnable.delivery }
+        var task: String { runnable.message.task }
+        /// Where its outcome is counted.
+        var series: WorkerMetrics.TaskSeries { runnable.series }
     }
 
     private struct State {

@@ -202,8 +202,7 @@ extension Worker {
         // task shielded from this one's cancellation, so none is created for it.
         if case let .succeeded(value) = outcome, case .uncapped = cap, context.scope.isProgressIdle,
            message.endsWithoutFollowers, !Uniqueness.holds(message) {
-            finishSuccess(message, delivery: delivery, value: value, ignoreResult: runnable.ignoreResult, runtime: runtime,
-                          series: series)
+            finishSuccess(runnable, value: value, runtime: runtime)
             return
         }
         await runToCompletion {

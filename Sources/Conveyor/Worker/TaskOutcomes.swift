@@ -13,8 +13,7 @@ extension Worker {
         let policy = runnable.task.defaults.retry
         switch outcome {
         case let .succeeded(value):
-            await recordSuccess(message, delivery: delivery, value: value, ignoreResult: runnable.ignoreResult, runtime: runtime,
-                                series: runnable.series)
+            await recordSuccess(runnable, value: value, runtime: runtime)
         case .cancelled where isStopping:
             // Stopped by the worker, not by the task: the redelivery is not an unfinished run.
             try? await client.results.markRequeued(message.id, recordTTL: options.startCountTTL, hostname: options.hostname,
@@ -36,8 +35,8 @@ extension Worker {
         }
     }
 
-    private func recordSuccess(_ message: TaskMessage, delivery: Delivery, value: JSON, ignoreResult: Bool, runtime: String,
-                               series: WorkerMetrics.TaskSeries) async {
+    private func recordSuccess(_ runnable: Runnable, value: JSON, runtime: String) async {
+        let (message, delivery) = (runnable.message, runnable.delivery)
         // Celery dispatches links and the chain before storing the result.
         do {
             try await dispatchCallbacks(of: message, value: value)
@@ -54,7 +53,7 @@ extension Worker {
         await releaseUnique(message)
         if message.chord != nil {
             // A chord's header task: stored, then counted towards its chord, then acknowledged.
-            if !ignoreResult {
+            if !runnable.ignoreResult {
                 let meta = ResultMeta(taskId: message.id, status: .success, result: value, dateDone: Date(), groupId: message.group,
                                       parentId: message.parentId)
                 guard await persist(meta, delivery: delivery) != nil else { return }
@@ -65,23 +64,23 @@ extension Worker {
             await settleChordPart(of: message, delivery: delivery, state: .success, result: value)
             return
         }
-        finishSuccess(message, delivery: delivery, value: value, ignoreResult: ignoreResult, runtime: runtime, series: series)
+        finishSuccess(runnable, value: value, runtime: runtime)
     }
 
     /// The end of a success that is no chord part, once its followers are published: the result
     /// goes to the flusher (stored in a batch, then acknowledged), or with `ignoreResult` the
     /// message is acknowledged now. Does no I/O of its own.
-    func finishSuccess(_ message: TaskMessage, delivery: Delivery, value: JSON, ignoreResult: Bool, runtime: String,
-                       series: WorkerMetrics.TaskSeries) {
-        if ignoreResult {
+    func finishSuccess(_ runnable: Runnable, value: JSON, runtime: String) {
+        let (message, delivery) = (runnable.message, runnable.delivery)
+        if runnable.ignoreResult {
             taskSucceeded(message.id, result: value, runtime: runtime)
-            succeeded(message.id, task: message.task, delivery: delivery, runtime: runtime, series: series)
+            succeeded(message.id, task: message.task, delivery: delivery, runtime: runtime, series: runnable.series)
             return
         }
         consumer.lane(of: delivery).results.submit(ResultFlusher.Item(
             meta: ResultMeta(taskId: message.id, status: .success, result: value, dateDone: Date(), groupId: message.group,
                              parentId: message.parentId),
-            delivery: delivery, task: message.task, runtime: runtime, series: series))
+            runnable: runnable, runtime: runtime))
     }
 
     /// Writes a batch of successes, retrying while Redis is unreachable for up to
