@@ -27,7 +27,9 @@ let package = Package(
         // C libraries, as Debian ships them (librabbitmq-dev 0.11, libhiredis-dev 0.14).
         .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // libcurl's headers (libcurl4-openssl-dev); the library itself is loaded at the first mail
+        // (dlopen), so a worker that sends none does not map it and its TLS stack.
+        .target(name: "CCurl", path: "Sources/CCurl"),
 
         // What every connection-owning I/O thread shares: command queue with a wake-up fd, backoff.
         .target(name: "IOSupport", dependencies: [

@@ -40,7 +40,7 @@ struct CallersTests {
         #expect(received.contains { $0["data"]?.string?.contains("Subject: Hello from Celery\r\n") == true })
     }
 
-    @Test("conveyor call email.send --wait through conveyor-worker --families email prints the outcome")
+    @Test("conveyor call email.send --wait through conveyor-worker --families email prints the outcome; libcurl is mapped only once a mail is sent")
     func daemonAndCommandLine() async throws {
         try TestEnvironment.requireServices()
         let sink = try await PrivateSink()
@@ -57,17 +57,29 @@ struct CallersTests {
         defer { if worker.isRunning { worker.signal(SIGKILL) } }
         try await worker.waitForLog("worker ready", timeout: hangGuard)
         #expect(worker.log.contains("registered the email family"))
+        // libcurl (and the TLS stack it brings) is loaded at the first mail, not at start.
+        #expect(try !Self.mapsLibcurl(worker.pid), "a worker that has sent no mail maps libcurl")
         let call = try ManagedProcess(try TestEnvironment.requireBinary("conveyor"),
                                       ["call", "email.send", "--kwargs", #"{"to": "dev@example.com", "template": "welcome", "context": {"name": "Dev", "repo": "acme/api"}}"#,
                                        "--queue", queue, "--wait", "--timeout", "\(hangGuard)", "--json"],
                                       environment: environment, name: "mail-call")
         let status = try await call.waitForExit(timeout: hangGuard)
         let received = try await sink.waitForMessages(1)
+        let mappedAfterSending = try Self.mapsLibcurl(worker.pid)
         worker.signal(SIGTERM)
         _ = try await worker.waitForExit(timeout: hangGuard)
         #expect(status == 0, "\(call.log)")
         #expect(call.log.contains("dev@example.com"), "\(call.log)")
         #expect(received[0]["mail_from"] == "git@conveyor.test")
         #expect(received[0]["data"]?.string?.contains("From: Code Host <git@conveyor.test>\r\n") == true)
+        #expect(mappedAfterSending, "the worker sent a mail without libcurl mapped")
+    }
+
+    /// Whether the process maps libcurl, from /proc/PID/maps (read to its end: Foundation's
+    /// `String(contentsOfFile:)` stops after the first 4 KB of a /proc file).
+    private static func mapsLibcurl(_ pid: Int32) throws -> Bool {
+        let file = try #require(FileHandle(forReadingAtPath: "/proc/\(pid)/maps"), "no process \(pid)")
+        defer { try? file.close() }
+        return String(decoding: file.readDataToEndOfFile(), as: UTF8.self).contains("/libcurl.so")
     }
 }

@@ -62,22 +62,20 @@ private final class CurlSession {
         self.logger = logger
     }
 
+    /// Serves sends until `close`. libcurl is loaded and the easy handle made at the first
+    /// message, not before: a worker that sends no mail never maps libcurl.
     func serve(_ queue: CommandQueue<Command>) {
-        CurlGlobal.ensureInitialised()
-        guard let handle = curl_easy_init() else {
-            for case let .send(_, completion) in queue.close() {
-                completion(.failure(EmailError(.connection, "libcurl could not make a handle")))
-            }
-            return
-        }
-        defer { curl_easy_cleanup(handle) }
-        configure(handle)
+        var handle: UnsafeMutableRawPointer?
+        defer { if let handle { conveyor_curl_easy_cleanup(handle) } }
         while true {
             queue.sleep(timeoutMilliseconds: -1)
             for command in queue.takeAll() {
                 switch command {
                 case let .send(envelope, completion):
-                    completion(send(envelope, on: handle))
+                    switch openHandle(&handle) {
+                    case let .success(ready): completion(send(envelope, on: ready))
+                    case let .failure(error): completion(.failure(error))
+                    }
                 case .close:
                     for case let .send(_, completion) in queue.close() {
                         completion(.failure(EmailError(.connection, "the SMTP connection is closed")))
@@ -86,6 +84,18 @@ private final class CurlSession {
                 }
             }
         }
+    }
+
+    /// The easy handle, made (and configured) the first time; libcurl loaded before it.
+    private func openHandle(_ handle: inout UnsafeMutableRawPointer?) -> Result<UnsafeMutableRawPointer, EmailError> {
+        if let handle { return .success(handle) }
+        if let failure = Libcurl.load() { return .failure(EmailError(.connection, failure)) }
+        guard let made = conveyor_curl_easy_init() else {
+            return .failure(EmailError(.connection, "libcurl could not make a handle"))
+        }
+        configure(made)
+        handle = made
+        return .success(made)
     }
 
     typealias Command = SMTPConnection.Command
@@ -130,12 +140,12 @@ private final class CurlSession {
         transcript.reset()
         upload = Upload(bytes: envelope.message)
         var list: UnsafeMutablePointer<curl_slist>?
-        for recipient in envelope.recipients { list = curl_slist_append(list, recipient) }
-        defer { curl_slist_free_all(list) }
+        for recipient in envelope.recipients { list = conveyor_curl_slist_append(list, recipient) }
+        defer { conveyor_curl_slist_free_all(list) }
         conveyor_curl_set_string(handle, CURLOPT_MAIL_FROM, "<\(envelope.from)>")
         conveyor_curl_set_list(handle, CURLOPT_MAIL_RCPT, list)
         conveyor_curl_set_size(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(envelope.message.count))
-        let code = curl_easy_perform(handle)
+        let code = conveyor_curl_easy_perform(handle)
         transcript.bodyComplete = upload.finished
         var connects = 0
         if conveyor_curl_info_long(handle, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK, connects > 0 {
@@ -143,7 +153,7 @@ private final class CurlSession {
             logger.debug("SMTP connection opened", metadata: ["server": "\(endpoint)"])
         }
         return SMTPVerdict(transcript: transcript, curlCode: code.rawValue,
-                           curlMessage: String(cString: curl_easy_strerror(code)), recipients: envelope.recipients).outcome
+                           curlMessage: String(cString: conveyor_curl_easy_strerror(code)), recipients: envelope.recipients).outcome
     }
 }
 
@@ -180,10 +190,15 @@ private let readTranscript: conveyor_curl_debug_callback = { _, type, data, size
     return 0
 }
 
-/// `curl_global_init`, once per process, before the first handle.
-enum CurlGlobal {
-    private static let initialised: Bool = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK }()
-    static func ensureInitialised() { _ = initialised }
+/// libcurl, loaded (and `curl_global_init` run) once per process, at the first message.
+enum Libcurl {
+    /// Why libcurl cannot be used (the Debian package libcurl4 missing, say), or nil when it can;
+    /// the same answer every time after the first.
+    static func load() -> String? {
+        var reason = [CChar](repeating: 0, count: 512)
+        guard conveyor_curl_load(&reason, reason.count) == 0 else { return nil }
+        return "SMTP needs libcurl: " + String(decoding: reason.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 }
 
 /// How many connections a connection's thread has opened.
