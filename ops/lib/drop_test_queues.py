@@ -1,20 +1,24 @@
-"""Deletes the queues test runs leave on the local broker.
+"""Deletes the queues and exchanges test runs leave on the local broker.
 
-Every test uses a uniquely named durable queue (conveyor-test.<run>.<label>.<id>, and its .dead
-twin). Left alone, a developer's RabbitMQ collects thousands of them: `conveyor queues` lists them
-all, and a node restarted with ~2,400 of them spent minutes recovering them (RabbitMQ under `su`
-gets 1,024 file handles) before `ops/services up` gave up on it.
+Every test uses uniquely named durable queues (conveyor-test.<run>.<label>.<id>, and its .dead
+twin) and some declare exchanges named the same way. Left alone, a developer's RabbitMQ collects
+thousands of them: `conveyor queues` lists them all, broker calls slow until tests time out, and
+a node restarted with ~2,400 of them spent minutes recovering them (RabbitMQ under `su` gets
+1,024 file handles) before `ops/services up` gave up on it.
 
-    python drop_test_queues.py --run RUN   queues of this test run (ops/test, when it exits)
-    python drop_test_queues.py --stale     any test queue idle for ten minutes (ops/test, first)
+    python drop_test_queues.py --run RUN   queues and exchanges of this test run (ops/test, at exit)
+    python drop_test_queues.py --stale     what runs that ended left behind (ops/test, first)
 
-Only queues without consumers are deleted (the broker checks, at the DELETE), so a test run
-going on at the same time keeps its own. Dropped names are also removed from Redis' set of queues in use. Uses RabbitMQ's management
-HTTP API (CONVEYOR_MANAGEMENT_URL, default http://guest:guest@127.0.0.1:15672) and the venv's
-redis package (CONVEYOR_RESULT_URL); every call has a timeout, and a failure is reported, never
-fatal.
+--stale takes a classic queue idle for ten minutes; then the quorum queues (which keep no
+idle_since) of runs with no classic queue left, if they hold no message; then the exchanges of
+runs with no queue left. A classic queue is deleted only without consumers (if-unused, checked by
+the broker at the DELETE), so a test run going on at the same time keeps its own; quorum queues
+refuse if-unused, so they are deleted only when the listing shows no consumer. Exchanges go with
+if-unused (no bindings). Dropped queue names are also removed from Redis' set of queues in use.
+Uses RabbitMQ's management HTTP API (CONVEYOR_MANAGEMENT_URL, default
+http://guest:guest@127.0.0.1:15672) and the venv's redis package (CONVEYOR_RESULT_URL); every call
+has a timeout, and a failure is reported, never fatal.
 """
-
 import base64
 import datetime
 import json
@@ -59,43 +63,80 @@ def idle_for(queue, now):
     return (now - stamp).total_seconds()
 
 
-def test_queues(base, prefix):
-    queues, page = [], 1
+def listing(base, kind, prefix, columns):
+    items, page = [], 1
     while page <= 100:
-        reply = request(base, "GET", f"/api/queues/%2F?page={page}&page_size=500"
-                                     f"&name={urllib.parse.quote(prefix)}&columns=name,consumers,idle_since")
-        queues += reply["items"]
+        reply = request(base, "GET", f"/api/{kind}/%2F?page={page}&page_size=500"
+                                     f"&name={urllib.parse.quote(prefix)}&columns={columns}")
+        items += reply["items"]
         if page >= reply.get("page_count", 1):
             break
         page += 1
     # The name filter is a pattern match; keep only real prefix matches. Consumer counts here
     # are statistics up to 5 s old: the DELETE's if-unused is what keeps a queue in use.
-    return [q for q in queues if q["name"].startswith(prefix)]
+    return [item for item in items if item["name"].startswith(prefix)]
+
+
+def test_queues(base, prefix):
+    return listing(base, "queues", prefix, "name,type,consumers,messages,idle_since")
+
+
+def run_of(name):
+    """The run id in conveyor-test.<run>.<label>.<id>."""
+    return name[len(PREFIX):].split(".", 1)[0]
+
+
+def delete(base, kind, name, if_unused=True):
+    """True when the broker deleted it or it was already gone."""
+    path = f"/api/{kind}/%2F/" + urllib.parse.quote(name, safe="") + ("?if-unused=true" if if_unused else "")
+    try:
+        request(base, "DELETE", path)
+    except urllib.error.HTTPError as error:
+        return error.code == 404  # 404: already gone (another run's clean-up); 400: in use
+    return True
+
+
+def drop_queues(base, queues):
+    dropped = []
+    for queue in queues:
+        quorum = queue.get("type") == "quorum"
+        if quorum and queue.get("consumers"):
+            continue
+        # if-unused: a consumer that attached since the listing keeps its (classic) queue.
+        if delete(base, "queues", queue["name"], if_unused=not quorum):
+            dropped.append(queue["name"])
+    return dropped
+
+
+def stale_queues(queues, now):
+    classic = [q for q in queues if q.get("type") != "quorum"]
+    idle = [q for q in classic if idle_for(q, now) > IDLE_SECONDS]
+    idle_names = {q["name"] for q in idle}
+    live_runs = {run_of(q["name"]) for q in classic if q["name"] not in idle_names}
+    orphans = [q for q in queues if q.get("type") == "quorum" and run_of(q["name"]) not in live_runs
+               and not q.get("consumers") and not q.get("messages")]
+    return idle + orphans
 
 
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--run" and sys.argv[2]:
         prefix, what = f"{PREFIX}{sys.argv[2]}.", "this run's"
-        doomed = [q["name"] for q in test_queues(BASE, prefix)]
+        doomed = test_queues(BASE, prefix)
     elif sys.argv[1:] == ["--stale"]:
-        now = datetime.datetime.now(datetime.timezone.utc)
-        what = "stale"
-        doomed = [q["name"] for q in test_queues(BASE, PREFIX) if idle_for(q, now) > IDLE_SECONDS]
+        prefix, what = PREFIX, "stale"
+        doomed = stale_queues(test_queues(BASE, prefix), datetime.datetime.now(datetime.timezone.utc))
     else:
         sys.exit("usage: drop_test_queues.py --run RUN | --stale")
-    dropped = []
-    for name in doomed:
-        # if-unused: a consumer that attached since the listing keeps its queue.
-        try:
-            request(BASE, "DELETE", "/api/queues/%2F/" + urllib.parse.quote(name, safe="") + "?if-unused=true")
-        except urllib.error.HTTPError as error:
-            if error.code != 404:  # 404: already gone (another run's clean-up); 400: in use again
-                continue
-        dropped.append(name)
+    dropped = drop_queues(BASE, doomed)
     if dropped:
         import redis  # the venv's; only needed when something was dropped
         redis.Redis.from_url(REDIS_URL, socket_timeout=5).srem(QUEUES_KEY, *dropped)
-    print(f"dropped {len(dropped)} {what} test queues")
+    # Exchanges of runs that have no queue left: a finished run's, never a live one's.
+    runs_with_queues = {run_of(q["name"]) for q in test_queues(BASE, prefix)}
+    exchanges = [e["name"] for e in listing(BASE, "exchanges", prefix, "name")
+                 if run_of(e["name"]) not in runs_with_queues]
+    gone = sum(delete(BASE, "exchanges", name) for name in exchanges)
+    print(f"dropped {len(dropped)} {what} test queues and {gone} exchanges")
 
 
 if __name__ == "__main__":
