@@ -46,6 +46,9 @@ enum Table {
                 case .celery: return "\(times(ratio)) Celery"
                 case .ceiling: return outcome.target.atLeast ? "\(percent(ratio)) of the ceiling" : "\(times(ratio)) the ceiling"
                 case .row: return times(ratio)
+                case .value:
+                    let unit = rows.first { $0.key == outcome.target.key }?.unit
+                    return unit.map { value(ratio, $0) } ?? "\(ratio)"
                 }
             } ?? "not measured"
             lines.append("  \(verdict)  \(outcome.target.text): \(measured)")

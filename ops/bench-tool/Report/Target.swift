@@ -7,6 +7,8 @@ struct Target: Encodable, Sendable {
         case ceiling
         /// Another row, by key (a like-for-like comparison the issue does not name).
         case row(String)
+        /// None: the limit is in the row's own unit (megabytes, seconds).
+        case value
     }
 
     /// The issue's words.
@@ -46,13 +48,17 @@ struct Target: Encodable, Sendable {
                reference: .celery, limit: 5, atLeast: true),
     ]
 
-    /// Issue 15, the ratios one run can check: end to end against the ceiling, batch publish, and
-    /// the round trip against the raw round-trip ceiling (same run).
+    /// Issue 15, what one run can check: end to end against the ceiling, publishing, the round
+    /// trip against the raw round-trip ceiling (same run), the footprint and the scale rows.
     static let issue15: [Target] = [
         Target(text: "End to end (default flags) >= 75% of the raw ceiling", key: "e2e.conveyor", reference: .ceiling, limit: 0.75,
                atLeast: true),
         Target(text: "send(batch:) >= 95% of the publish ceiling", key: "publish.conveyor.batch", reference: .ceiling, limit: 0.95,
                atLeast: true),
+        Target(text: "send() from 64 concurrent tasks >= 90% of the publish ceiling", key: "publish.conveyor.send", reference: .ceiling,
+               limit: 0.90, atLeast: true),
+        Target(text: "Worker idle RSS <= 20 MB", key: "footprint.conveyor.idle", reference: .value, limit: 20, atLeast: false),
+        Target(text: "Worker ready in <= 0.05 s", key: "footprint.conveyor.ready", reference: .value, limit: 0.05, atLeast: false),
         Target(text: "Round-trip p50 <= 1.3x the raw round-trip ceiling", key: "latency.conveyor.p50", reference: .ceiling, limit: 1.3,
                atLeast: false),
         Target(text: "Round-trip p99 <= 2x the raw round-trip ceiling", key: "latency.conveyor.p99", reference: .ceiling, limit: 2,
@@ -81,6 +87,7 @@ struct Target: Encodable, Sendable {
         case let .row(other):
             let reference = rows.first { $0.key == other }?.value
             ratio = row?.value.flatMap { value in reference.flatMap { $0 > 0 ? value / $0 : nil } }
+        case .value: ratio = row?.value
         }
         guard let ratio else { return Outcome(target: self, ratio: nil, passed: nil) }
         return Outcome(target: self, ratio: ratio, passed: atLeast ? ratio >= limit : ratio <= limit)
