@@ -3,7 +3,6 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <string.h>
 
 /* The soname Debian's libcurl4 (and libcurl4-openssl-dev's link) names. */
 #define LIBCURL_SONAME "libcurl.so.4"
