@@ -60,10 +60,9 @@ static void load(void) {
   loaded = 1;
 }
 
-int conveyor_curl_load(char *error, size_t capacity) {
+const char *conveyor_curl_load(void) {
   pthread_once(&load_once, load);
-  if (!loaded && error != NULL && capacity > 0) snprintf(error, capacity, "%s", load_error);
-  return loaded;
+  return loaded ? NULL : load_error;
 }
 
 CURL *conveyor_curl_easy_init(void) { return curl.easy_init(); }

@@ -121,10 +121,12 @@ def stale_queues(queues, now):
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--run" and sys.argv[2]:
         prefix, what = f"{PREFIX}{sys.argv[2]}.", "this run's"
-        doomed = test_queues(BASE, prefix)
+        queues = test_queues(BASE, prefix)
+        doomed = queues
     elif sys.argv[1:] == ["--stale"]:
         prefix, what = PREFIX, "stale"
-        doomed = stale_queues(test_queues(BASE, prefix), datetime.datetime.now(datetime.timezone.utc))
+        queues = test_queues(BASE, prefix)
+        doomed = stale_queues(queues, datetime.datetime.now(datetime.timezone.utc))
     else:
         sys.exit("usage: drop_test_queues.py --run RUN | --stale")
     dropped = drop_queues(BASE, doomed)
@@ -132,7 +134,8 @@ def main():
         import redis  # the venv's; only needed when something was dropped
         redis.Redis.from_url(REDIS_URL, socket_timeout=5).srem(QUEUES_KEY, *dropped)
     # Exchanges of runs that have no queue left: a finished run's, never a live one's.
-    runs_with_queues = {run_of(q["name"]) for q in test_queues(BASE, prefix)}
+    gone_queues = set(dropped)
+    runs_with_queues = {run_of(q["name"]) for q in queues if q["name"] not in gone_queues}
     exchanges = [e["name"] for e in listing(BASE, "exchanges", prefix, "name")
                  if run_of(e["name"]) not in runs_with_queues]
     gone = sum(delete(BASE, "exchanges", name) for name in exchanges)

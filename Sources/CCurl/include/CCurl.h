@@ -6,12 +6,12 @@
  * RSS). <curl/curl.h> gives the types and constants; every call goes through the functions below,
  * which call the library through the pointers conveyor_curl_load resolved. */
 #include <curl/curl.h>
-#include <stddef.h>
 
 /* Loads libcurl.so.4 and runs curl_global_init, once per process (any thread, any number of
- * times). Returns 1 when libcurl is ready; 0 when it is not, with the reason in `error` (from
- * dlerror, or curl_global_init's code), which the same call returns every time after. */
-int conveyor_curl_load(char *error, size_t capacity);
+ * times). Returns NULL when libcurl is ready; otherwise why it is not (from dlerror, or
+ * curl_global_init's code), the same text every time after: the string lives as long as the
+ * process. */
+const char *conveyor_curl_load(void);
 
 /* The libcurl calls Conveyor makes; valid only after conveyor_curl_load returned 1. */
 CURL *conveyor_curl_easy_init(void);

@@ -195,9 +195,7 @@ enum Libcurl {
     /// Why libcurl cannot be used (the Debian package libcurl4 missing, say), or nil when it can;
     /// the same answer every time after the first.
     static func load() -> String? {
-        var reason = [CChar](repeating: 0, count: 512)
-        guard conveyor_curl_load(&reason, reason.count) == 0 else { return nil }
-        return "SMTP needs libcurl: " + String(decoding: reason.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        conveyor_curl_load().map { "SMTP needs libcurl: " + String(cString: $0) }
     }
 }
 
